@@ -1,0 +1,138 @@
+"""Every threshold of shared/spec/criteria.md in one settings object, loadable from TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Thresholds and options of the response criteria, with their published defaults."""
+
+    # RECIST 1.1 (Eisenhauer 2009) section 3.1 / 4.3
+    measurable_min_mm: float = 10.0  # non-nodal long axis, section 3.1.1
+    node_measurable_min_mm: float = 15.0  # node short axis, section 3.1.1
+    node_normal_mm: float = 10.0  # node short axis below which it is normal, section 4.3.1
+    too_small_mm: float = 5.0  # "too small to measure" default, section 4.3.4 note
+    max_targets: int = 5  # section 3.3.1
+    max_targets_per_organ: int = 2  # section 3.3.1
+    pr_pct: float = -30.0  # Table 1 / section 4.3.1: at least 30 % decrease from baseline
+    pd_pct: float = 20.0  # section 4.3.1: at least 20 % increase from nadir
+    pd_min_increase_mm: float = 5.0  # section 4.3.1: and at least 5 mm absolute
+    min_sd_days: int = 42  # section 4.4.1: minimum interval for SD (protocol value)
+    confirm_min_days: int = 28  # section 4.4.2: confirmation at least 4 weeks later
+    require_confirmation: bool = False  # Table 3 BOR as the headline (non-randomised trials)
+
+    # iRECIST (Seymour 2017)
+    irecist_further_increase_mm: float = 5.0  # iCPD: further >= 5 mm in SOD / NLT sum
+    irecist_confirm_min_days: int = 28  # iCPD at >= 4 weeks, earlier only by new lesions
+    irecist_max_new_targets: int = 5  # new lesion targets (NLT)
+    irecist_max_new_targets_per_organ: int = 2
+
+    # Lesion-level response (seed 001)
+    lesion_min_increase_mm: float = 5.0
+
+    # Dissociated response
+    bt_decrease_pct: float = 30.0  # seed 002: > 30 % decrease from baseline
+    bt_increase_pct: float = 20.0  # seed 002: > 20 % increase from nadir
+    bt_min_increase_sum_mm: float = 5.0  # seed 002: increases summing >= 5 mm
+    tozuka_min_shrink_pct: float = 0.0  # seed 000: any shrinkage from baseline
+    tozuka_every_pd: bool = False  # seed 000 looks at the first follow-up only
+
+    # Atypical patterns and kinetics
+    days_per_month: float = 30.4375  # Ferte TGR: months = days / 30.4375
+    champiat_tgr_ratio: float = 2.0  # Champiat 2017: TGR_exp >= 2 x TGR_ref
+    ferrara_tgr_delta: float = 50.0  # Ferrara 2018: TGR_exp - TGR_ref > 50
+    oligo_max_organs: int = 2  # seed 003: oligo-progression = 1-2 sites
+    resistance_sd_days: int = 180  # SITC (Kluger 2020): 6 months of SD separates primary
+    thoracic_sites: tuple[str, ...] = field(
+        default=("lung", "pleura", "mediastinum", "chest wall")  # seed 003 site groups
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain JSON-ready values."""
+        values = dataclasses.asdict(self)
+        values["thoracic_sites"] = list(self.thoracic_sites)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "settings") -> Criteria:
+        """Build settings from a mapping, refusing unknown keys and wrong types.
+
+        Parameters
+        ----------
+        values
+            Keys are field names of `Criteria`.
+        source
+            Name used in error messages (e.g. the TOML file).
+
+        Returns
+        -------
+        Criteria
+            Defaults overridden by `values`.
+
+        Raises
+        ------
+        ValueError
+            On an unknown key or a value of the wrong type.
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        defaults = cls()
+        cleaned: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{source}: unknown setting '{key}'")
+            default = getattr(defaults, key)
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{source}: '{key}' must be true or false, not {value!r}")
+            elif isinstance(default, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{source}: '{key}' must be a whole number, not {value!r}")
+            elif isinstance(default, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{source}: '{key}' must be a number, not {value!r}")
+                value = float(value)
+            elif isinstance(default, tuple):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"{source}: '{key}' must be a list of strings")
+                value = tuple(v.strip().lower() for v in value)
+            cleaned[key] = value
+        return dataclasses.replace(defaults, **cleaned)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Criteria:
+        """Load settings from a TOML file (top-level keys or a ``[criteria]`` table).
+
+        Parameters
+        ----------
+        path
+            The TOML file.
+
+        Returns
+        -------
+        Criteria
+            Defaults overridden by the file.
+
+        Raises
+        ------
+        ValueError
+            When the file cannot be read or holds an unknown or mistyped setting.
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ValueError(f"{path}: cannot read criteria file ({error.strerror})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: not a valid TOML file ({error})") from None
+        if "criteria" in data and isinstance(data["criteria"], dict):
+            data = data["criteria"]
+        return cls.from_dict(data, source=str(path))

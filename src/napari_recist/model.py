@@ -1,0 +1,307 @@
+"""The patient model: lesions, their measurements, assessments and the patient record.
+
+Plain dataclasses and enums in physical units (millimetres, patient LPS coordinates).
+No I/O, no napari, no DICOM: every other layer converts to and from these types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+# The sites named by shared/spec/lesion-table.md; a free-text site is accepted and kept.
+KNOWN_SITES: tuple[str, ...] = (
+    "lung",
+    "liver",
+    "lymph node",
+    "adrenal",
+    "bone",
+    "brain",
+    "pleura",
+    "peritoneum",
+    "kidney",
+    "spleen",
+    "skin",
+    "soft tissue",
+    "other",
+)
+
+
+class Role(str, Enum):
+    """How a lesion is followed: RECIST 1.1 target, non-target, or a new lesion."""
+
+    TARGET = "target"
+    NON_TARGET = "non-target"
+    NEW = "new"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class LesionState(str, Enum):
+    """What was seen of a lesion at one assessment (shared/spec/lesion-table.md)."""
+
+    MEASURED = "measured"
+    TOO_SMALL = "too-small"
+    ABSENT = "absent"
+    PRESENT = "present"
+    PROGRESSION = "progression"
+    INCREASE = "increase"
+    EQUIVOCAL = "equivocal"
+    NOT_EVALUATED = "not-evaluated"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+Point3D = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """A lesion followed over time.
+
+    Parameters
+    ----------
+    lesion_id
+        Stable identifier across assessments (the SR tracking identifier).
+    role
+        Target, non-target or new.
+    site
+        Organ, one of `KNOWN_SITES` or free text.
+    nodal
+        True for a lymph node: RECIST 1.1 measures it by its short axis.
+    thoracic
+        Overrides the built-in thoracic/extrathoracic grouping of the site when not None.
+    tracking_uid
+        DICOM Tracking Unique Identifier, when the lesion came from (or went to) an SR.
+    """
+
+    lesion_id: str
+    role: Role
+    site: str
+    nodal: bool = False
+    thoracic: bool | None = None
+    tracking_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class AxisGeometry:
+    """Where an axis was drawn: its end points in patient coordinates (LPS, mm).
+
+    Parameters
+    ----------
+    points
+        Two or more points of the polyline, in mm, patient LPS.
+    referenced_sop_uid
+        SOP Instance UID of the image the line was drawn on, if known.
+    frame_of_reference_uid
+        Frame of reference of the points, if known.
+    """
+
+    points: tuple[Point3D, ...]
+    referenced_sop_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One lesion at one assessment: its sizes or, when not measured, its state.
+
+    Parameters
+    ----------
+    lesion_id
+        The lesion measured.
+    state
+        `LesionState.MEASURED` when sizes are given, otherwise what was seen.
+    long_axis_mm, short_axis_mm
+        Diameters in millimetres, when measured.
+    long_axis, short_axis
+        Where the axes were drawn, when known (from an SR or the viewer).
+    extra
+        Columns of the lesion table that the project does not interpret, passed through.
+    """
+
+    lesion_id: str
+    state: LesionState
+    long_axis_mm: float | None = None
+    short_axis_mm: float | None = None
+    long_axis: AxisGeometry | None = None
+    short_axis: AxisGeometry | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def diameter_mm(self, nodal: bool, too_small_mm: float) -> float | None:
+        """Return the RECIST 1.1 diameter of the lesion, or None when it has none.
+
+        Parameters
+        ----------
+        nodal
+            Lymph nodes are measured by their short axis, other lesions by the long axis.
+        too_small_mm
+            The size a lesion `too-small` to measure counts for.
+
+        Returns
+        -------
+        float or None
+            Millimetres; 0 for an absent lesion; None when no size applies.
+        """
+        if self.state is LesionState.MEASURED:
+            return self.short_axis_mm if nodal else self.long_axis_mm
+        if self.state is LesionState.TOO_SMALL:
+            return too_small_mm  # RECIST 1.1 section 4.3.4 / appendix: default 5 mm
+        if self.state is LesionState.ABSENT:
+            return 0.0
+        return None
+
+
+@dataclass
+class Assessment:
+    """One scan date: the measurements of every lesion assessed on it.
+
+    Parameters
+    ----------
+    timepoint
+        0 = baseline, 1.. = follow-ups in order, negative = pre-baseline scans.
+    date
+        Date of the scan.
+    measurements
+        Measurements by lesion id.
+    """
+
+    timepoint: int
+    date: dt.date
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short name of the time point, e.g. ``TP2``, ``baseline``, ``pre-baseline``."""
+        if self.timepoint == 0:
+            return "baseline"
+        if self.timepoint < 0:
+            return f"pre-baseline {-self.timepoint}"
+        return f"TP{self.timepoint}"
+
+
+@dataclass
+class PatientRecord:
+    """A patient's lesions and assessments, the single source of truth.
+
+    Parameters
+    ----------
+    patient_id
+        Any string.
+    lesions
+        Lesions by id.
+    assessments
+        Assessments, kept sorted by time point.
+    """
+
+    patient_id: str
+    lesions: dict[str, Lesion] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.assessments.sort(key=lambda a: a.timepoint)
+
+    @property
+    def baseline(self) -> Assessment | None:
+        """The baseline assessment (time point 0), if there is one."""
+        for assessment in self.assessments:
+            if assessment.timepoint == 0:
+                return assessment
+        return None
+
+    @property
+    def follow_ups(self) -> list[Assessment]:
+        """Assessments after baseline, in order."""
+        return [a for a in self.assessments if a.timepoint > 0]
+
+    @property
+    def pre_baseline(self) -> list[Assessment]:
+        """Assessments before baseline (for growth kinetics), in order."""
+        return [a for a in self.assessments if a.timepoint < 0]
+
+    def assessment(self, timepoint: int) -> Assessment | None:
+        """Return the assessment at a time point, or None."""
+        for assessment in self.assessments:
+            if assessment.timepoint == timepoint:
+                return assessment
+        return None
+
+    def lesions_with_role(self, role: Role) -> list[Lesion]:
+        """Return the lesions of one role, in a stable order (by id)."""
+        return sorted(
+            (lesion for lesion in self.lesions.values() if lesion.role is role),
+            key=lambda lesion: natural_key(lesion.lesion_id),
+        )
+
+    def first_seen(self, lesion_id: str) -> Assessment | None:
+        """Return the first assessment that has any row for a lesion."""
+        for assessment in self.assessments:
+            if lesion_id in assessment.measurements:
+                return assessment
+        return None
+
+
+def natural_key(text: str) -> tuple[object, ...]:
+    """Sort key that orders ``L2`` before ``L10``.
+
+    Parameters
+    ----------
+    text
+        Any identifier.
+
+    Returns
+    -------
+    tuple
+        Alternating text and integer parts, comparable between identifiers.
+    """
+    parts: list[object] = []
+    number = ""
+    word = ""
+    for char in text:
+        if char.isdigit():
+            if word:
+                parts.append((1, word))
+                word = ""
+            number += char
+        else:
+            if number:
+                parts.append((0, int(number)))
+                number = ""
+            word += char
+    if number:
+        parts.append((0, int(number)))
+    if word:
+        parts.append((1, word))
+    return tuple(parts)
+
+
+def build_record(
+    patient_id: str,
+    lesions: Iterable[Lesion],
+    assessments: Iterable[Assessment],
+) -> PatientRecord:
+    """Assemble a patient record from lesions and assessments.
+
+    Parameters
+    ----------
+    patient_id
+        The patient.
+    lesions
+        Every lesion of the patient.
+    assessments
+        Every assessment of the patient, in any order.
+
+    Returns
+    -------
+    PatientRecord
+        With lesions keyed by id and assessments sorted by time point.
+    """
+    return PatientRecord(
+        patient_id=patient_id,
+        lesions={lesion.lesion_id: lesion for lesion in lesions},
+        assessments=sorted(assessments, key=lambda a: a.timepoint),
+    )
