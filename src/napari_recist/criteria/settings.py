@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 # Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
 EPSILON = 1e-9

@@ -1,0 +1,117 @@
+"""Lesion-level response: RECIST thresholds applied to one lesion (seed 001).
+
+shared/spec/criteria.md section 3: change from the lesion's own baseline and own nadir;
+plain arithmetic per assessment, no continued PR at lesion level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from napari_recist.criteria.numbers import (
+    at_most,
+    below,
+    fmt_mm,
+    fmt_pct,
+    fmt_signed_mm,
+    increase_meets,
+    percent_change,
+)
+from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
+from napari_recist.criteria.timeline import Timeline
+from napari_recist.model import Lesion, LesionState, Role
+
+NEW = "NEW"
+
+# A lesion known only by its state (criteria.md section 3).
+_STATE_RESPONSE = {
+    LesionState.ABSENT: CR,
+    LesionState.PRESENT: NON_CR_NON_PD,
+    LesionState.EQUIVOCAL: NON_CR_NON_PD,
+    LesionState.PROGRESSION: PD,
+    LesionState.INCREASE: PD,
+    LesionState.NOT_EVALUATED: NE,
+}
+
+
+@dataclass(frozen=True)
+class LesionResponse:
+    """One lesion at one assessment."""
+
+    response: str
+    diameter_mm: float | None
+    change_from_baseline_pct: float | None
+    change_from_nadir_pct: float | None
+    reason: str
+
+
+def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionResponse:
+    """Return the response of one lesion at one follow-up.
+
+    Parameters
+    ----------
+    timeline
+        The patient's lesions per assessment.
+    lesion
+        The lesion.
+    index
+        The follow-up (1..), or 0 for the baseline (NA).
+
+    Returns
+    -------
+    LesionResponse
+        CR / PR / SD / PD / NE / NON-CR/NON-PD / NEW with the numbers behind it.
+    """
+    c = timeline.criteria
+    lesion_id = lesion.lesion_id
+    state = timeline.states[lesion_id][index]
+    diameter = timeline.diameters[lesion_id][index]
+    if index == 0 or state is None:
+        return LesionResponse(NA, diameter, None, None, "baseline" if index == 0 else "not yet")
+    if state is LesionState.NOT_EVALUATED:
+        return LesionResponse(NE, None, None, None, f"NE: {lesion_id} not evaluated")
+    if lesion.role is Role.NEW:
+        return LesionResponse(
+            NEW, diameter, None, None, f"NEW: {lesion_id} appeared after baseline"
+        )
+    baseline = timeline.diameters[lesion_id][0]
+    nadir = timeline.nadir(lesion_id, index)
+    if diameter is None or baseline is None or nadir is None:
+        response = _STATE_RESPONSE.get(state, NON_CR_NON_PD)
+        return LesionResponse(response, diameter, None, None, f"{response}: {lesion_id} {state}")
+    from_baseline = percent_change(diameter, baseline)
+    from_nadir = percent_change(diameter, nadir)
+    size = f"{lesion_id} {fmt_mm(diameter)} mm"
+    # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion).
+    resolved = (
+        below(diameter, c.node_normal_mm) if lesion.nodal else at_most(diameter, 0.0)
+    ) or state is LesionState.ABSENT
+    if resolved:
+        reason = f"CR: {size}" + (" (node < 10 mm)" if lesion.nodal and diameter > 0 else "")
+        return LesionResponse(CR, diameter, from_baseline, from_nadir, reason)
+    # PD: >= +20 % and >= lesion_min_increase_mm from the lesion's own nadir.
+    if increase_meets(diameter, nadir, c.pd_pct, c.lesion_min_increase_mm):
+        reason = (
+            f"PD: {size} is {fmt_pct(from_nadir)} and {fmt_signed_mm(diameter - nadir)} mm "
+            f"from its nadir {fmt_mm(nadir)} mm"
+        )
+        return LesionResponse(PD, diameter, from_baseline, from_nadir, reason)
+    # PR: <= -30 % from the lesion's own baseline.
+    if from_baseline is not None and at_most(from_baseline, c.pr_pct):
+        reason = f"PR: {size} is {fmt_pct(from_baseline)} from its baseline {fmt_mm(baseline)} mm"
+        return LesionResponse(PR, diameter, from_baseline, from_nadir, reason)
+    reason = (
+        f"SD: {size} is {fmt_pct(from_baseline)} from baseline {fmt_mm(baseline)} mm, "
+        f"{fmt_pct(from_nadir)} from nadir {fmt_mm(nadir)} mm"
+    )
+    return LesionResponse(SD, diameter, from_baseline, from_nadir, reason)
+
+
+def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
+    """Return the response of every lesion covered at an assessment, by lesion id."""
+    responses: dict[str, LesionResponse] = {}
+    for group in (timeline.targets, timeline.non_targets, timeline.new_lesions):
+        for lesion in group:
+            if timeline.states[lesion.lesion_id][index] is not None:
+                responses[lesion.lesion_id] = lesion_response(timeline, lesion, index)
+    return responses

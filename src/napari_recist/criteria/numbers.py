@@ -1,0 +1,100 @@
+"""Threshold comparisons with a float tolerance, and number formatting for reasons.
+
+shared/spec/criteria.md: comparisons at a threshold are made on decimals or with a 1e-9
+tolerance, so 25.2 mm against a 21 mm nadir is +20 % exactly, not 19.999...
+"""
+
+from __future__ import annotations
+
+from napari_recist.criteria.settings import EPSILON
+
+
+def at_least(value: float, threshold: float) -> bool:
+    """Return ``value >= threshold`` within the tolerance."""
+    return value >= threshold - EPSILON
+
+
+def at_most(value: float, threshold: float) -> bool:
+    """Return ``value <= threshold`` within the tolerance."""
+    return value <= threshold + EPSILON
+
+
+def above(value: float, threshold: float) -> bool:
+    """Return ``value > threshold`` beyond the tolerance (strictly greater)."""
+    return value > threshold + EPSILON
+
+
+def below(value: float, threshold: float) -> bool:
+    """Return ``value < threshold`` beyond the tolerance (strictly smaller)."""
+    return value < threshold - EPSILON
+
+
+def percent_change(value: float, reference: float) -> float | None:
+    """Return the change of `value` from `reference` in percent, None if the reference is 0."""
+    if reference == 0:
+        return None
+    return (value - reference) / reference * 100.0
+
+
+def increase_meets(
+    value: float, reference: float, min_pct: float, min_mm: float, strict_pct: bool = False
+) -> bool:
+    """Return whether `value` grew from `reference` by the percentage AND the millimetres.
+
+    Parameters
+    ----------
+    value, reference
+        Sizes in mm.
+    min_pct
+        Relative increase needed (20 for RECIST 1.1 PD).
+    min_mm
+        Absolute increase needed (5 for RECIST 1.1 PD).
+    strict_pct
+        True for "more than" (seed 002), False for "at least" (RECIST 1.1).
+
+    Returns
+    -------
+    bool
+        From a reference of 0, any growth of at least `min_mm` meets the percentage.
+    """
+    if not at_least(value - reference, min_mm):
+        return False
+    if reference == 0:
+        return value > EPSILON
+    pct = (value - reference) / reference * 100.0
+    return above(pct, min_pct) if strict_pct else at_least(pct, min_pct)
+
+
+def fmt_mm(value: float) -> str:
+    """Format millimetres without float noise: 43, 42.5, 4.25."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def fmt_signed_mm(value: float) -> str:
+    """Format a change in millimetres with its sign: +8, -3.5."""
+    text = fmt_mm(value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def fmt_pct(value: float | None) -> str:
+    """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %."""
+    if value is None:
+        return "n/a %"
+    rounded = round(value, 1)
+    if rounded == 0:
+        rounded = 0.0
+    return f"{rounded:+.1f} %"
+
+
+def round_mm(value: float | None) -> float | None:
+    """Round millimetres for output (removes float noise, keeps the measured precision)."""
+    return None if value is None else round(value, 2)
+
+
+def round_pct(value: float | None) -> float | None:
+    """Round a percentage for output to one decimal, as the JSON contract shows."""
+    if value is None:
+        return None
+    rounded = round(value, 1)
+    return 0.0 if rounded == 0 else rounded
