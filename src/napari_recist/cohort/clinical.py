@@ -84,7 +84,8 @@ def read_clinical_table(path: str | Path) -> dict[str, ClinicalRecord]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
-        raise InputError([Problem(source, f"cannot read the clinical table ({error.strerror})")])
+        message = f"cannot read the clinical table ({error.strerror})"
+        raise InputError([Problem(source, message)]) from None
     except UnicodeDecodeError:
         raise InputError([Problem(source, "not a UTF-8 text file")]) from None
     rows = list(csv.reader(text.splitlines()))
