@@ -89,12 +89,12 @@ def fmt_pct(value: float | None) -> str:
 
 def round_mm(value: float | None) -> float | None:
     """Round millimetres for output (removes float noise, keeps the measured precision)."""
-    return None if value is None else round(value, 2)
+    return None if value is None else float(round(value, 2))
 
 
 def round_pct(value: float | None) -> float | None:
     """Round a percentage for output to one decimal, as the JSON contract shows."""
     if value is None:
         return None
-    rounded = round(value, 1)
+    rounded = float(round(value, 1))
     return 0.0 if rounded == 0 else rounded

@@ -1,0 +1,201 @@
+"""Dissociated response by three published definitions, reported side by side.
+
+shared/spec/criteria.md section 4: `vuagnat` (seed 001), `bernard_tessier` (seed 002),
+`tozuka` (seed 000), and the seed 002 response categories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from napari_recist.criteria.lesions import LesionResponse
+from napari_recist.criteria.numbers import above, at_least, below, fmt_mm, fmt_pct, percent_change
+from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
+from napari_recist.criteria.timeline import Timeline
+from napari_recist.model import LesionState
+
+DR = "DR"
+DR1, DR2, DR3 = "DR1", "DR2", "DR3"
+NONE = "none"
+TRUE_PD = "true PD"
+_VUAGNAT_RANK = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
+
+# Seed 002: RECIST overall response -> category when no DR.
+_CATEGORY = {
+    CR: "CR",
+    PR: "true PR",
+    SD: "true SD",
+    PD: "true PD",
+    NON_CR_NON_PD: NON_CR_NON_PD,
+    NE: NE,
+}
+_NON_TARGET_GROWTH = (LesionState.PROGRESSION, LesionState.INCREASE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A value with its one-line reason."""
+
+    value: str
+    reason: str
+
+
+def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse]) -> Verdict:
+    """Vuagnat DR1/DR2/DR3 at one follow-up from the target lesions' responses (seed 001).
+
+    DR1 = >= 1 PD and >= 1 CR/PR target; DR2 = >= 1 PD and >= 1 SD; DR3 = >= 1 SD and
+    >= 1 CR/PR; DR1 beats DR2 beats DR3; NA with fewer than 2 targets.
+    """
+    if len(timeline.targets) < 2:
+        return Verdict(NA, "fewer than 2 target lesions")
+    by_response: dict[str, list[str]] = {CR: [], PR: [], SD: [], PD: []}
+    for target in timeline.targets:
+        response = lesions.get(target.lesion_id)
+        if response is not None and response.response in by_response:
+            by_response[response.response].append(target.lesion_id)
+    responding = by_response[CR] + by_response[PR]
+    growing, stable = by_response[PD], by_response[SD]
+    if growing and responding:
+        return Verdict(DR1, f"DR1: PD target {', '.join(growing)}, CR/PR {', '.join(responding)}")
+    if growing and stable:
+        return Verdict(DR2, f"DR2: PD target {', '.join(growing)}, SD {', '.join(stable)}")
+    if stable and responding:
+        return Verdict(DR3, f"DR3: SD target {', '.join(stable)}, CR/PR {', '.join(responding)}")
+    return Verdict(NONE, "no dissociated response among the targets")
+
+
+def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdict, float | None]:
+    """Best Vuagnat category over the follow-ups, and the share of follow-ups with any DR."""
+    if len(timeline.targets) < 2:
+        return Verdict(NA, "fewer than 2 target lesions"), None
+    if not verdicts:
+        return Verdict(NONE, "no follow-up"), None
+    best_index = max(range(len(verdicts)), key=lambda k: (_VUAGNAT_RANK[verdicts[k].value], -k))
+    best = verdicts[best_index]
+    rate = sum(1 for v in verdicts if v.value != NONE) / len(verdicts)
+    if best.value == NONE:
+        return Verdict(NONE, "no dissociated response at any follow-up"), rate
+    return Verdict(best.value, f"{best.reason} at {timeline.label(best_index + 1)}"), rate
+
+
+def _measured_change(timeline: Timeline, index: int) -> tuple[list[str], list[tuple[str, float]]]:
+    """Lesions (targets and measured non-targets) that shrank > 30 % / grew > 20 % (seed 002)."""
+    c = timeline.criteria
+    shrunk: list[str] = []
+    grown: list[tuple[str, float]] = []
+    for lesion in (*timeline.targets, *timeline.non_targets):
+        diameters = timeline.diameters[lesion.lesion_id]
+        now, baseline = diameters[index], diameters[0]
+        if now is None or baseline is None:
+            continue
+        change = percent_change(now, baseline)
+        if change is not None and below(change, -c.bt_decrease_pct):
+            shrunk.append(lesion.lesion_id)
+        nadir = timeline.nadir(lesion.lesion_id, index)
+        if nadir is None:
+            continue
+        if (nadir == 0 and now > 0) or (
+            nadir > 0 and above(now / nadir * 100 - 100, c.bt_increase_pct)
+        ):
+            grown.append((lesion.lesion_id, now - nadir))
+    return shrunk, grown
+
+
+def bernard_tessier_at(timeline: Timeline, recist: RecistTimepoint) -> Verdict:
+    """Bernard-Tessier DR at one follow-up (seed 002).
+
+    Some lesion decreased > 30 % from its baseline AND (lesions increased > 20 % from their
+    nadir with increases summing >= 5 mm, OR a new lesion, OR non-target progression/increase).
+    """
+    c = timeline.criteria
+    i = recist.index
+    shrunk, grown = _measured_change(timeline, i)
+    growth_sum = sum(delta for _, delta in grown)
+    progressing_nt = [
+        n.lesion_id
+        for n in timeline.non_targets
+        if timeline.states[n.lesion_id][i] in _NON_TARGET_GROWTH
+    ]
+    other_side: list[str] = []
+    if grown and at_least(growth_sum, c.bt_min_increase_sum_mm):
+        other_side.append(
+            f"{', '.join(lid for lid, _ in grown)} grew > {fmt_mm(c.bt_increase_pct)} % "
+            f"from nadir by {fmt_mm(growth_sum)} mm in all"
+        )
+    if recist.new_lesions:
+        other_side.append(f"new lesion {', '.join(recist.new_lesion_ids)}")
+    if progressing_nt:
+        other_side.append(f"non-target {', '.join(progressing_nt)} progressing")
+    if shrunk and other_side:
+        return Verdict(
+            "true",
+            f"DR: {', '.join(shrunk)} shrank > {fmt_mm(c.bt_decrease_pct)} % while "
+            + "; ".join(other_side),
+        )
+    if not shrunk:
+        return Verdict("false", f"no lesion shrank > {fmt_mm(c.bt_decrease_pct)} % from baseline")
+    return Verdict("false", f"{', '.join(shrunk)} shrank but nothing grew or appeared")
+
+
+def category_for_response(response: str) -> str:
+    """Seed 002 category of a RECIST response without DR: true PR, true SD, true PD..."""
+    return _CATEGORY.get(response, NE)
+
+
+def category_at(recist: RecistTimepoint, bernard_tessier: Verdict) -> str:
+    """Seed 002 category: DR whenever Bernard-Tessier DR holds, else from the RECIST response."""
+    if bernard_tessier.value == "true":
+        return DR
+    return category_for_response(recist.overall)
+
+
+def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
+    """Tozuka DR at RECIST PD (seed 000): some lesion shrank while others grew or appeared.
+
+    By default only the first follow-up is looked at, as in the paper; with
+    `tozuka_every_pd` every PD is, and the patient is DR if any is.
+    """
+    c = timeline.criteria
+    if len(recist) < 2:
+        return Verdict(NA, "no follow-up")
+    candidates = [tp for tp in recist[1:] if tp.overall == PD]
+    if not c.tozuka_every_pd:
+        candidates = [tp for tp in candidates if tp.index == 1]
+    if not candidates:
+        where = "any follow-up" if c.tozuka_every_pd else "the first follow-up"
+        return Verdict(NA, f"no RECIST PD at {where}")
+    for tp in candidates:
+        i = tp.index
+        shrunk: list[str] = []
+        grown: list[str] = []
+        for lesion in (*timeline.targets, *timeline.non_targets):
+            diameters = timeline.diameters[lesion.lesion_id]
+            now, baseline = diameters[i], diameters[0]
+            if now is None or baseline is None:
+                continue
+            change = percent_change(now, baseline)
+            if change is not None and below(change, -c.tozuka_min_shrink_pct):
+                shrunk.append(f"{lesion.lesion_id} {fmt_pct(change)}")
+            nadir = timeline.nadir(lesion.lesion_id, i)
+            if nadir is not None and above(now, nadir):
+                grown.append(lesion.lesion_id)
+        growth = []
+        if grown:
+            growth.append(f"{', '.join(grown)} grew from nadir")
+        growing_nt = [
+            n.lesion_id
+            for n in timeline.non_targets
+            if timeline.states[n.lesion_id][i] in _NON_TARGET_GROWTH
+        ]
+        if growing_nt:
+            growth.append(f"non-target {', '.join(growing_nt)} progressing")
+        if tp.new_lesions:
+            growth.append(f"new lesion {', '.join(tp.new_lesion_ids)}")
+        if shrunk and growth:
+            return Verdict(
+                DR,
+                f"DR at PD {timeline.label(i)}: {', '.join(shrunk)} shrank while "
+                + "; ".join(growth),
+            )
+    labels = ", ".join(timeline.label(tp.index) for tp in candidates)
+    return Verdict(TRUE_PD, f"true PD at {labels}: no lesion shrank from baseline")
