@@ -1,0 +1,217 @@
+"""`napari-recist classify`: a lesion table or a patient folder -> verdicts on screen, JSON, CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from napari_recist.criteria.report import classify_patient
+from napari_recist.criteria.settings import Criteria
+from napari_recist.errors import InputError, Problem
+from napari_recist.io.atomic import atomic_open, atomic_write_text
+from napari_recist.model import PatientRecord
+
+# One row per patient per time point in --csv.
+CSV_COLUMNS = (
+    "patient_id",
+    "timepoint",
+    "date",
+    "sum_mm",
+    "nadir_mm",
+    "change_from_baseline_pct",
+    "change_from_nadir_pct",
+    "change_from_previous_pct",
+    "target",
+    "non_target",
+    "new_lesions",
+    "overall",
+    "irecist",
+    "vuagnat",
+    "bernard_tessier",
+    "category",
+    "lesions",
+    "reason",
+)
+
+
+def load_records(source: str, lenient: bool) -> list[PatientRecord]:
+    """Read patients from a lesion table (CSV) or a patient folder of DICOM SR.
+
+    Parameters
+    ----------
+    source
+        A CSV file or a folder.
+    lenient
+        Skip bad table rows (listed on stderr) instead of refusing the table.
+
+    Returns
+    -------
+    list of PatientRecord
+        The patients, in the order of the input.
+
+    Raises
+    ------
+    InputError
+        When the source is missing or holds errors.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise InputError([Problem(source, "no such file or folder")])
+    if path.is_dir():
+        from napari_recist.io.study import load_patient_record
+
+        return [load_patient_record(path)]
+    from napari_recist.io.table import read_table
+
+    result = read_table(path, lenient=lenient)
+    for problem in result.skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
+    for problem in result.warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not result.records:
+        raise InputError([Problem(source, "no patient left to classify")])
+    return result.records
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}{unit}"
+
+
+def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
+    dissociated = patient["dissociated_response"]
+    headline = (
+        f"confirmed BOR {patient['confirmed_best_overall_response']}"
+        if confirm
+        else f"BOR {patient['best_overall_response']}"
+    )
+    print(f"Patient {patient['patient_id']}: {headline}", file=out)
+    header = ("TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "DR", "reason")
+    rows = [header]
+    for tp in patient["timepoints"]:
+        dr = tp["dissociated"]
+        dr_text = "NA" if tp["timepoint"] <= 0 else f"{dr['vuagnat']}/{tp['category']}"
+        rows.append(
+            (
+                str(tp["timepoint"]),
+                tp["date"],
+                _number(tp["sum_mm"]),
+                _number(tp["change_from_baseline_pct"]),
+                _number(tp["change_from_nadir_pct"]),
+                tp["overall"],
+                tp["irecist"],
+                dr_text,
+                tp["reason"],
+            )
+        )
+    widths = [max(len(row[k]) for row in rows) for k in range(len(header) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        print("  " + "  ".join(cells) + "  " + row[-1], file=out)
+    pattern = patient["progression_pattern"]
+    reasons = patient["reasons"]
+    lines = [
+        ("BOR", patient["best_overall_response"], reasons["best_overall_response"]),
+        (
+            "confirmed BOR",
+            patient["confirmed_best_overall_response"],
+            reasons["confirmed_best_overall_response"],
+        ),
+        (
+            "iRECIST BOR",
+            patient["irecist_best_overall_response"],
+            reasons["irecist_best_overall_response"],
+        ),
+        ("DR Vuagnat", dissociated["vuagnat"], reasons["vuagnat"]),
+        (
+            "DR Bernard-Tessier",
+            str(dissociated["bernard_tessier"]).lower(),
+            reasons["bernard_tessier"],
+        ),
+        ("DR Tozuka", dissociated["tozuka"], reasons["tozuka"]),
+        ("category", patient["category"], patient["response_group"]),
+        (
+            "pseudoprogression",
+            str(patient["pseudoprogression"]).lower(),
+            reasons["pseudoprogression"],
+        ),
+        (
+            "hyperprogression",
+            f"Champiat {str(patient['hyperprogression']['champiat']).lower()}, "
+            f"Ferrara {str(patient['hyperprogression']['ferrara']).lower()}",
+            reasons["hyperprogression"],
+        ),
+        ("progression", patient["progression_date"] or "none", reasons["progression_date"]),
+        ("pattern", pattern["type"], reasons["progression_pattern"]),
+        ("resistance", patient["resistance"], reasons["resistance"]),
+        ("kinetics", "", reasons["kinetics"]),
+    ]
+    for name, value, reason in lines:
+        print(f"  {name + ':':<20}{value:<16}{reason}", file=out)
+    print(file=out)
+
+
+def csv_rows(patients: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Flatten the classification to one row per patient per time point."""
+    rows = []
+    for patient in patients:
+        for tp in patient["timepoints"]:
+            row = {
+                "patient_id": patient["patient_id"],
+                "vuagnat": tp["dissociated"]["vuagnat"],
+                "bernard_tessier": str(tp["dissociated"]["bernard_tessier"]).lower(),
+                "lesions": ";".join(f"{lid}={value}" for lid, value in tp["lesions"].items()),
+                "new_lesions": str(tp["new_lesions"]).lower(),
+            }
+            for column in CSV_COLUMNS:
+                if column not in row:
+                    value = tp[column]
+                    row[column] = "" if value is None else str(value)
+            rows.append(row)
+    return rows
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """Run `napari-recist classify` (see cli.py for the arguments)."""
+    try:
+        criteria = Criteria.from_toml(args.criteria) if args.criteria else Criteria()
+    except ValueError as error:
+        raise InputError([str(error)]) from None
+    if args.confirm:
+        criteria = dataclasses.replace(criteria, require_confirmation=True)
+    records = load_records(args.source, args.lenient)
+    patients = []
+    problems = []
+    for record in records:
+        try:
+            patients.append(classify_patient(record, criteria).to_json())
+        except ValueError as error:
+            problems.append(Problem(args.source, str(error)))
+    if problems:
+        raise InputError(problems)
+    for patient in patients:
+        _print_patient(patient, sys.stdout, criteria.require_confirmation)
+    document = {"criteria": criteria.to_dict(), "patients": patients}
+    try:
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(args.json, json.dumps(document, indent=2) + "\n")
+            print(f"wrote {args.json}")
+        if args.csv:
+            Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+            with atomic_open(args.csv, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+                writer.writeheader()
+                writer.writerows(csv_rows(patients))
+            print(f"wrote {args.csv}")
+    except OSError as error:
+        raise InputError(
+            [Problem(str(error.filename or ""), f"cannot write: {error.strerror}")]
+        ) from None
+    return 0
