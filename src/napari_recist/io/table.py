@@ -1,0 +1,1094 @@
+"""The lesion table (CSV): read with row-level errors, write atomically.
+
+The format is shared/spec/lesion-table.md: one row per lesion per assessment. Reading checks
+every row and every patient and reports all problems at once (file, spreadsheet row number with
+the header as row 1, column, what is wrong); in lenient mode the bad rows are skipped and listed
+instead. Writing goes through a temporary file in the same folder and `os.replace`, so a crash
+never leaves a half-written table over the user's file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from napari_recist.errors import InputError, Problem
+from napari_recist.model import (
+    KNOWN_SITES,
+    Assessment,
+    Lesion,
+    LesionState,
+    Measurement,
+    PatientRecord,
+    Role,
+)
+
+# Column order of shared/spec/lesion-table.md; the first six are required.
+SPEC_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "timepoint",
+    "date",
+    "lesion_id",
+    "role",
+    "site",
+    "nodal",
+    "long_axis_mm",
+    "short_axis_mm",
+    "state",
+    "thoracic",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = SPEC_COLUMNS[:6]
+# Not in the spec's list but read and written so that SR -> table -> SR keeps the DICOM
+# Tracking Unique Identifier of each lesion; written only when some lesion has one.
+TRACKING_UID_COLUMN = "tracking_uid"
+KNOWN_COLUMNS: tuple[str, ...] = (*SPEC_COLUMNS, TRACKING_UID_COLUMN)
+
+# Sizes are kept to a micrometre-fraction (1e-6 mm): far below any CT resolution, and it makes
+# read -> write -> read exact while float noise such as 12.300000000000001 is written as 12.3.
+SIZE_DECIMALS = 6
+
+_LYMPH_NODE = "lymph node"
+_ROLES: dict[str, Role] = {
+    "target": Role.TARGET,
+    "non-target": Role.NON_TARGET,
+    "nontarget": Role.NON_TARGET,
+    "new": Role.NEW,
+}
+_STATES: dict[str, LesionState] = {state.value: state for state in LesionState}
+_STATES.update({"toosmall": LesionState.TOO_SMALL, "notevaluated": LesionState.NOT_EVALUATED})
+_BOOLEANS: dict[str, bool] = {
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "1": True,
+    "0": False,
+}
+# RECIST 1.1 section 3.3 / 4.3: a target lesion is followed by its size; the words present,
+# progression, increase and equivocal describe non-target and new lesions only.
+_TARGET_STATES = frozenset(
+    {
+        LesionState.MEASURED,
+        LesionState.TOO_SMALL,
+        LesionState.ABSENT,
+        LesionState.NOT_EVALUATED,
+    }
+)
+# Pre-baseline scans serve growth kinetics (shared/spec/criteria.md): only target sizes count.
+_SIZE_STATES = frozenset({LesionState.MEASURED, LesionState.TOO_SMALL, LesionState.ABSENT})
+_ROLE_WORDS = "target, non-target or new"
+_STATE_WORDS = ", ".join(state.value for state in LesionState)
+_DELIMITERS = (",", ";", "\t")
+# Signatures of files that are often renamed or exported by mistake instead of a CSV.
+_BINARY_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (128, b"DICM", "a DICOM file"),
+    (0, b"PK\x03\x04", "a ZIP archive or an Excel workbook (save it as CSV UTF-8)"),
+    (0, b"\xd0\xcf\x11\xe0", "an old Excel/Office document (save it as CSV UTF-8)"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+)
+
+
+@dataclass
+class TableReadResult:
+    """What `read_table` found in a lesion table.
+
+    Attributes
+    ----------
+    records
+        One record per patient, in order of the patient's first row.
+    skipped
+        Rows skipped in lenient mode, each with what was wrong.
+    warnings
+        Things accepted but worth a look (a site that changes, rows ignored, lesions counted
+        as not evaluated).
+    extra_columns
+        Columns the format does not define, in file order; kept in `Measurement.extra`.
+    """
+
+    records: list[PatientRecord] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+
+
+class _Row:
+    """One data row after parsing; a field that could not be parsed is None."""
+
+    __slots__ = (
+        "row",
+        "patient_id",
+        "timepoint",
+        "date",
+        "lesion_id",
+        "role",
+        "site",
+        "nodal",
+        "thoracic",
+        "long_mm",
+        "short_mm",
+        "state",
+        "tracking_uid",
+        "extra",
+        "clean",
+    )
+
+    def __init__(self, row: int) -> None:
+        self.row = row
+        self.patient_id = ""
+        self.timepoint: int | None = None
+        self.date: dt.date | None = None
+        self.lesion_id = ""
+        self.role: Role | None = None
+        self.site: str | None = None
+        self.nodal: bool | None = None
+        self.thoracic: bool | None = None
+        self.long_mm: float | None = None
+        self.short_mm: float | None = None
+        self.state: LesionState | None = None
+        self.tracking_uid: str | None = None
+        self.extra: dict[str, str] = {}
+        self.clean = True
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def read_table(path: str | os.PathLike[str], *, lenient: bool = False) -> TableReadResult:
+    """Read a lesion table and build one patient record per patient.
+
+    Parameters
+    ----------
+    path
+        The CSV file (comma, semicolon or tab separated, UTF-8 with or without BOM).
+    lenient
+        Skip bad rows (and patients without a baseline) and list them in
+        `TableReadResult.skipped` instead of raising.
+
+    Returns
+    -------
+    TableReadResult
+        Records, skipped rows, warnings and the extra columns.
+
+    Raises
+    ------
+    InputError
+        With every problem found (file, row, column, what is wrong). In lenient mode only
+        for problems of the whole file: unreadable, not a table, missing columns, no rows.
+    """
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InputError([Problem(source, f"cannot read the file: {reason}")]) from None
+    text = _decode(data, source)
+    header, rows = _split_csv(text, source)
+    return _rows_to_result(header, rows, source, lenient)
+
+
+def rows_to_records(
+    rows: Iterable[Mapping[str, str]], source: str, lenient: bool = False
+) -> TableReadResult:
+    """Build patient records from in-memory table rows, with the checks of `read_table`.
+
+    Parameters
+    ----------
+    rows
+        One mapping per row from column name (any case) to text, e.g. from the viewer or
+        the SR importer. A missing key or None is an empty cell.
+    source
+        Name used in problems (a file name or a description of the input).
+    lenient
+        Skip bad rows instead of raising, as in `read_table`.
+
+    Returns
+    -------
+    TableReadResult
+        Records, skipped rows, warnings and the extra columns. Row numbers in problems count
+        the first row as 2, as in a spreadsheet under a header row.
+
+    Raises
+    ------
+    InputError
+        With every problem found, unless `lenient`.
+    """
+    materialised = [dict(row) for row in rows]
+    header: list[str] = []
+    seen: set[str] = set()
+    for row in materialised:
+        for key in row:
+            if key not in seen:
+                seen.add(key)
+                header.append(key)
+    numbered = (
+        (number, ["" if row.get(key) is None else str(row[key]) for key in header])
+        for number, row in enumerate(materialised, start=2)
+    )
+    return _rows_to_result(header, numbered, source, lenient)
+
+
+def _decode(data: bytes, source: str) -> str:
+    """Return the text of a table file, or raise a clear error for a file that is not text."""
+    if not data.strip():
+        raise InputError([Problem(source, "the file is empty: expected a lesion table (CSV)")])
+    for offset, signature, what in _BINARY_SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            raise InputError(
+                [Problem(source, f"this is {what}, not a lesion table (CSV text)")]
+            )
+    if b"\x00" in data[:65536]:
+        raise InputError(
+            [Problem(source, "this is a binary file (or UTF-16 text), not a lesion table (CSV)")]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    f"not UTF-8 text (byte {error.start}): save the table as 'CSV UTF-8'",
+                )
+            ]
+        ) from None
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    """Pick the delimiter whose split of the header names the most known columns."""
+    best, best_count = ",", -1
+    for delimiter in _DELIMITERS:
+        cells = next(csv.reader([first_line], delimiter=delimiter), [])
+        count = sum(1 for cell in cells if _normalise_column(cell) in KNOWN_COLUMNS)
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def _split_csv(text: str, source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Split CSV text into its header and numbered data rows (the header is row 1)."""
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = _sniff_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    number = 0
+    try:
+        for cells in reader:
+            number += 1
+            if any(cell.strip() for cell in cells):
+                header = cells
+                break
+    except csv.Error as error:
+        problem = Problem(source, f"not a readable CSV file: {error}", number + 1)
+        raise InputError([problem]) from None
+    if header is None:
+        raise InputError([Problem(source, "the file is empty: expected a lesion table (CSV)")])
+    header_row = number
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        row = header_row
+        while True:
+            row += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                # Problems are collected by the caller; a broken quote ends the readable part.
+                yield row, [_CSV_ERROR, str(error)]
+                return
+            yield row, cells
+
+    return header, numbered()
+
+
+# A marker the row splitter yields for a line the csv module cannot read.
+_CSV_ERROR = "\x00csv-error"
+
+
+def _normalise_column(name: str) -> str:
+    """Column name as matched against the format: trimmed, lower case, spaces as underscores."""
+    key = name.replace("\ufeff", "").strip().lower()
+    return "_".join(key.replace("-", " ").split())
+
+
+@dataclass
+class _Layout:
+    """Where each known column is in a row, and the extra columns."""
+
+    width: int
+    index: dict[str, int]
+    extra: list[tuple[int, str]]
+    unnamed: list[int]
+
+
+def _layout(header: Sequence[str], source: str) -> _Layout:
+    """Map header cells to columns; raise for missing or repeated columns."""
+    index: dict[str, int] = {}
+    extra: list[tuple[int, str]] = []
+    unnamed: list[int] = []
+    problems: list[Problem] = []
+    extra_names: set[str] = set()
+    for position, cell in enumerate(header):
+        name = cell.replace("\ufeff", "").strip()
+        key = _normalise_column(name)
+        if not key:
+            unnamed.append(position)
+        elif key in KNOWN_COLUMNS:
+            if key in index:
+                problems.append(
+                    Problem(source, f"column '{key}' appears twice in the header", 1, key)
+                )
+            index[key] = position
+        elif name in extra_names:
+            problems.append(Problem(source, f"column '{name}' appears twice in the header", 1))
+        else:
+            extra_names.add(name)
+            extra.append((position, name))
+    missing = [column for column in REQUIRED_COLUMNS if column not in index]
+    if missing:
+        found = ", ".join(repr(cell.strip()) for cell in header[:12])
+        if len(missing) == len(REQUIRED_COLUMNS):
+            message = (
+                "this is not a lesion table: the header (row 1) must name the columns "
+                f"{', '.join(REQUIRED_COLUMNS)}; found {found}"
+            )
+        else:
+            message = f"missing required column(s): {', '.join(missing)} (header has {found})"
+        problems.insert(0, Problem(source, message, 1))
+    if problems:
+        raise InputError(problems)
+    return _Layout(len(header), index, extra, unnamed)
+
+
+class _Parser:
+    """Parse the cells of one row; caches make repeated dates and sites cheap."""
+
+    def __init__(self, layout: _Layout, source: str) -> None:
+        self.layout = layout
+        self.source = source
+        self.dates: dict[str, dt.date | str] = {}
+        self.sites: dict[str, str] = {}
+        get = layout.index.get
+        self.i_patient = get("patient_id", -1)
+        self.i_timepoint = get("timepoint", -1)
+        self.i_date = get("date", -1)
+        self.i_lesion = get("lesion_id", -1)
+        self.i_role = get("role", -1)
+        self.i_site = get("site", -1)
+        self.i_nodal = get("nodal", -1)
+        self.i_long = get("long_axis_mm", -1)
+        self.i_short = get("short_axis_mm", -1)
+        self.i_state = get("state", -1)
+        self.i_thoracic = get("thoracic", -1)
+        self.i_uid = get(TRACKING_UID_COLUMN, -1)
+
+    def parse(self, number: int, cells: list[str], problems: list[Problem]) -> _Row | None:
+        """Parse one row; append its problems; return None for a row to drop entirely."""
+        source = self.source
+        row = _Row(number)
+        if cells and cells[0] == _CSV_ERROR:
+            problems.append(Problem(source, f"not readable as CSV: {cells[1]}", number))
+            return None
+        if not any(cell.strip() for cell in cells):
+            return None  # a blank line or a spreadsheet's empty row
+        width = self.layout.width
+        if len(cells) != width:
+            problems.append(
+                Problem(
+                    source,
+                    f"wrong number of fields: {len(cells)} here, {width} in the header",
+                    number,
+                )
+            )
+            return None
+        values = [cell.strip() for cell in cells]
+        start = len(problems)
+
+        def bad(message: str, column: str) -> None:
+            problems.append(Problem(source, message, number, column))
+
+        for position in self.layout.unnamed:
+            if values[position]:
+                bad(f"value '{values[position]}' in a column with no name in the header", "")
+
+        row.patient_id = values[self.i_patient]
+        if not row.patient_id:
+            bad("patient_id is empty", "patient_id")
+        row.lesion_id = values[self.i_lesion]
+        if not row.lesion_id:
+            bad("lesion_id is empty", "lesion_id")
+
+        text = values[self.i_timepoint]
+        row.timepoint = _parse_int(text)
+        if row.timepoint is None:
+            bad(
+                f"timepoint must be an integer (0 = baseline, negative = pre-baseline), "
+                f"got '{text}'",
+                "timepoint",
+            )
+
+        text = values[self.i_date]
+        parsed_date = self.dates.get(text)
+        if parsed_date is None:
+            parsed_date = _parse_date(text)
+            self.dates[text] = parsed_date
+        if isinstance(parsed_date, str):
+            bad(parsed_date, "date")
+        else:
+            row.date = parsed_date
+
+        text = values[self.i_role]
+        role = _ROLES.get(_normalise_word(text))
+        if role is None:
+            bad(f"unknown role '{text}': expected {_ROLE_WORDS}", "role")
+        row.role = role
+
+        text = values[self.i_site]
+        site = self.sites.get(text)
+        if site is None:
+            site = _parse_site(text)
+            self.sites[text] = site
+        if not site:
+            bad("site is empty: name the organ (e.g. lung, liver, lymph node)", "site")
+        else:
+            row.site = site
+
+        nodal: bool | None = None
+        if self.i_nodal >= 0 and values[self.i_nodal]:
+            text = values[self.i_nodal]
+            nodal = _BOOLEANS.get(text.lower())
+            if nodal is None:
+                bad(f"nodal must be true or false, got '{text}'", "nodal")
+        elif site:
+            nodal = site == _LYMPH_NODE  # the spec's default: true for a lymph node
+        row.nodal = nodal
+
+        if self.i_thoracic >= 0 and values[self.i_thoracic]:
+            text = values[self.i_thoracic]
+            row.thoracic = _BOOLEANS.get(text.lower())
+            if row.thoracic is None:
+                bad(f"thoracic must be true, false or empty, got '{text}'", "thoracic")
+
+        sizes_ok = True
+        for column, position in (("long_axis_mm", self.i_long), ("short_axis_mm", self.i_short)):
+            if position < 0 or not values[position]:
+                continue
+            text = values[position]
+            size, error = _parse_size(text)
+            if error:
+                bad(f"{column} {error}, got '{text}'", column)
+                sizes_ok = False
+            elif column == "long_axis_mm":
+                row.long_mm = size
+            else:
+                row.short_mm = size
+
+        state: LesionState | None
+        if self.i_state >= 0 and values[self.i_state]:
+            text = values[self.i_state]
+            state = _STATES.get(_normalise_word(text))
+            if state is None:
+                bad(f"unknown state '{text}': expected one of {_STATE_WORDS}", "state")
+        elif not sizes_ok:
+            state = None
+        elif row.long_mm is not None or row.short_mm is not None:
+            state = LesionState.MEASURED  # the spec's default when a size is given
+        else:
+            state = LesionState.NOT_EVALUATED  # no size and no state: not evaluated
+        row.state = state
+
+        if state is LesionState.MEASURED and nodal is not None and sizes_ok:
+            # RECIST 1.1 section 4.3: nodes are measured by the short axis, others by the long.
+            if nodal and row.short_mm is None:
+                bad("a measured lymph node needs short_axis_mm", "short_axis_mm")
+            elif not nodal and row.long_mm is None:
+                bad("a measured lesion needs long_axis_mm", "long_axis_mm")
+        if state is LesionState.ABSENT and (
+            (row.long_mm or 0.0) > 0.0 or (row.short_mm or 0.0) > 0.0
+        ):
+            bad("state 'absent' contradicts a size greater than 0", "state")
+        if role is Role.TARGET and state is not None and state not in _TARGET_STATES:
+            bad(
+                f"a target lesion's state must be measured, too-small, absent or "
+                f"not-evaluated, not '{state.value}' (that word describes non-target and new "
+                "lesions)",
+                "state",
+            )
+        if role is Role.NEW and row.timepoint is not None and row.timepoint <= 0:
+            bad(
+                "a new lesion cannot be at baseline or before (timepoint "
+                f"{row.timepoint}): new lesions appear after baseline",
+                "timepoint",
+            )
+
+        if self.i_uid >= 0 and values[self.i_uid]:
+            row.tracking_uid = values[self.i_uid]
+        if self.layout.extra:
+            row.extra = {name: values[i] for i, name in self.layout.extra if values[i]}
+
+        if len(problems) > start:
+            row.clean = False
+            if not row.patient_id or not row.lesion_id or row.timepoint is None:
+                return None  # cannot take part in the checks across rows
+            if row.role is None:
+                return None
+        return row
+
+
+def _normalise_word(text: str) -> str:
+    """Lower case with spaces and underscores as hyphens: 'Non Target' -> 'non-target'."""
+    return "-".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
+def _parse_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    # A spreadsheet may write 2 as 2.0.
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
+def _parse_date(text: str) -> dt.date | str:
+    """Return the date, or the error message for a text that is not YYYY-MM-DD."""
+    if not text:
+        return "date is empty: expected YYYY-MM-DD"
+    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text.replace("-", "").isdigit():
+        return f"date must be YYYY-MM-DD, got '{text}'"
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return f"'{text}' is not a valid date"
+
+
+def _parse_site(text: str) -> str:
+    """Known sites in lower case (any spacing, hyphens or underscores); free text as written."""
+    key = " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+    return key if key in KNOWN_SITES else text
+
+
+def _parse_size(text: str) -> tuple[float, str]:
+    """Return (size in mm, "") or (0, what is wrong)."""
+    try:
+        size = float(text)
+    except ValueError:
+        # A decimal comma (12,5) as written by spreadsheets in many locales.
+        if text.count(",") == 1 and "." not in text:
+            try:
+                size = float(text.replace(",", "."))
+            except ValueError:
+                return 0.0, "must be a number in mm"
+        else:
+            return 0.0, "must be a number in mm"
+    if not math.isfinite(size):
+        return 0.0, "must be a finite number in mm"
+    if size < 0:
+        return 0.0, "must not be negative"
+    return round(size, SIZE_DECIMALS), ""
+
+
+def _rows_to_result(
+    header: Sequence[str],
+    numbered_rows: Iterable[tuple[int, list[str]]],
+    source: str,
+    lenient: bool,
+) -> TableReadResult:
+    """Parse, check and assemble; shared by `read_table` and `rows_to_records`."""
+    layout = _layout(header, source)
+    parser = _Parser(layout, source)
+    problems: list[Problem] = []
+    rows: list[_Row] = []
+    any_row = False
+    for number, cells in numbered_rows:
+        any_row = True
+        row = parser.parse(number, cells, problems)
+        if row is not None:
+            rows.append(row)
+    if not any_row or (not rows and not problems):
+        raise InputError([Problem(source, "no rows: the table has a header but no data rows")])
+    result = TableReadResult(extra_columns=[name for _, name in layout.extra])
+    if lenient:
+        rows = [row for row in rows if row.clean]
+    by_patient: dict[str, list[_Row]] = {}
+    for row in rows:
+        by_patient.setdefault(row.patient_id, []).append(row)
+    for patient_id, patient_rows in by_patient.items():
+        # In strict mode a table with errors is not classified: skip building the records.
+        build = lenient or not problems
+        checker = _PatientChecker(patient_id, patient_rows, source, lenient, build)
+        record = checker.check()
+        problems.extend(checker.problems)
+        result.warnings.extend(checker.warnings)
+        if record is not None:
+            result.records.append(record)
+    problems.sort(key=lambda problem: problem.row or 0)
+    if lenient:
+        result.skipped = problems
+    elif problems:
+        raise InputError(problems)
+    return result
+
+
+class _PatientChecker:
+    """The checks across the rows of one patient, then the patient record."""
+
+    def __init__(
+        self, patient_id: str, rows: list[_Row], source: str, lenient: bool, build: bool
+    ) -> None:
+        self.patient_id = patient_id
+        self.build = build
+        self.rows = sorted(rows, key=lambda row: (row.timepoint, row.row))
+        self.source = source
+        self.lenient = lenient
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def error(self, row: _Row, message: str, column: str | None = None) -> None:
+        self.problems.append(Problem(self.source, message, row.row, column))
+
+    def warn(self, row: _Row | None, message: str, column: str | None = None) -> None:
+        self.warnings.append(
+            Problem(self.source, message, None if row is None else row.row, column)
+        )
+
+    def check(self) -> PatientRecord | None:
+        """Run every check; return the record (None when the patient cannot be built)."""
+        rows = self._drop_pre_baseline_extras(self.rows)
+        rows = self._check_rows_against_each_other(rows)
+        if not self._has_baseline(rows, "has no baseline (timepoint 0)"):
+            return None
+        rows = self._check_date_order(rows)
+        rows = self._check_lesions_at_baseline(rows)
+        if not self._has_baseline(rows, "has no usable baseline row left"):
+            return None
+        if not self.build or (self.problems and not self.lenient):
+            return None
+        return self._build(rows)
+
+    def _has_baseline(self, rows: list[_Row], what: str) -> bool:
+        """RECIST 1.1 section 3: responses are judged against a baseline (time point 0)."""
+        if any(row.timepoint == 0 for row in rows):
+            return True
+        message = f"patient {self.patient_id} {what}"
+        if self.lenient:
+            message += f": its {len(self.rows)} row(s) are skipped"
+        self.error(self.rows[0], message, "timepoint")
+        return False
+
+    def _drop_pre_baseline_extras(self, rows: list[_Row]) -> list[_Row]:
+        kept = []
+        for row in rows:
+            if (
+                row.timepoint is not None
+                and row.timepoint < 0
+                and row.role is not Role.NEW  # a new lesion there is an error of its row
+                and (row.role is not Role.TARGET or row.state not in _SIZE_STATES)
+            ):
+                if row.clean:
+                    self.warn(
+                        row,
+                        "pre-baseline rows are used only for target sizes (growth kinetics): "
+                        "this row is ignored",
+                    )
+                continue
+            kept.append(row)
+        return kept
+
+    def _check_rows_against_each_other(self, rows: list[_Row]) -> list[_Row]:
+        """One date per time point, one row per lesion per time point, a role per lesion."""
+        timepoint_dates: dict[int, _Row] = {}
+        seen: dict[tuple[int, str], _Row] = {}
+        first_of_lesion: dict[str, _Row] = {}
+        kept = []
+        for row in rows:
+            assert row.timepoint is not None
+            key = (row.timepoint, row.lesion_id)
+            if key in seen:
+                self.error(
+                    row,
+                    f"duplicate row: lesion {row.lesion_id} at timepoint {row.timepoint} is "
+                    f"already at row {seen[key].row}",
+                    "lesion_id",
+                )
+                continue
+            seen[key] = row
+            if row.date is not None:
+                first_dated = timepoint_dates.setdefault(row.timepoint, row)
+                if first_dated.date != row.date:
+                    self.error(
+                        row,
+                        f"timepoint {row.timepoint} has date {first_dated.date} at row "
+                        f"{first_dated.row} but {row.date} here: one date per timepoint",
+                        "date",
+                    )
+                    continue
+            first = first_of_lesion.setdefault(row.lesion_id, row)
+            if first is not row:
+                if first.role is not row.role:
+                    self.error(
+                        row,
+                        f"lesion {row.lesion_id} is {first.role} at row {first.row} but "
+                        f"{row.role} here: a lesion keeps its role (RECIST 1.1 section 3.3)",
+                        "role",
+                    )
+                    continue
+                self._warn_attribute_change(first, row)
+            kept.append(row)
+        return kept
+
+    def _warn_attribute_change(self, first: _Row, row: _Row) -> None:
+        for column, before, now in (
+            ("site", first.site, row.site),
+            ("nodal", first.nodal, row.nodal),
+            ("thoracic", first.thoracic, row.thoracic),
+            (TRACKING_UID_COLUMN, first.tracking_uid, row.tracking_uid),
+        ):
+            if before is None or now is None or before == now:
+                continue
+            self.warn(
+                row,
+                f"lesion {row.lesion_id} has {column} {_text(before)} at row {first.row} but "
+                f"{_text(now)} here: the first is kept",
+                column,
+            )
+
+    def _check_date_order(self, rows: list[_Row]) -> list[_Row]:
+        """Dates strictly increase with the time point, anchored at the baseline."""
+        first_rows: dict[int, _Row] = {}
+        for row in rows:
+            if row.date is not None:
+                first_rows.setdefault(row.timepoint, row)  # type: ignore[arg-type]
+        if 0 not in first_rows:
+            return rows
+        dropped: set[int] = set()
+        for direction in (1, -1):
+            anchor = first_rows[0]
+            timepoints = sorted((tp for tp in first_rows if tp * direction > 0), key=abs)
+            for timepoint in timepoints:
+                current = first_rows[timepoint]
+                assert current.date is not None and anchor.date is not None
+                in_order = current.date > anchor.date if direction > 0 else (
+                    current.date < anchor.date
+                )
+                if in_order:
+                    anchor = current
+                    continue
+                word = "after" if direction > 0 else "before"
+                message = (
+                    f"date out of order: timepoint {timepoint} ({current.date}, row "
+                    f"{current.row}) is not {word} timepoint {anchor.timepoint} "
+                    f"({anchor.date}, row {anchor.row})"
+                )
+                if self.lenient:
+                    count = sum(1 for row in rows if row.timepoint == timepoint)
+                    message += f": the {count} row(s) of timepoint {timepoint} are skipped"
+                self.error(current, message, "date")
+                dropped.add(timepoint)
+        if not dropped or not self.lenient:
+            return rows
+        return [row for row in rows if row.timepoint not in dropped]
+
+    def _check_lesions_at_baseline(self, rows: list[_Row]) -> list[_Row]:
+        """Targets and non-targets are chosen at baseline; targets measured there."""
+        by_lesion: dict[str, list[_Row]] = {}
+        for row in rows:
+            by_lesion.setdefault(row.lesion_id, []).append(row)
+        dropped: set[str] = set()
+        for lesion_id, lesion_rows in by_lesion.items():
+            first = lesion_rows[0]
+            if first.role is Role.NEW:
+                continue
+            baseline = next((row for row in lesion_rows if row.timepoint == 0), None)
+            message = ""
+            culprit = first
+            if baseline is None:
+                after = next((row for row in lesion_rows if (row.timepoint or 0) > 0), None)
+                if after is not None:
+                    culprit = after
+                    message = (
+                        f"{first.role} lesion {lesion_id} first appears at timepoint "
+                        f"{after.timepoint}: targets and non-targets are chosen at baseline "
+                        "(RECIST 1.1 section 3.3); a lesion first seen later is 'new'"
+                    )
+                else:
+                    message = f"{first.role} lesion {lesion_id} has no row at baseline"
+                column = "timepoint"
+            elif (
+                first.role is Role.TARGET
+                and baseline.state is not None
+                and baseline.state is not LesionState.MEASURED
+            ):
+                # RECIST 1.1 section 3.3.1: target lesions are measurable, so measured there.
+                culprit = baseline
+                message = (
+                    f"target lesion {lesion_id} must be measured at baseline, its state is "
+                    f"{baseline.state.value}"
+                )
+                column = "state"
+            if not message:
+                continue
+            if self.lenient:
+                message += f": its {len(lesion_rows)} row(s) are skipped"
+                dropped.add(lesion_id)
+            self.error(culprit, message, column)
+        if not dropped:
+            return rows
+        return [row for row in rows if row.lesion_id not in dropped]
+
+    def _build(self, rows: list[_Row]) -> PatientRecord:
+        lesions: dict[str, Lesion] = {}
+        assessments: dict[int, Assessment] = {}
+        for row in rows:
+            assert row.timepoint is not None and row.role is not None
+            assert row.date is not None and row.state is not None and row.site is not None
+            if row.lesion_id not in lesions:
+                lesions[row.lesion_id] = Lesion(
+                    lesion_id=row.lesion_id,
+                    role=row.role,
+                    site=row.site,
+                    nodal=bool(row.nodal),
+                    thoracic=row.thoracic,
+                    tracking_uid=row.tracking_uid,
+                )
+            assessment = assessments.get(row.timepoint)
+            if assessment is None:
+                assessment = assessments[row.timepoint] = Assessment(row.timepoint, row.date)
+            assessment.measurements[row.lesion_id] = Measurement(
+                lesion_id=row.lesion_id,
+                state=row.state,
+                long_axis_mm=row.long_mm,
+                short_axis_mm=row.short_mm,
+                extra=row.extra,
+            )
+        first_timepoint = _first_timepoints(rows)  # rows are in time point order
+        record = PatientRecord(self.patient_id, lesions, list(assessments.values()))
+        self._fill_not_evaluated(record, first_timepoint)
+        return record
+
+    def _fill_not_evaluated(
+        self, record: PatientRecord, first_timepoint: Mapping[str, int | None]
+    ) -> None:
+        """A covered lesion with no row at an assessment is not evaluated there.
+
+        shared/spec/criteria.md: an assessment covers the baseline lesions from baseline on
+        and a new lesion from the assessment where it first appears.
+        """
+        for assessment in record.assessments:
+            if assessment.timepoint < 0:
+                continue  # pre-baseline scans need only target sizes
+            missing = []
+            for lesion_id, lesion in record.lesions.items():
+                if lesion_id in assessment.measurements:
+                    continue
+                start = 0 if lesion.role is not Role.NEW else first_timepoint[lesion_id]
+                if start is not None and assessment.timepoint >= start:
+                    missing.append(lesion_id)
+                    assessment.measurements[lesion_id] = Measurement(
+                        lesion_id, LesionState.NOT_EVALUATED
+                    )
+            if missing:
+                self.warnings.append(
+                    Problem(
+                        self.source,
+                        f"patient {record.patient_id}, timepoint {assessment.timepoint}: no row "
+                        f"for lesion(s) {', '.join(missing)}, counted as not-evaluated",
+                    )
+                )
+
+
+def _first_timepoints(rows: Iterable[_Row]) -> dict[str, int | None]:
+    first: dict[str, int | None] = {}
+    for row in rows:
+        first.setdefault(row.lesion_id, row.timepoint)
+    return first
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"'{value}'"
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def format_size(value: float | None) -> str:
+    """Write a size in mm without float noise: 12.3, not 12.300000000000001; 12, not 12.0.
+
+    Parameters
+    ----------
+    value
+        Millimetres, or None for an empty cell.
+
+    Returns
+    -------
+    str
+        The shortest text that reads back as the size rounded to `SIZE_DECIMALS` decimals.
+    """
+    if value is None:
+        return ""
+    rounded = round(float(value), SIZE_DECIMALS)
+    if rounded == 0:
+        return "0"  # also for -0.0
+    if rounded.is_integer() and abs(rounded) < 1e15:
+        return str(int(rounded))
+    text = repr(rounded)
+    if "e" in text:
+        text = f"{rounded:.{SIZE_DECIMALS}f}".rstrip("0").rstrip(".")
+    return text
+
+
+def records_to_rows(records: Iterable[PatientRecord]) -> list[dict[str, str]]:
+    """Turn patient records into lesion table rows.
+
+    Parameters
+    ----------
+    records
+        Patients; each assessment's measurements become one row each, assessments in time
+        point order. A lesion counted as not evaluated is written with that state, so reading
+        the rows back gives equal records.
+
+    Returns
+    -------
+    list of dict
+        Every row has the spec's columns; `tracking_uid` when any lesion has one; and the
+        measurement's extra columns.
+
+    Raises
+    ------
+    ValueError
+        If a measurement names a lesion the record does not have, or an extra column has
+        the name of a column of the format.
+    """
+    rows: list[dict[str, str]] = []
+    records = list(records)
+    with_uid = any(
+        lesion.tracking_uid for record in records for lesion in record.lesions.values()
+    )
+    for record in records:
+        for assessment in sorted(record.assessments, key=lambda a: a.timepoint):
+            date = assessment.date.isoformat()
+            timepoint = str(assessment.timepoint)
+            for lesion_id, measurement in assessment.measurements.items():
+                lesion = record.lesions.get(lesion_id)
+                if lesion is None:
+                    raise ValueError(
+                        f"patient {record.patient_id}: timepoint {assessment.timepoint} "
+                        f"measures lesion {lesion_id}, which the record does not have"
+                    )
+                row = {
+                    "patient_id": record.patient_id,
+                    "timepoint": timepoint,
+                    "date": date,
+                    "lesion_id": lesion_id,
+                    "role": lesion.role.value,
+                    "site": lesion.site,
+                    "nodal": "true" if lesion.nodal else "false",
+                    "long_axis_mm": format_size(measurement.long_axis_mm),
+                    "short_axis_mm": format_size(measurement.short_axis_mm),
+                    "state": measurement.state.value,
+                    "thoracic": "" if lesion.thoracic is None else _text(lesion.thoracic),
+                }
+                if with_uid:
+                    row[TRACKING_UID_COLUMN] = lesion.tracking_uid or ""
+                for name, value in measurement.extra.items():
+                    if _normalise_column(name) in KNOWN_COLUMNS:
+                        raise ValueError(f"extra column '{name}' is a column of the format")
+                    row[name] = value
+                rows.append(row)
+    return rows
+
+
+def write_table(
+    records: Iterable[PatientRecord],
+    path: str | os.PathLike[str],
+    *,
+    extra_columns: Sequence[str] | None = None,
+) -> None:
+    """Write patient records as a lesion table, atomically.
+
+    Parameters
+    ----------
+    records
+        Patients to write, in order.
+    path
+        The CSV file; replaced only once the new table is completely written.
+    extra_columns
+        Extra columns to write after the spec's columns, in this order (e.g.
+        `TableReadResult.extra_columns`, so that an empty extra column survives). Extra
+        columns found in the measurements but not listed are appended after them.
+
+    Raises
+    ------
+    ValueError
+        See `records_to_rows`.
+    OSError
+        If the folder is not writable; the original file is then untouched.
+    """
+    rows = records_to_rows(records)
+    columns = list(SPEC_COLUMNS)
+    if any(TRACKING_UID_COLUMN in row for row in rows[:1]):
+        columns.append(TRACKING_UID_COLUMN)
+    known = set(columns)
+    for name in extra_columns or ():
+        if name not in known:
+            known.add(name)
+            columns.append(name)
+    for row in rows:
+        for name in row:
+            if name not in known:
+                known.add(name)
+                columns.append(name)
+    target = Path(path)
+    handle = tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        newline="",
+        dir=target.parent,
+        prefix=f".{target.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+    try:
+        with handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, _file_mode(target))
+        os.replace(handle.name, target)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """Permissions for the new table: the old file's, else the default for a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
