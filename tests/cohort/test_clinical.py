@@ -36,13 +36,7 @@ def test_reads_survival_and_covariates(tmp_path: Path) -> None:
 def test_every_bad_cell_is_reported_with_row_and_column(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        "patient_id,os_days,os_event\n"
-        "P1,abc,1\n"
-        "P2,-3,0\n"
-        "P3,100,maybe\n"
-        "P1,100,1\n"
-        ",100,1\n"
-        "P4,100\n",
+        "patient_id,os_days,os_event\nP1,abc,1\nP2,-3,0\nP3,100,maybe\nP1,100,1\n,100,1\nP4,100\n",
     )
     with pytest.raises(InputError) as caught:
         read_clinical_table(path)

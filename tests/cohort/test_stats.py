@@ -41,8 +41,11 @@ def test_median_of_uncensored_group_is_the_middle_value() -> None:
 
 
 def test_median_not_reached_is_none() -> None:
-    times = {"A": SurvivalTime(100, True), "B": SurvivalTime(200, False),
-             "C": SurvivalTime(300, False)}
+    times = {
+        "A": SurvivalTime(100, True),
+        "B": SurvivalTime(200, False),
+        "C": SurvivalTime(300, False),
+    }
     (summary,) = kaplan_meier_by_group(times, dict.fromkeys(times, "CR"))
     assert summary.median_days is None
     assert summary.ci_high_days is None

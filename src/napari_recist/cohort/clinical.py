@@ -198,9 +198,7 @@ def _parse_days(
         problems.append(Problem(source, f"'{text}' is not a number of days", line_number, column))
         return None
     if not math.isfinite(days) or days < 0:
-        problems.append(
-            Problem(source, f"{text} days: must be zero or more", line_number, column)
-        )
+        problems.append(Problem(source, f"{text} days: must be zero or more", line_number, column))
         return None
     return days
 
@@ -217,8 +215,12 @@ def _parse_event(
         problems.append(Problem(source, "missing (its days are given)", line_number, column))
     else:
         problems.append(
-            Problem(source, f"'{text}' is not an event: use 1 (event) or 0 (censored)",
-                    line_number, column)
+            Problem(
+                source,
+                f"'{text}' is not an event: use 1 (event) or 0 (censored)",
+                line_number,
+                column,
+            )
         )
     return None
 

@@ -113,9 +113,7 @@ class FisherResult:
     method: str
 
 
-def survival_frame(
-    times: Mapping[str, SurvivalTime], groups: Mapping[str, str]
-) -> pd.DataFrame:
+def survival_frame(times: Mapping[str, SurvivalTime], groups: Mapping[str, str]) -> pd.DataFrame:
     """Join survival times and groups into one frame (patients in both only).
 
     Parameters
