@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # dcmtk for dsrdump, nodejs/npm for OHIF's SR reader (dcmjs), chromium for report rendering.
 DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 libxcb-icccm4 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 \
-	libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dcmtk
+	libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dcmtk nodejs
 
 .PHONY: demo test bench lint system-deps js-deps screenshot clean
 
@@ -30,9 +30,13 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/napari-recist classify $(if $(wildcard sample_dicom),sample_dicom,examples/lesions.csv) --json out/demo.json
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps js-deps
 	$(BIN)/ruff check src tests benchmarks
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest -p no:cacheprovider
+
+# OHIF's SR reader (npm dcmjs, pinned by tests/_js/package-lock.json) for the SR tests.
+js-deps:
+	@if [ ! -d tests/_js/node_modules/dcmjs ]; then npm ci --prefix tests/_js --no-audit --no-fund --loglevel=error; fi
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
