@@ -679,3 +679,22 @@ def test_reads_many_rows_quickly(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert len(result.records) == 2000
     assert elapsed < 6.0, elapsed
+
+
+def test_unreadable_baseline_row_is_reported_once(tmp_path: Path) -> None:
+    # The baseline row's time point is a letter O: that is the only error, not also
+    # "no baseline" or "first appears after baseline".
+    text = patient("P1,O,2024-01-01,L1,target,lung,,30,,", "P1,1,2024-02-01,L1,target,lung,,20,,")
+    problems = errors_of(tmp_path, text)
+    assert [(p.row, p.column) for p in problems] == [(2, "timepoint")]
+    text = patient(BASE, "P1,0,2024-01-01,L2,tumour,liver,,30,,",
+                   "P1,1,2024-02-01,L2,target,liver,,20,,")
+    assert [(p.row, p.column) for p in errors_of(tmp_path, text)] == [(3, "role")]
+
+
+def test_lenient_reports_the_consequences_of_a_skipped_baseline(tmp_path: Path) -> None:
+    text = patient("P1,O,2024-01-01,L1,target,lung,,30,,", "P1,1,2024-02-01,L1,target,lung,,20,,")
+    result = read_table(write(tmp_path, text), lenient=True)
+    assert result.records == []
+    assert [p.row for p in result.skipped] == [2, 3]
+    assert "no baseline" in result.skipped[1].message
