@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.criteria.builders import classify, days, irecist
 
 B = "2024-01-01"
@@ -208,7 +207,9 @@ def test_ibor_iupd_then_only_ne():
 
 
 def test_ibor_complete_response_before_confirmed_progression():
-    result = run(fu("absent", "absent", "absent"), fu(20, "absent", "absent"), fu(30, "absent", "absent"))
+    result = run(
+        fu("absent", "absent", "absent"), fu(20, "absent", "absent"), fu(30, "absent", "absent")
+    )
     assert irecist(result) == ["iCR", "iUPD", "iCPD"]
     assert result.irecist.best_overall_response == "iCR"
 

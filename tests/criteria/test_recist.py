@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.criteria.builders import classify, days
 
 from napari_recist.criteria.recist import RecistTimepoint, confirmed_best_overall_response
-from tests.criteria.builders import classify, days
 
 B = "2024-01-01"
 D = [days(B, 56 * k) for k in range(6)]  # baseline, then every 8 weeks
@@ -146,7 +146,11 @@ def test_node_reappears_at_10_mm_after_complete_response(node, expected):
     lesions = {"T1": "target lung", "LN": "target lymph node"}
     result = classify(
         lesions,
-        [(D[0], {"T1": 30, "LN": 20}), (D[1], {"T1": "absent", "LN": 6}), (D[2], {"T1": "absent", "LN": node})],
+        [
+            (D[0], {"T1": 30, "LN": 20}),
+            (D[1], {"T1": "absent", "LN": 6}),
+            (D[2], {"T1": "absent", "LN": node}),
+        ],
     )
     assert result.recist.timepoints[2].overall == expected
 
@@ -367,4 +371,6 @@ def test_reason_carries_the_numbers():
     assert result.recist.timepoints[2].overall_reason == (
         "PD: SOD 43 mm is +22.9 % and +8 mm from nadir 35 mm (TP1)"
     )
-    assert result.recist.timepoints[1].overall_reason == "PR: SOD 35 mm is -50.0 % from baseline 70 mm"
+    assert (
+        result.recist.timepoints[1].overall_reason == "PR: SOD 35 mm is -50.0 % from baseline 70 mm"
+    )
