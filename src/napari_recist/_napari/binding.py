@@ -1,0 +1,149 @@
+"""Glue between a `PatientSession` and the napari viewer that shows it.
+
+Layers made by the reader carry ``metadata["napari_recist"] = {"session", "timepoint",
+"kind"}``. Binding a session to a viewer keeps that viewer's lesion layers in step with the
+model: every session change rebuilds the lines, features and colours of each timepoint.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from napari_recist._napari.layers import apply_lesion_shapes, lesion_shapes
+from napari_recist._napari.session import PatientSession
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer
+
+METADATA_KEY = "napari_recist"
+IMAGE = "image"
+LESIONS = "lesions"
+
+
+def layer_metadata(session: PatientSession, timepoint: int, kind: str) -> dict[str, Any]:
+    """Return the metadata that ties a layer to its session and time point."""
+    return {METADATA_KEY: {"session": session, "timepoint": timepoint, "kind": kind}}
+
+
+def layer_link(layer: Layer) -> dict[str, Any] | None:
+    """Return a layer's link to a session (session, timepoint, kind), or None."""
+    link = layer.metadata.get(METADATA_KEY) if isinstance(layer.metadata, dict) else None
+    return link if isinstance(link, dict) and "session" in link else None
+
+
+def find_session(viewer: napari.Viewer) -> PatientSession | None:
+    """Return the session of the most recently added patient layer, or None."""
+    for layer in reversed(list(viewer.layers)):
+        link = layer_link(layer)
+        if link is not None:
+            return link["session"]
+    return None
+
+
+def session_layer(
+    viewer: napari.Viewer, session: PatientSession, timepoint: int, kind: str
+) -> Layer | None:
+    """Return the image or lesion layer of one time point, or None."""
+    for layer in viewer.layers:
+        link = layer_link(layer)
+        if (
+            link is not None
+            and link["session"] is session
+            and link["timepoint"] == timepoint
+            and link["kind"] == kind
+        ):
+            return layer
+    return None
+
+
+def current_timepoint(viewer: napari.Viewer, session: PatientSession) -> int | None:
+    """Return the time point the user is looking at.
+
+    The selected layer's time point if it belongs to the session, otherwise the top-most
+    visible layer's, otherwise the last time point.
+    """
+    active = viewer.layers.selection.active
+    if active is not None:
+        link = layer_link(active)
+        if link is not None and link["session"] is session:
+            return int(link["timepoint"])
+    for layer in reversed(list(viewer.layers)):
+        link = layer_link(layer)
+        if link is not None and link["session"] is session and layer.visible:
+            return int(link["timepoint"])
+    return session.timepoints[-1].timepoint if session.timepoints else None
+
+
+def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> None:
+    """Rebuild every lesion layer of the session from the model and its classification."""
+    for view in session.timepoints:
+        layer = session_layer(viewer, session, view.timepoint, LESIONS)
+        if layer is None:
+            continue
+        shapes = lesion_shapes(
+            session.record, view.timepoint, view.geometry, session.lesion_responses(view.timepoint)
+        )
+        apply_lesion_shapes(layer, shapes)
+
+
+def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
+    """Keep the viewer's lesion layers in step with the session (idempotent)."""
+    bound: set[int] = session.__dict__.setdefault("_bound_viewers", set())
+    if id(viewer) in bound:
+        return
+    bound.add(id(viewer))
+
+    def _refresh() -> None:
+        refresh_lesion_layers(viewer, session)
+
+    session.changed.connect(_refresh)
+
+
+def show_timepoint(viewer: napari.Viewer, session: PatientSession, timepoint: int) -> None:
+    """Show one time point (its CT and lesions), hide the others, select its lesion layer."""
+    for layer in viewer.layers:
+        link = layer_link(layer)
+        if link is not None and link["session"] is session:
+            layer.visible = link["timepoint"] == timepoint
+    lesions = session_layer(viewer, session, timepoint, LESIONS)
+    if lesions is not None:
+        viewer.layers.selection.active = lesions
+
+
+def lesion_centre_world(
+    viewer: napari.Viewer, session: PatientSession, timepoint: int, lesion_id: str
+) -> np.ndarray | None:
+    """Return the world position (z, y, x) of a lesion's long axis centre, or None."""
+    measurement = session.measurement(timepoint, lesion_id)
+    view = session.view(timepoint)
+    layer = session_layer(viewer, session, timepoint, LESIONS)
+    if measurement is None or view is None or layer is None:
+        return None
+    axis = measurement.long_axis or measurement.short_axis
+    if axis is None:
+        return None
+    data = view.geometry.lps_to_data(np.array(axis.points, dtype=float))
+    centre = data.mean(axis=0)
+    centre[0] = np.round(centre[0])  # napari shows a line on its own slice
+    return np.asarray(layer.data_to_world(centre), dtype=float)
+
+
+def centre_on_lesion(
+    viewer: napari.Viewer, session: PatientSession, timepoint: int, lesion_id: str
+) -> bool:
+    """Move the slider to the lesion's slice and centre the camera on it.
+
+    Returns
+    -------
+    bool
+        False when the lesion has no drawn axis at that time point.
+    """
+    centre = lesion_centre_world(viewer, session, timepoint, lesion_id)
+    if centre is None:
+        return False
+    viewer.dims.set_point(0, float(centre[0]))
+    viewer.camera.center = tuple(float(value) for value in centre)
+    return True

@@ -1,0 +1,379 @@
+"""npe2 reader: a patient folder (or DICOM files) -> CT image layers + lesion Shapes layers.
+
+Each scan date becomes one image layer in patient millimetres (CT soft-tissue window) and
+one Shapes layer with every lesion axis, coloured by the lesion's response. The layers share
+one `PatientSession` (in their metadata) that the dock widgets edit. A saved session table
+(``napari-recist.session.csv``) in the folder takes precedence over the SRs.
+
+Bad input never raises into napari: `get_reader` declines anything that is not DICOM, and
+`read_patient` shows a notification naming the file and returns no layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_recist._napari.binding import IMAGE, LESIONS, bind_session, layer_metadata
+from napari_recist._napari.layers import (
+    DisplayGeometry,
+    flip_for_display,
+    lesion_shapes,
+    shapes_layer_kwargs,
+    window_limits,
+)
+from napari_recist._napari.session import (
+    PatientSession,
+    TimepointView,
+    number_timepoints,
+    session_from_folder_table,
+)
+from napari_recist.errors import InputError, Problem
+from napari_recist.model import PatientRecord
+
+LayerData = tuple[Any, ...]
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
+
+# How many files `get_reader` looks at before deciding a folder holds no DICOM.
+PROBE_FILES = 64
+# Volumes up to this many bytes are read at once; larger ones are shown lazily (slices read
+# on demand) and read fully in a background thread with a progress bar.
+EAGER_BYTES = 64 * 1024 * 1024
+_DICOM_MAGIC_OFFSET = 128
+
+
+def _is_dicom_file(path: Path) -> bool:
+    """Cheap test: the DICM magic after the 128-byte preamble."""
+    try:
+        with path.open("rb") as stream:
+            stream.seek(_DICOM_MAGIC_OFFSET)
+            return stream.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _folder_has_dicom(folder: Path) -> bool:
+    """Look at the first files of a folder tree for one DICOM file."""
+    seen = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if _is_dicom_file(Path(root) / name):
+                return True
+            seen += 1
+            if seen >= PROBE_FILES:
+                return False
+    return False
+
+
+def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """Return the patient reader for DICOM folders and files, or None (never raises).
+
+    Parameters
+    ----------
+    path
+        A folder, a file, or a list of them.
+
+    Returns
+    -------
+    callable or None
+        `read_patient` when the input holds DICOM, else None so that napari asks another
+        reader.
+    """
+    try:
+        paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+        if not paths:
+            return None
+        for item in paths:
+            if item.is_dir():
+                if not _folder_has_dicom(item):
+                    return None
+            elif not _is_dicom_file(item):
+                return None
+    except (OSError, TypeError, ValueError):
+        return None
+    return read_patient
+
+
+@dataclass
+class LoadedPatient:
+    """What a patient folder gave: the record, the scans to show and their volumes."""
+
+    record: PatientRecord
+    timepoints: list[TimepointView]
+    volumes: dict[int, Any] = field(default_factory=dict)  # time point -> displayed array
+    folder: Path | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def _patient_folder(paths: Sequence[Path]) -> Path:
+    first = paths[0]
+    return first if first.is_dir() else first.parent
+
+
+def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
+    """Find the scans and lesions of a patient and load the CT volumes lazily.
+
+    Parameters
+    ----------
+    paths
+        A patient folder, or DICOM files.
+
+    Returns
+    -------
+    LoadedPatient
+        Scans by date with their display geometry and (lazy) arrays, the lesion record
+        (session table, else the SRs), and messages for the user.
+
+    Raises
+    ------
+    InputError
+        When the input holds no CT series and no SR, or every series is unreadable.
+    """
+    from napari_recist.io.series import load_series, scan_dicom_folder
+
+    messages: list[str] = []
+    series = []
+    sr_files = []
+    for path in paths:
+        scan = scan_dicom_folder(path)
+        series += scan.series
+        sr_files += scan.sr_files
+        messages += [str(note) for note in scan.notes if "not a DICOM" not in note.message]
+    where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
+    if not series and not sr_files:
+        raise InputError([Problem(where, "no CT series and no structured report found")])
+
+    folder = _patient_folder(paths)
+    record = _patient_record(paths, folder, bool(sr_files), messages)
+
+    by_date: dict[dt.date, Any] = {}
+    for info in series:
+        date = info.study_date or dt.date.min
+        best = by_date.get(date)
+        # One CT per scan date: the series with most slices (the diagnostic series, not a
+        # scout or a thick reconstruction).
+        if best is None or info.slice_count > best.slice_count:
+            if best is not None:
+                messages.append(f"{date}: showing series {info.describe()}, not {best.describe()}")
+            by_date[date] = info
+        else:
+            messages.append(f"{date}: showing series {best.describe()}, not {info.describe()}")
+    if record is None:
+        patient_id = next((s.patient_id for s in series if s.patient_id), "") or folder.name
+        record = PatientRecord(patient_id)
+    dates = sorted(set(by_date) | {a.date for a in record.assessments})
+    numbers = number_timepoints(dates, record)
+
+    timepoints: list[TimepointView] = []
+    volumes: dict[int, Any] = {}
+    problems: list[Problem | str] = []
+    for date in dates:
+        timepoint = numbers[date]
+        info = by_date.get(date)
+        if info is None:
+            timepoints.append(TimepointView(timepoint, date, DisplayGeometry.patient_space()))
+            messages.append(
+                f"{date}: structured report without its CT images; lesions are shown in "
+                "patient coordinates (mm) only"
+            )
+            continue
+        try:
+            volume = load_series(info, lazy=True)
+        except InputError as error:
+            problems += error.problems
+            continue
+        messages += [f"{info.describe()}: {warning}" for warning in volume.warnings]
+        if volume.shape[0] == 1:
+            messages.append(f"{info.describe()}: a single slice; no 3D measurement across slices")
+        geometry, flips = DisplayGeometry.from_affine(volume.affine, volume.shape)
+        uids = [uid or "" for uid in volume.sop_instance_uids]
+        if 0 in flips:
+            uids = uids[::-1]
+        volumes[timepoint] = flip_for_display(volume.array, flips)
+        timepoints.append(
+            TimepointView(
+                timepoint,
+                date,
+                geometry,
+                has_image=True,
+                slice_uids=uids,
+                frame_of_reference_uid=volume.frame_of_reference_uid,
+                series_files=[file for file in volume.files if file is not None],
+            )
+        )
+    if not timepoints:
+        raise InputError(problems or [Problem(where, "nothing could be loaded")])
+    messages += [str(problem) for problem in problems]
+    return LoadedPatient(record, timepoints, volumes, folder, messages)
+
+
+def _patient_record(
+    paths: Sequence[Path], folder: Path, has_sr: bool, messages: list[str]
+) -> PatientRecord | None:
+    """The lesions: the autosaved session table if present, else the SRs, else none."""
+    saved = session_from_folder_table(folder)
+    if saved is not None:
+        messages.append(f"restored the session saved in {folder}")
+        return saved
+    if not has_sr:
+        return None
+    from napari_recist.io.study import load_patient_record
+
+    return load_patient_record(folder)
+
+
+def patient_layer_data(loaded: LoadedPatient, session: PatientSession) -> list[LayerData]:
+    """Build the layer data tuples of a loaded patient: per scan, its CT then its lesions.
+
+    Only the last scan is visible at first; the lesion table widget switches scans.
+    """
+    layers: list[LayerData] = []
+    last = loaded.timepoints[-1].timepoint
+    for view in loaded.timepoints:
+        array = loaded.volumes.get(view.timepoint)
+        visible = view.timepoint == last
+        if array is not None:
+            layers.append(
+                (
+                    array,
+                    {
+                        "name": f"CT {view.name}",
+                        "colormap": "gray",
+                        "contrast_limits": window_limits("soft tissue"),
+                        "metadata": layer_metadata(session, view.timepoint, IMAGE),
+                        "visible": visible,
+                        **view.geometry.layer_transform(),
+                    },
+                    "image",
+                )
+            )
+        shapes = lesion_shapes(
+            session.record,
+            view.timepoint,
+            view.geometry,
+            session.lesion_responses(view.timepoint),
+        )
+        kwargs = shapes_layer_kwargs(
+            f"lesions {view.name}",
+            view.geometry,
+            shapes,
+            layer_metadata(session, view.timepoint, LESIONS),
+        )
+        kwargs["visible"] = visible
+        layers.append((shapes.data, kwargs, "shapes"))
+    return layers
+
+
+def _notify(messages: Sequence[str], error: bool = False) -> None:
+    from napari.utils.notifications import show_error, show_warning
+
+    if not messages:
+        return
+    text = "\n".join(messages)
+    if error:
+        show_error(text)
+    else:
+        show_warning(text)
+
+
+def read_patient(path: str | Sequence[str]) -> list[LayerData]:
+    """Read a patient folder or DICOM files into layers (the npe2 reader command).
+
+    Parameters
+    ----------
+    path
+        What the user opened.
+
+    Returns
+    -------
+    list of LayerData
+        Image and Shapes layer tuples; ``[(None,)]`` (nothing to add) after telling the user
+        what is wrong.
+    """
+    paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+    try:
+        loaded = load_patient_for_viewer(paths)
+    except InputError as error:
+        _notify([f"napari-recist cannot open {os.fspath(paths[0])}:"]
+                + [str(problem) for problem in error.problems], error=True)
+        return [(None,)]
+    loaded.volumes = _load_small_volumes(loaded.volumes)
+    session = PatientSession(loaded.record, loaded.timepoints, folder=loaded.folder)
+    _notify(loaded.messages)
+    layers = patient_layer_data(loaded, session)
+    viewer = _current_viewer()
+    if viewer is not None:
+        bind_session(viewer, session)
+        lazy = {tp: array for tp, array in loaded.volumes.items() if not isinstance(array,
+                                                                                 np.ndarray)}
+        if lazy:
+            session.__dict__["loader"] = load_in_background(viewer, session, lazy)
+    return layers
+
+
+def _current_viewer() -> Any:
+    from napari import current_viewer
+
+    return current_viewer()
+
+
+def _load_small_volumes(volumes: dict[int, Any]) -> dict[int, Any]:
+    """Read volumes up to `EAGER_BYTES` now; leave bigger ones lazy."""
+    loaded: dict[int, Any] = {}
+    for timepoint, array in volumes.items():
+        if isinstance(array, np.ndarray) or array.nbytes > EAGER_BYTES:
+            loaded[timepoint] = array
+        else:
+            loaded[timepoint] = np.asarray(array)
+    return loaded
+
+
+def load_in_background(viewer: Any, session: PatientSession, volumes: dict[int, Any]) -> Any:
+    """Read lazy volumes slice by slice in a worker thread with napari's progress bar.
+
+    The viewer shows the lazy (dask) volume meanwhile; each finished volume replaces the
+    image layer's data on the main thread.
+
+    Returns
+    -------
+    napari.qt.threading.GeneratorWorker
+        The started worker.
+    """
+    from napari.qt.threading import thread_worker
+
+    from napari_recist._napari.binding import session_layer
+
+    total = sum(int(array.shape[0]) + 1 for array in volumes.values())
+
+    @thread_worker(progress={"total": total, "desc": "Reading CT"})
+    def read_slices() -> Any:
+        for timepoint, array in volumes.items():
+            out = np.empty(array.shape, dtype=array.dtype)
+            for z in range(array.shape[0]):
+                out[z] = np.asarray(array[z])
+                yield None
+            yield (timepoint, out)
+
+    def replace_data(value: Any) -> None:
+        if value is None:
+            return
+        timepoint, array = value
+        layer = session_layer(viewer, session, timepoint, IMAGE)
+        if layer is not None:
+            limits = layer.contrast_limits
+            layer.data = array
+            layer.contrast_limits = limits
+
+    worker = read_slices()
+    worker.yielded.connect(replace_data)
+    worker.start()
+    return worker

@@ -1,0 +1,202 @@
+"""Response panel: the patient's classification as the criteria module gives it, with reasons.
+
+It shows values and reason strings of the classification JSON (shared/spec/lesion-table.md);
+it never computes a verdict. It refreshes on every edit of the session.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
+
+from napari_recist._napari.binding import bind_session, find_session
+from napari_recist._napari.session import PatientSession
+from napari_recist._napari.widgets.legend import ResponseLegend
+from napari_recist.palette import category_colour, response_colour
+
+if TYPE_CHECKING:
+    import napari
+
+PLOT_WIDGET_METHOD = "show_result"  # helper widgets that draw the result implement this
+
+
+def _number(value: Any, unit: str = "", signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    return f"{text}{unit}"
+
+
+def _chip(word: Any, colour: str) -> str:
+    text = html.escape(str(word))
+    return f'<b><span style="color:{colour}">&#9632;</span> {text}</b>'
+
+
+def _dissociated(value: Any) -> str:
+    if not isinstance(value, dict):
+        return "-"
+    parts = []
+    for key, verdict in value.items():
+        if isinstance(verdict, bool):
+            verdict = "yes" if verdict else "no"
+        parts.append(f"{html.escape(str(key))}: {html.escape(str(verdict))}")
+    return "<br>".join(parts) or "-"
+
+
+def _reasons(entry: dict[str, Any]) -> str:
+    reasons = entry.get("reasons")
+    lines = [html.escape(str(entry.get("reason", "")))]
+    if isinstance(reasons, dict):
+        lines += [
+            f"<i>{html.escape(str(key))}</i>: {html.escape(str(text))}"
+            for key, text in reasons.items()
+            if text
+        ]
+    return "<br>".join(line for line in lines if line)
+
+
+def _pattern(patient: dict[str, Any]) -> str:
+    pattern = patient.get("progression_pattern")
+    if not isinstance(pattern, dict) or not pattern.get("type"):
+        return "NA"
+    organs = ", ".join(str(organ) for organ in pattern.get("organs") or [])
+    text = str(pattern["type"])
+    if organs:
+        text += f" ({organs})"
+    if pattern.get("site_group"):
+        text += f", {pattern['site_group']}"
+    return text
+
+
+def _hyper(patient: dict[str, Any]) -> str:
+    hyper = patient.get("hyperprogression")
+    if isinstance(hyper, dict):
+        return ", ".join(f"{key}: {'yes' if flag else 'no'}" for key, flag in hyper.items())
+    return str(hyper)
+
+
+def patient_html(patient: dict[str, Any]) -> str:
+    """Render one patient of the classification JSON as HTML.
+
+    Parameters
+    ----------
+    patient
+        One element of ``patients`` in the JSON contract.
+
+    Returns
+    -------
+    str
+        A summary (BOR, pattern, resistance...) and one table row per time point.
+    """
+    bor = patient.get("best_overall_response")
+    rows = [
+        f"<h3>Patient {html.escape(str(patient.get('patient_id', '')))}</h3>",
+        "<p>",
+        f"Best overall response: {_chip(bor, response_colour(bor))}",
+        f" &nbsp; confirmed: {html.escape(str(patient.get('confirmed_best_overall_response')))}",
+        f" &nbsp; iRECIST: {html.escape(str(patient.get('irecist_best_overall_response')))}<br>",
+        f"Dissociated response: {_dissociated(patient.get('dissociated_response'))}<br>",
+        f"Progression pattern: {html.escape(_pattern(patient))}<br>",
+        f"Resistance: {html.escape(str(patient.get('resistance')))}",
+        f" &nbsp; pseudoprogression: {'yes' if patient.get('pseudoprogression') else 'no'}",
+        f" &nbsp; hyperprogression: {html.escape(_hyper(patient))}<br>",
+        f"Depth of response: {_number(patient.get('depth_of_response_pct'), ' %', True)}",
+        f" &nbsp; time to nadir: {patient.get('time_to_nadir_days') or '-'} days",
+        "</p>",
+        '<table border="1" cellspacing="0" cellpadding="3">',
+        "<tr><th>Scan</th><th>SOD mm</th><th>vs baseline</th><th>vs nadir</th>"
+        "<th>RECIST</th><th>iRECIST</th><th>Dissociated</th><th>Category</th>"
+        "<th>Reason</th></tr>",
+    ]
+    for entry in patient.get("timepoints", []):
+        overall = entry.get("overall")
+        category = entry.get("category")
+        rows.append(
+            "<tr>"
+            f"<td>{html.escape(str(entry.get('date')))} (TP{entry.get('timepoint')})</td>"
+            f"<td>{_number(entry.get('sum_mm'))}</td>"
+            f"<td>{_number(entry.get('change_from_baseline_pct'), ' %', True)}</td>"
+            f"<td>{_number(entry.get('change_from_nadir_pct'), ' %', True)}</td>"
+            f"<td>{_chip(overall, response_colour(overall))}</td>"
+            f"<td>{html.escape(str(entry.get('irecist')))}</td>"
+            f"<td>{_dissociated(entry.get('dissociated'))}</td>"
+            f"<td>{_chip(category, category_colour(category))}</td>"
+            f"<td>{_reasons(entry)}</td>"
+            "</tr>"
+        )
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+class ResponsePanelWidget(QWidget):
+    """The patient's response at every scan, re-classified on every edit.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer (given by napari when the widget is docked).
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: PatientSession | None = None
+        self.browser = QTextBrowser()
+        self.browser.setOpenExternalLinks(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(ResponseLegend())
+        self.viewer.layers.events.inserted.connect(self._find_session)
+        self.viewer.layers.events.removed.connect(self._find_session)
+        self._find_session()
+
+    def text(self) -> str:
+        """Return the panel's content as plain text."""
+        return self.browser.toPlainText()
+
+    def refresh(self) -> None:
+        """Show the session's current classification and pass it to the plot widgets."""
+        session = self.session
+        if session is None:
+            self.browser.setHtml("<p>Open a patient folder to see its response.</p>")
+            self.status.setText("")
+            return
+        if session.result is None:
+            message = session.classification_error or "not classified"
+            self.browser.setHtml(f"<p>Not classified: {html.escape(message)}</p>")
+        else:
+            self.browser.setHtml(patient_html(session.result))
+        saved = session.session_path
+        if session.last_save_error:
+            self.status.setText(session.last_save_error)
+        elif saved is not None:
+            self.status.setText(f"Autosaved to {saved}")
+        self._update_plot_widgets()
+
+    def _update_plot_widgets(self) -> None:
+        """Give the result to docked widgets that draw it (the patient plot widget)."""
+        if self.session is None or self.session.result is None:
+            return
+        window = getattr(self.viewer, "window", None)
+        docks = getattr(window, "dock_widgets", {}) if window is not None else {}
+        for widget in list(docks.values()):
+            show = getattr(widget, PLOT_WIDGET_METHOD, None)
+            if callable(show) and widget is not self:
+                show(self.session.result)
+
+    def _find_session(self, *_: object) -> None:
+        session = find_session(self.viewer)
+        if session is self.session:
+            return
+        if self.session is not None:
+            self.session.changed.disconnect(self.refresh)
+        self.session = session
+        if session is not None:
+            bind_session(self.viewer, session)
+            session.changed.connect(self.refresh)
+        self.refresh()

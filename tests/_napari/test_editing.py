@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _viewer_patient import ORIGIN, PIXEL_MM, SLICE_MM
+
+from napari_recist._napari.binding import find_session, session_layer, show_timepoint
+from napari_recist._napari.layers import line_length_mm
+from napari_recist._napari.session import SESSION_FILE
+from napari_recist._napari.widgets.lesion_table import LesionTableWidget
+from napari_recist._napari.widgets.response_panel import ResponsePanelWidget
+from napari_recist.model import LesionState, Role
+from napari_recist.palette import RESPONSE_COLOURS, hex_to_rgba
+
+pytestmark = pytest.mark.viewer
+
+
+def draw(viewer, session, timepoint: int, start, end):
+    """Draw a line on a scan's lesion layer as a user would (data = voxel indices)."""
+    show_timepoint(viewer, session, timepoint)
+    layer = session_layer(viewer, session, timepoint, "lesions")
+    layer.add_lines(np.array([start, end], dtype=float))
+    return layer
+
+
+def test_line_of_known_pixel_length_reports_mm(make_napari_viewer, patient_folder: Path):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    layer = draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))  # 20 pixels along x
+    assert line_length_mm(layer, 0) == pytest.approx(20 * PIXEL_MM)
+    layer.add_lines(np.array([(1, 0, 0), (1, 3, 4)], dtype=float))  # 5 pixels diagonal
+    assert line_length_mm(layer, 1) == pytest.approx(5 * PIXEL_MM)
+    layer.add_lines(np.array([(0, 0, 0), (2, 0, 0)], dtype=float))  # across 2 slices
+    assert line_length_mm(layer, 2) == pytest.approx(2 * SLICE_MM)
+
+
+def test_tag_measure_and_see_the_response(make_napari_viewer, patient_folder: Path):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    panel = ResponsePanelWidget(viewer)
+    assert "no baseline" in panel.text()
+
+    draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))  # 15 mm
+    table.role_combo.setCurrentText("target")
+    table.site_combo.setCurrentText("lung")
+    assert table.create_lesion() == "L1"
+    assert table.add_drawn_line("long")
+    baseline = session.measurement(0, "L1")
+    assert baseline.state is LesionState.MEASURED
+    assert baseline.long_axis_mm == pytest.approx(15.0)
+    lps = baseline.long_axis.points
+    assert lps[0] == pytest.approx((ORIGIN[0] + 10 * PIXEL_MM, ORIGIN[1] + 15 * PIXEL_MM,
+                                    ORIGIN[2] + 2 * SLICE_MM))
+    assert baseline.long_axis.referenced_sop_uid == session.view(0).slice_uids[2]
+    assert table.table.rowCount() == 1
+    assert "15 mm" in table.table.item(0, 4).text()
+
+    # Follow-up: the lesion grows to 21 mm (+40 %): progression.
+    layer = draw(viewer, session, 1, (2, 15, 6), (2, 15, 34))
+    table.select_lesion("L1")
+    assert table.add_drawn_line("long")
+    assert session.measurement(1, "L1").long_axis_mm == pytest.approx(21.0)
+    assert "PD" in panel.text()
+    assert session.lesion_responses(1)["L1"] == "PD"
+    np.testing.assert_allclose(layer.edge_color[0], hex_to_rgba(RESPONSE_COLOURS["PD"]))
+    assert layer.features["lesion_id"].tolist() == ["L1"]
+    assert layer.features["response"].tolist() == ["PD"]
+
+    # Undo, then measure a shrunken lesion: 9 mm (-40 %), partial response, blue.
+    assert table.undo()
+    assert session.measurement(1, "L1") is None
+    draw(viewer, session, 1, (2, 15, 16), (2, 15, 28))
+    table.select_lesion("L1")
+    assert table.add_drawn_line("long")
+    assert session.lesion_responses(1)["L1"] == "PR"
+    assert "PR" in panel.text()
+    np.testing.assert_allclose(layer.edge_color[0], hex_to_rgba(RESPONSE_COLOURS["PR"]))
+    assert (patient_folder / SESSION_FILE).is_file()
+
+    # Role and site edits go to the model.
+    table.site_combo.setCurrentText("liver")
+    table.apply_lesion_edits()
+    assert session.record.lesions["L1"].site == "liver"
+    assert session.record.lesions["L1"].role is Role.TARGET
+
+
+def test_delete_with_undo(make_napari_viewer, patient_folder: Path):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))
+    table.create_lesion()
+    table.add_drawn_line("long")
+    layer = session_layer(viewer, session, 0, "lesions")
+    assert len(layer.data) == 1
+    table.select_lesion("L1")
+    assert table.delete_selected()
+    assert "L1" not in session.record.lesions
+    assert len(layer.data) == 0
+    assert table.undo()
+    assert session.measurement(0, "L1").long_axis_mm == pytest.approx(15.0)
+    assert len(layer.data) == 1
