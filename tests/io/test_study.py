@@ -1,0 +1,114 @@
+"""Patient folder -> time points -> one PatientRecord from the SRs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pydicom
+import pytest
+from _sr_samples import make_ct_series, write_patient
+
+from napari_recist.errors import InputError
+from napari_recist.io.sr import write_timepoint_sr
+from napari_recist.io.study import load_patient, load_patient_record, read_patient_record
+from napari_recist.model import Assessment, Lesion, LesionState, Measurement, PatientRecord, Role
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory):
+    root = tmp_path_factory.mktemp("P1")
+    record, ct, paths = write_patient(root / "nested" / "deeper")
+    return root, record, ct, paths
+
+
+def test_load_patient_orders_timepoints_by_date(patient):
+    root, record, ct, paths = patient
+    study = load_patient(root)
+    assert study.patient_id == "P1"
+    assert [tp.date for tp in study.timepoints] == [a.date for a in record.assessments]
+    for timepoint, series, sr_path in zip(study.timepoints, ct.values(), paths, strict=True):
+        assert [info.series_uid for info in timepoint.series] == [series[0].SeriesInstanceUID]
+        assert [report.path for report in timepoint.sr_files] == [sr_path]
+        assert len(timepoint.image_files()) == len(series)
+
+
+def test_patient_record_from_srs_equals_the_written_record(patient):
+    root, record, _, _ = patient
+    read = load_patient_record(root)
+    assert read.patient_id == record.patient_id
+    assert {k: (v.role, v.site, v.nodal, v.thoracic) for k, v in read.lesions.items()} == {
+        k: (v.role, v.site, v.nodal, v.thoracic) for k, v in record.lesions.items()}
+    assert [(a.timepoint, a.date) for a in read.assessments] == [
+        (a.timepoint, a.date) for a in record.assessments]
+    for got, expected in zip(read.assessments, record.assessments, strict=True):
+        assert {k: (m.state, m.long_axis_mm, m.short_axis_mm)
+                for k, m in got.measurements.items()} == {
+            k: (m.state, m.long_axis_mm, m.short_axis_mm)
+            for k, m in expected.measurements.items()}
+    l1 = read.assessment(0).measurements["L1"].long_axis
+    assert l1.referenced_sop_uid and len(l1.points) == 2  # converted with the CT geometry
+
+
+def _three_scans(tmp_path, timepoints):
+    dates = [dt.date(2023, 11, 2), dt.date(2024, 1, 10), dt.date(2024, 3, 12)]
+    record = PatientRecord("P9", {"L1": Lesion("L1", Role.TARGET, "liver")}, [
+        Assessment(tp, date, {"L1": Measurement("L1", LesionState.MEASURED, 20.0 + tp)})
+        for tp, date in zip(timepoints, dates, strict=True)])
+    for assessment in record.assessments:
+        ct = make_ct_series(tmp_path / f"ct{assessment.timepoint}", "P9", assessment.date, 2)
+        write_timepoint_sr(record, assessment.timepoint, ct,
+                           tmp_path / f"sr{assessment.timepoint}.dcm")
+    return record
+
+
+def test_stated_pre_baseline_is_kept(tmp_path):
+    _three_scans(tmp_path, [-1, 0, 1])
+    read = load_patient_record(tmp_path)
+    assert [a.timepoint for a in read.assessments] == [-1, 0, 1]
+    assert read.assessment(-1).measurements["L1"].long_axis_mm == 19.0
+
+
+def test_without_stated_timepoints_the_first_date_is_baseline(tmp_path):
+    _three_scans(tmp_path, [-1, 0, 1])
+    for path in tmp_path.glob("sr*.dcm"):  # strip the time point context, as other tools do
+        ds = pydicom.dcmread(path)
+        group = ds.ContentSequence[-1].ContentSequence[0]
+        group.ContentSequence = [item for item in group.ContentSequence
+                                 if item.ConceptNameCodeSequence[0].CodeValue
+                                 not in ("C2348792", "126072")]
+        ds.save_as(path)
+    read = load_patient_record(tmp_path)
+    assert [(a.timepoint, a.date) for a in read.assessments] == [
+        (0, dt.date(2023, 11, 2)), (1, dt.date(2024, 1, 10)), (2, dt.date(2024, 3, 12))]
+
+
+def test_problems_name_the_file_and_lenient_keeps_the_rest(tmp_path):
+    _three_scans(tmp_path, [0, 1, 2])
+    bad = tmp_path / "sr1.dcm"
+    ds = pydicom.dcmread(bad)
+    num = next(item for item in ds.ContentSequence[-1].ContentSequence[0].ContentSequence
+               if item.ValueType == "NUM")
+    del num.MeasuredValueSequence[0].MeasurementUnitsCodeSequence
+    ds.save_as(bad)
+    with pytest.raises(InputError) as error:
+        load_patient_record(tmp_path)
+    assert str(bad) in str(error.value) and "'Long Axis'" in str(error.value)
+    result = read_patient_record(tmp_path)
+    assert len(result.problems) == 1
+    record = result.record
+    assert record.assessment(1).measurements["L1"].state is LesionState.NOT_EVALUATED
+    assert record.assessment(2).measurements["L1"].long_axis_mm == 22.0
+    assert load_patient_record(tmp_path, lenient=True).assessment(0) is not None
+
+
+def test_several_patients_in_one_folder_is_refused(tmp_path):
+    make_ct_series(tmp_path / "a", "P1")
+    make_ct_series(tmp_path / "b", "P2")
+    with pytest.raises(InputError, match="holds several patients"):
+        load_patient(tmp_path)
+
+
+def test_folder_without_sr_is_refused(tmp_path):
+    make_ct_series(tmp_path / "a", "P1")
+    with pytest.raises(InputError, match="no structured report with lesion measurements"):
+        load_patient_record(tmp_path)
