@@ -547,6 +547,7 @@ def test_lenient_skips_lesion_without_valid_baseline(tmp_path: Path) -> None:
     result = read_table(write(tmp_path, text), lenient=True)
     assert list(result.records[0].lesions) == ["L1"]
     assert [p.row for p in result.skipped] == [3, 5]
+    assert "L2 has no usable row at baseline" in result.skipped[1].message
 
 
 def test_lenient_skips_out_of_order_timepoint(tmp_path: Path) -> None:
@@ -697,4 +698,45 @@ def test_lenient_reports_the_consequences_of_a_skipped_baseline(tmp_path: Path) 
     result = read_table(write(tmp_path, text), lenient=True)
     assert result.records == []
     assert [p.row for p in result.skipped] == [2, 3]
-    assert "no baseline" in result.skipped[1].message
+    assert "no usable baseline row" in result.skipped[1].message
+
+
+def test_unreadable_csv_stops_with_an_error_even_when_lenient(tmp_path: Path) -> None:
+    huge = "x" * 140_000  # above the csv module's field size limit
+    text = patient(BASE, f'P1,1,2024-02-01,L1,target,lung,,"{huge}",,', BASE)
+    for lenient in (False, True):
+        with pytest.raises(InputError, match="rest of the file was not read") as caught:
+            read_table(write(tmp_path, text), lenient=lenient)
+        assert caught.value.problems[-1].row == 3  # type: ignore[union-attr]
+
+
+def test_unclosed_quote_is_explained(tmp_path: Path) -> None:
+    text = patient(
+        BASE, 'P1,1,2024-02-01,L1,target,"lung,,20,,', "P1,2,2024-03-01,L1,target,lung,,20,,"
+    )
+    problem = one_error(tmp_path, text, "unclosed quote")
+    assert problem.row == 3
+
+
+def test_blank_lines_before_the_header(tmp_path: Path) -> None:
+    text = "\n\n" + patient(BASE, "P1,1,2024-02-01,L1,target,lung,,-1,,")
+    assert one_error(tmp_path, text, "negative").row == 5
+    assert one_error(tmp_path, "\n" + "patient_id,date\nP1,x\n", "missing").row == 2
+
+
+def test_underscored_numbers_are_rejected(tmp_path: Path) -> None:
+    one_error(tmp_path, patient(BASE, "P1,1_0,2024-02-01,L1,target,lung,,20,,"), "integer")
+    one_error(tmp_path, patient(BASE, "P1,1,2024-02-01,L1,target,lung,,2_0,,"), "number")
+
+
+def test_swapped_axes_warn(tmp_path: Path) -> None:
+    text = patient("P1,0,2024-01-01,L1,target,lymph node,,12,18,")
+    warning = next(w for w in read_table(write(tmp_path, text)).warnings)
+    assert warning.row == 2 and "swapped" in warning.message
+
+
+def test_unnamed_column_with_a_value(tmp_path: Path) -> None:
+    text = patient(BASE + ",,", BASE.replace(",0,", ",1,").replace("2024-01-01", "2024-02-01")
+                   + ",oops,", header=HEADER + ",,")
+    problem = one_error(tmp_path, text, "no name")
+    assert problem.row == 3

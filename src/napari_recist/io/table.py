@@ -197,8 +197,8 @@ def read_table(path: str | os.PathLike[str], *, lenient: bool = False) -> TableR
         reason = error.strerror or str(error)
         raise InputError([Problem(source, f"cannot read the file: {reason}")]) from None
     text = _decode(data, source)
-    header, rows = _split_csv(text, source)
-    return _rows_to_result(header, rows, source, lenient)
+    header, header_row, rows = _split_csv(text, source)
+    return _rows_to_result(header, rows, source, lenient, header_row)
 
 
 def rows_to_records(
@@ -279,8 +279,14 @@ def _sniff_delimiter(first_line: str) -> str:
     return best
 
 
-def _split_csv(text: str, source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """Split CSV text into its header and numbered data rows (the header is row 1)."""
+def _split_csv(
+    text: str, source: str
+) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
+    """Split CSV text into its header, the header's row number and numbered data rows.
+
+    Rows are numbered as a spreadsheet shows them: the header is row 1 (unless blank lines
+    precede it) and a quoted cell spanning several lines is still one row.
+    """
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = _sniff_delimiter(first_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -313,7 +319,7 @@ def _split_csv(text: str, source: str) -> tuple[list[str], Iterator[tuple[int, l
                 return
             yield row, cells
 
-    return header, numbered()
+    return header, header_row, numbered()
 
 
 # A cache marker: "not looked up yet" (None is a cached "unknown").
@@ -338,7 +344,7 @@ class _Layout:
     unnamed: list[int]
 
 
-def _layout(header: Sequence[str], source: str) -> _Layout:
+def _layout(header: Sequence[str], source: str, header_row: int = 1) -> _Layout:
     """Map header cells to columns; raise for missing or repeated columns."""
     index: dict[str, int] = {}
     extra: list[tuple[int, str]] = []
@@ -353,11 +359,12 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         elif key in KNOWN_COLUMNS:
             if key in index:
                 problems.append(
-                    Problem(source, f"column '{key}' appears twice in the header", 1, key)
+                    Problem(source, f"column '{key}' appears twice in the header", header_row, key)
                 )
             index[key] = position
         elif name in extra_names:
-            problems.append(Problem(source, f"column '{name}' appears twice in the header", 1))
+            message = f"column '{name}' appears twice in the header"
+            problems.append(Problem(source, message, header_row))
         else:
             extra_names.add(name)
             extra.append((position, name))
@@ -366,12 +373,12 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         found = ", ".join(repr(cell.strip()) for cell in header[:12])
         if len(missing) == len(REQUIRED_COLUMNS):
             message = (
-                "this is not a lesion table: the header (row 1) must name the columns "
+                "this is not a lesion table: the header row must name the columns "
                 f"{', '.join(REQUIRED_COLUMNS)}; found {found}"
             )
         else:
             message = f"missing required column(s): {', '.join(missing)} (header has {found})"
-        problems.insert(0, Problem(source, message, 1))
+        problems.insert(0, Problem(source, message, header_row))
     if problems:
         raise InputError(problems)
     return _Layout(len(header), index, extra, unnamed)
@@ -386,6 +393,8 @@ class _Parser:
         self.dates: dict[str, dt.date | str] = {}
         self.sites: dict[str, str] = {}
         self.roles: dict[str, Role | None] = {}
+        self.unreadable = False  # set when the csv module cannot read on
+        self.warnings: list[Problem] = []
         self.states: dict[str, LesionState | None] = {}
         get = layout.index.get
         self.i_patient = get("patient_id", -1)
@@ -406,20 +415,24 @@ class _Parser:
         source = self.source
         row = _Row(number)
         if cells and cells[0] == _CSV_ERROR:
-            problems.append(Problem(source, f"not readable as CSV: {cells[1]}", number))
+            self.unreadable = True
+            problems.append(
+                Problem(
+                    source,
+                    f"not readable as CSV ({cells[1]}): the rest of the file was not read",
+                    number,
+                )
+            )
             return None
         values = [cell.strip() for cell in cells]
         if not any(values):
             return None  # a blank line or a spreadsheet's empty row
         width = self.layout.width
         if len(cells) != width:
-            problems.append(
-                Problem(
-                    source,
-                    f"wrong number of fields: {len(cells)} here, {width} in the header",
-                    number,
-                )
-            )
+            message = f"wrong number of fields: {len(cells)} here, {width} in the header"
+            if any("\n" in cell for cell in cells):
+                message += ' (an unclosed quote " takes in the lines after it)'
+            problems.append(Problem(source, message, number))
             return None
         start = len(problems)
 
@@ -504,6 +517,18 @@ class _Parser:
             else:
                 row.short_mm = size
 
+        if row.long_mm is not None and row.short_mm is not None and row.short_mm > row.long_mm:
+            # The short axis is perpendicular to the longest diameter, so never longer.
+            self.warnings.append(
+                Problem(
+                    source,
+                    f"short_axis_mm {format_size(row.short_mm)} is larger than long_axis_mm "
+                    f"{format_size(row.long_mm)}: are the two columns swapped?",
+                    number,
+                    "short_axis_mm",
+                )
+            )
+
         state: LesionState | None
         if self.i_state >= 0 and values[self.i_state]:
             text = values[self.i_state]
@@ -560,6 +585,8 @@ def _normalise_word(text: str) -> str:
 
 
 def _parse_int(text: str) -> int | None:
+    if "_" in text:
+        return None  # Python reads 1_0 as 10; a table should not
     try:
         return int(text)
     except ValueError:
@@ -592,6 +619,8 @@ def _parse_site(text: str) -> str:
 
 def _parse_size(text: str) -> tuple[float, str]:
     """Return (size in mm, "") or (0, what is wrong)."""
+    if "_" in text:
+        return 0.0, "must be a number in mm"  # Python reads 1_0 as 10; a table should not
     try:
         size = float(text)
     except ValueError:
@@ -615,9 +644,10 @@ def _rows_to_result(
     numbered_rows: Iterable[tuple[int, list[str]]],
     source: str,
     lenient: bool,
+    header_row: int = 1,
 ) -> TableReadResult:
     """Parse, check and assemble; shared by `read_table` and `rows_to_records`."""
-    layout = _layout(header, source)
+    layout = _layout(header, source, header_row)
     with _without_garbage_collection():
         return _check_and_build(layout, numbered_rows, source, lenient)
 
@@ -649,9 +679,10 @@ def _check_and_build(
     problems: list[Problem] = []
     rows: list[_Row] = []
     any_row = False
-    # Rows whose time point, lesion or role is unreadable cannot take part in the checks
-    # across rows; in strict mode their lesions and patients are remembered so that their
-    # absence is not reported a second time (e.g. as "no baseline").
+    # Rows left out of the checks across rows (all bad rows in lenient mode; in strict mode
+    # those whose time point, lesion or role is unreadable) are remembered by patient and
+    # lesion: strict mode does not report their absence a second time (e.g. as "no
+    # baseline"), lenient mode says why a lesion or patient is skipped in turn.
     unplaced: dict[str, set[str]] = {}
     for number, cells in numbered_rows:
         any_row = True
@@ -660,15 +691,18 @@ def _check_and_build(
             continue
         if row.clean:
             rows.append(row)
-        elif lenient:
-            continue
-        elif row.timepoint is None or row.role is None or not row.lesion_id:
+        elif lenient or row.timepoint is None or row.role is None or not row.lesion_id:
             unplaced.setdefault(row.patient_id, set()).add(row.lesion_id)
         elif row.patient_id:
             rows.append(row)
+    if parser.unreadable:
+        # Not a bad row that lenient mode could skip: the rest of the file is lost.
+        raise InputError(sorted(problems, key=lambda problem: problem.row or 0))
     if not any_row or (not rows and not problems):
         raise InputError([Problem(source, "no rows: the table has a header but no data rows")])
-    result = TableReadResult(extra_columns=[name for _, name in layout.extra])
+    result = TableReadResult(
+        extra_columns=[name for _, name in layout.extra], warnings=parser.warnings
+    )
     by_patient: dict[str, list[_Row]] = {}
     for row in rows:
         by_patient.setdefault(row.patient_id, []).append(row)
@@ -685,6 +719,7 @@ def _check_and_build(
         if record is not None:
             result.records.append(record)
     problems.sort(key=lambda problem: problem.row or 0)
+    result.warnings.sort(key=lambda problem: (problem.row is None, problem.row or 0))
     if lenient:
         result.skipped = problems
     elif problems:
@@ -740,7 +775,9 @@ class _PatientChecker:
         if any(row.timepoint == 0 for row in rows):
             return True
         if self.unplaced_lesions:
-            return False  # the baseline may be among the rows already reported as unreadable
+            if not self.lenient:
+                return False  # the baseline may be among the rows already reported
+            what = "has no usable baseline row (timepoint 0) once its bad rows are skipped"
         message = f"patient {self.patient_id} {what}"
         if self.lenient:
             message += f": its {len(self.rows)} row(s) are skipped"
@@ -875,7 +912,14 @@ class _PatientChecker:
             culprit = first
             if baseline is None:
                 after = next((row for row in lesion_rows if (row.timepoint or 0) > 0), None)
-                if after is not None:
+                if lesion_id in self.unplaced_lesions:
+                    if not self.lenient:
+                        continue  # its baseline row may be among the rows already reported
+                    message = (
+                        f"{first.role} lesion {lesion_id} has no usable row at baseline once "
+                        "its bad rows are skipped"
+                    )
+                elif after is not None:
                     culprit = after
                     message = (
                         f"{first.role} lesion {lesion_id} first appears at timepoint "
@@ -897,7 +941,7 @@ class _PatientChecker:
                     f"{baseline.state.value}"
                 )
                 column = "state"
-            if not message or lesion_id in self.unplaced_lesions:
+            if not message:
                 continue
             if self.lenient:
                 message += f": its {len(lesion_rows)} row(s) are skipped"
