@@ -36,13 +36,39 @@ _STATE_RESPONSE = {
 
 @dataclass(frozen=True)
 class LesionResponse:
-    """One lesion at one assessment."""
+    """One lesion at one assessment; the reason is written only when asked for."""
 
     response: str
     diameter_mm: float | None
     change_from_baseline_pct: float | None
     change_from_nadir_pct: float | None
-    reason: str
+    lesion_id: str = ""
+    baseline_mm: float | None = None
+    nadir_mm: float | None = None
+    note: str = ""
+
+    @property
+    def reason(self) -> str:
+        """One line with the numbers behind the response."""
+        if self.note:
+            return self.note
+        size = f"{self.lesion_id} {fmt_mm(self.diameter_mm or 0.0)} mm"
+        if self.response == CR:
+            return f"CR: {size}" + (" (node < 10 mm)" if self.diameter_mm else "")
+        if self.response == PD and self.nadir_mm is not None:
+            return (
+                f"PD: {size} is {fmt_pct(self.change_from_nadir_pct)} and "
+                f"{fmt_signed_mm((self.diameter_mm or 0.0) - self.nadir_mm)} mm from its nadir "
+                f"{fmt_mm(self.nadir_mm)} mm"
+            )
+        baseline = fmt_mm(self.baseline_mm or 0.0)
+        if self.response == PR:
+            change = fmt_pct(self.change_from_baseline_pct)
+            return f"PR: {size} is {change} from its baseline {baseline} mm"
+        return (
+            f"SD: {size} is {fmt_pct(self.change_from_baseline_pct)} from baseline {baseline} mm, "
+            f"{fmt_pct(self.change_from_nadir_pct)} from nadir {fmt_mm(self.nadir_mm or 0.0)} mm"
+        )
 
 
 def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionResponse:
@@ -67,44 +93,37 @@ def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionRes
     state = timeline.states[lesion_id][index]
     diameter = timeline.diameters[lesion_id][index]
     if index == 0 or state is None:
-        return LesionResponse(NA, diameter, None, None, "baseline" if index == 0 else "not yet")
+        note = "baseline" if index == 0 else "not yet seen"
+        return LesionResponse(NA, diameter, None, None, note=note)
     if state is LesionState.NOT_EVALUATED:
-        return LesionResponse(NE, None, None, None, f"NE: {lesion_id} not evaluated")
+        return LesionResponse(NE, None, None, None, note=f"NE: {lesion_id} not evaluated")
     if lesion.role is Role.NEW:
         return LesionResponse(
-            NEW, diameter, None, None, f"NEW: {lesion_id} appeared after baseline"
+            NEW, diameter, None, None, note=f"NEW: {lesion_id} appeared after baseline"
         )
     baseline = timeline.diameters[lesion_id][0]
-    nadir = timeline.nadir(lesion_id, index)
+    nadir = timeline.nadirs[lesion_id][index]
     if diameter is None or baseline is None or nadir is None:
         response = _STATE_RESPONSE.get(state, NON_CR_NON_PD)
-        return LesionResponse(response, diameter, None, None, f"{response}: {lesion_id} {state}")
+        return LesionResponse(
+            response, diameter, None, None, note=f"{response}: {lesion_id} {state}"
+        )
     from_baseline = percent_change(diameter, baseline)
     from_nadir = percent_change(diameter, nadir)
-    size = f"{lesion_id} {fmt_mm(diameter)} mm"
     # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion).
-    resolved = (
+    if state is LesionState.ABSENT or (
         below(diameter, c.node_normal_mm) if lesion.nodal else at_most(diameter, 0.0)
-    ) or state is LesionState.ABSENT
-    if resolved:
-        reason = f"CR: {size}" + (" (node < 10 mm)" if lesion.nodal and diameter > 0 else "")
-        return LesionResponse(CR, diameter, from_baseline, from_nadir, reason)
+    ):
+        response = CR
     # PD: >= +20 % and >= lesion_min_increase_mm from the lesion's own nadir.
-    if increase_meets(diameter, nadir, c.pd_pct, c.lesion_min_increase_mm):
-        reason = (
-            f"PD: {size} is {fmt_pct(from_nadir)} and {fmt_signed_mm(diameter - nadir)} mm "
-            f"from its nadir {fmt_mm(nadir)} mm"
-        )
-        return LesionResponse(PD, diameter, from_baseline, from_nadir, reason)
+    elif increase_meets(diameter, nadir, c.pd_pct, c.lesion_min_increase_mm):
+        response = PD
     # PR: <= -30 % from the lesion's own baseline.
-    if from_baseline is not None and at_most(from_baseline, c.pr_pct):
-        reason = f"PR: {size} is {fmt_pct(from_baseline)} from its baseline {fmt_mm(baseline)} mm"
-        return LesionResponse(PR, diameter, from_baseline, from_nadir, reason)
-    reason = (
-        f"SD: {size} is {fmt_pct(from_baseline)} from baseline {fmt_mm(baseline)} mm, "
-        f"{fmt_pct(from_nadir)} from nadir {fmt_mm(nadir)} mm"
-    )
-    return LesionResponse(SD, diameter, from_baseline, from_nadir, reason)
+    elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
+        response = PR
+    else:
+        response = SD
+    return LesionResponse(response, diameter, from_baseline, from_nadir, lesion_id, baseline, nadir)
 
 
 def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:

@@ -35,6 +35,7 @@ class Timeline:
     states: dict[str, list[LesionState | None]]
     diameters: dict[str, list[float | None]]
     pre_baseline: list[Assessment]
+    nadirs: dict[str, list[float | None]]
 
     @property
     def count(self) -> int:
@@ -61,8 +62,7 @@ class Timeline:
 
     def nadir(self, lesion_id: str, index: int) -> float | None:
         """Smallest diameter of a lesion before an assessment (baseline included)."""
-        earlier = [d for d in self.diameters[lesion_id][:index] if d is not None]
-        return min(earlier) if earlier else None
+        return self.nadirs[lesion_id][index]
 
     def first_index(self, lesion_id: str, *, unequivocal: bool) -> int | None:
         """First assessment where a lesion is seen (or unequivocally present)."""
@@ -102,6 +102,7 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
 
     states: dict[str, list[LesionState | None]] = {}
     diameters: dict[str, list[float | None]] = {}
+    nadirs: dict[str, list[float | None]] = {}
     first_row: dict[str, int] = {}
     for lesion_id, lesion in record.lesions.items():
         lesion_states: list[LesionState | None] = []
@@ -120,6 +121,7 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
             lesion_diameters.append(measurement.diameter_mm(lesion.nodal, too_small))
         states[lesion_id] = lesion_states
         diameters[lesion_id] = lesion_diameters
+        nadirs[lesion_id] = _running_nadir(lesion_diameters)
 
     def order(lesion: Lesion) -> tuple[int, tuple[object, ...]]:
         return first_row.get(lesion.lesion_id, len(assessments)), natural_key(lesion.lesion_id)
@@ -138,4 +140,16 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
         states=states,
         diameters=diameters,
         pre_baseline=[a for a in record.assessments if a.timepoint < 0],
+        nadirs=nadirs,
     )
+
+
+def _running_nadir(diameters: list[float | None]) -> list[float | None]:
+    """For each assessment, the smallest earlier diameter (the current one excluded)."""
+    nadirs: list[float | None] = []
+    smallest: float | None = None
+    for diameter in diameters:
+        nadirs.append(smallest)
+        if diameter is not None and (smallest is None or diameter < smallest):
+            smallest = diameter
+    return nadirs
