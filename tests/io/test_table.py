@@ -740,3 +740,23 @@ def test_unnamed_column_with_a_value(tmp_path: Path) -> None:
                    + ",oops,", header=HEADER + ",,")
     problem = one_error(tmp_path, text, "no name")
     assert problem.row == 3
+
+
+def test_free_text_node_site_warns_about_nodal(tmp_path: Path) -> None:
+    text = patient("P1,0,2024-01-01,L1,target,Mediastinal node,,30,12,",
+                   "P1,0,2024-01-01,L2,target,hilar node,true,30,16,")
+    result = read_table(write(tmp_path, text))
+    assert [(w.row, w.column) for w in result.warnings] == [(2, "nodal")]
+    assert result.records[0].lesions["L2"].nodal
+
+
+def test_rows_to_records_merges_spellings_of_a_column() -> None:
+    rows = [
+        {"patient_id": "P1", "timepoint": 0, "date": dt.date(2024, 1, 1), "lesion_id": "L1",
+         "role": "target", "site": "lung", "long_axis_mm": 30.000000000000004},
+        {"Patient ID": "P1", "Timepoint": 1, "DATE": "2024-02-01", "lesion_id": "L1",
+         "role": "target", "site": "lung", "long_axis_mm": 20, "nodal": False},
+    ]
+    record = rows_to_records(rows, "sr").records[0]  # type: ignore[arg-type]
+    assert record.assessments[0].measurements["L1"].long_axis_mm == 30.0
+    assert record.assessments[1].date == dt.date(2024, 2, 1)

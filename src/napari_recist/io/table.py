@@ -227,7 +227,16 @@ def rows_to_records(
     InputError
         With every problem found, unless `lenient`.
     """
-    materialised = [dict(row) for row in rows]
+    canonical: dict[str, str] = {}  # the format's columns under one spelling
+
+    def name_of(key: str) -> str:
+        name = canonical.get(key)
+        if name is None:
+            normalised = _normalise_column(key)
+            name = canonical[key] = normalised if normalised in KNOWN_COLUMNS else key.strip()
+        return name
+
+    materialised = [{name_of(key): value for key, value in row.items()} for row in rows]
     header: list[str] = []
     seen: set[str] = set()
     for row in materialised:
@@ -495,6 +504,17 @@ class _Parser:
                 bad(f"nodal must be true or false, got '{text}'", "nodal")
         elif site:
             nodal = site == _LYMPH_NODE  # the spec's default: true for a lymph node
+            if not nodal and site not in KNOWN_SITES and "node" in site.lower():
+                # RECIST 1.1 section 4.3: a node is measured by its short axis, so say so.
+                self.warnings.append(
+                    Problem(
+                        source,
+                        f"site '{site}' sounds like a lymph node but is not 'lymph node': "
+                        "nodal is false unless the nodal column says true",
+                        number,
+                        "nodal",
+                    )
+                )
         row.nodal = nodal
 
         if self.i_thoracic >= 0 and values[self.i_thoracic]:
