@@ -47,8 +47,95 @@ def _add_classify(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_classify)
 
 
+def _cohort(args: argparse.Namespace) -> int:
+    from napari_recist.commands.cohort import run_cohort
+
+    return run_cohort(args)
+
+
+def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cohort",
+        help="classify a whole study: CSV tables, frequencies, plots, survival statistics",
+        description="Classify every patient of a lesion table or of a folder of patient "
+        "folders (DICOM SR), in parallel with Dask, and write per-patient and per-assessment "
+        "CSV, category frequencies, waterfall/spider/swimmer/Kaplan-Meier plots and survival "
+        "statistics in one HTML report.",
+    )
+    parser.add_argument("source", help="lesion table (CSV) or folder of patient folders")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--clinical",
+        metavar="FILE.csv",
+        help="clinical table: patient_id, os_days, os_event, pfs_days, pfs_event, covariates",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="send the work to this dask.distributed scheduler"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)"
+    )
+    parser.add_argument("--criteria", metavar="FILE.toml", help="thresholds to override")
+    parser.add_argument(
+        "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_cohort)
+
+
+def _table(args: argparse.Namespace) -> int:
+    from napari_recist.commands.dicom import run_table
+
+    return run_table(args)
+
+
+def _add_table(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "table",
+        help="read a patient folder's TID 1500 SRs into a lesion table (CSV)",
+        description="Read every measurement SR (ours, OHIF, 3D Slicer/dcmqi) of one patient "
+        "folder, order the time points by study date and write the lesion table.",
+    )
+    parser.add_argument("patient_dir", metavar="PATIENT_DIR", help="folder of one patient")
+    parser.add_argument("--csv", metavar="OUT.csv", required=True, help="lesion table to write")
+    parser.add_argument(
+        "--lenient", action="store_true",
+        help="keep what can be read and list the rest on stderr instead of failing",
+    )
+    parser.set_defaults(handler=_table)
+
+
+def _write_sr(args: argparse.Namespace) -> int:
+    from napari_recist.commands.dicom import run_write_sr
+
+    return run_write_sr(args)
+
+
+def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "write-sr",
+        help="write one TID 1500 SR per time point of a lesion table",
+        description="Write a DICOM Comprehensive 3D SR (TID 1500) for every time point of the "
+        "patient in TABLE.csv, referencing the CT images of that date found in PATIENT_DIR. "
+        "Every time point needs its CT; nothing is written otherwise.",
+    )
+    parser.add_argument("table", metavar="TABLE.csv", help="lesion table")
+    parser.add_argument("patient_dir", metavar="PATIENT_DIR", help="the patient's DICOM folder")
+    parser.add_argument("--out", metavar="DIR", required=True, help="folder for the SR files")
+    parser.add_argument(
+        "--responses", action="store_true",
+        help="also record each lesion's response (RECIST 1.1 lesion level, default criteria)",
+    )
+    parser.add_argument(
+        "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_write_sr)
+
+
 # Each entry adds one sub-command to the parser.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_classify]
+COMMANDS += [_add_cohort]
 
 
 def build_parser() -> argparse.ArgumentParser:
