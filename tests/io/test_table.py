@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pydicom.data
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from napari_recist.errors import InputError, Problem
 from napari_recist.io import table
@@ -760,3 +762,71 @@ def test_rows_to_records_merges_spellings_of_a_column() -> None:
     record = rows_to_records(rows, "sr").records[0]  # type: ignore[arg-type]
     assert record.assessments[0].measurements["L1"].long_axis_mm == 30.0
     assert record.assessments[1].date == dt.date(2024, 2, 1)
+
+
+# ------------------------------------------------------------------------------ property
+
+_sizes = st.floats(min_value=0, max_value=400, allow_nan=False).map(
+    lambda x: round(x, table.SIZE_DECIMALS)
+)
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=8,
+).filter(lambda text: table._parse_site(text) == text)  # not a known site in another case
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[PatientRecord]:
+    records = []
+    for number in range(draw(st.integers(1, 3))):
+        follow_ups = draw(st.integers(0, 3))
+        day = dt.date(2020, 1, 1)
+        dates = []
+        for _ in range(follow_ups + 1):
+            day += dt.timedelta(days=draw(st.integers(1, 400)))
+            dates.append(day)
+        lesions: dict[str, Lesion] = {}
+        for index in range(draw(st.integers(1, 4))):
+            nodal = draw(st.booleans())
+            lesions[f"T{index}"] = Lesion(
+                f"T{index}", Role.TARGET, "lymph node" if nodal else draw(_text),
+                nodal=nodal, thoracic=draw(st.none() | st.booleans()),
+            )
+        for index in range(draw(st.integers(0, 2))):
+            lesions[f"N{index}"] = Lesion(f"N{index}", Role.NON_TARGET, "bone")
+        new_at = {}
+        for index in range(draw(st.integers(0, 2)) if follow_ups else 0):
+            lesions[f"X{index}"] = Lesion(f"X{index}", Role.NEW, "liver")
+            new_at[f"X{index}"] = draw(st.integers(1, follow_ups))
+        assessments = []
+        for timepoint, date in enumerate(dates):
+            measurements = {}
+            for lesion_id, lesion in lesions.items():
+                if lesion.role is Role.NEW and timepoint < new_at[lesion_id]:
+                    continue
+                if lesion.role is Role.NON_TARGET:
+                    # Any state but measured, which would need a size.
+                    state = draw(st.sampled_from(list(LesionState)[1:]))
+                    measurements[lesion_id] = Measurement(lesion_id, state)
+                    continue
+                if timepoint == 0 or draw(st.booleans()):
+                    long_mm, short_mm = draw(_sizes), draw(_sizes)
+                    extra = draw(st.dictionaries(st.sampled_from(["a", "Note"]), _text))
+                    measurements[lesion_id] = Measurement(
+                        lesion_id, LesionState.MEASURED, long_mm, short_mm, extra=extra
+                    )
+                else:
+                    measurements[lesion_id] = Measurement(lesion_id, LesionState.NOT_EVALUATED)
+            assessments.append(Assessment(timepoint, date, measurements))
+        records.append(PatientRecord(f"patient {number}", lesions, assessments))
+    return records
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(records=_records())
+def test_any_valid_records_round_trip(tmp_path: Path, records: list[PatientRecord]) -> None:
+    path = tmp_path / "round.csv"
+    write_table(records, path)
+    assert read_table(path).records == records
