@@ -152,8 +152,9 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
         ("resistance", patient["resistance"], reasons["resistance"]),
         ("kinetics", "", reasons["kinetics"]),
     ]
+    width = max(len(value) for _, value, _ in lines) + 2
     for name, value, reason in lines:
-        print(f"  {name + ':':<20}{value:<16}{reason}", file=out)
+        print(f"  {name + ':':<20}{value:<{width}}{reason}", file=out)
     print(file=out)
 
 
