@@ -136,6 +136,7 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
 # Each entry adds one sub-command to the parser.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_classify]
 COMMANDS += [_add_cohort]
+COMMANDS += [_add_table, _add_write_sr]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,14 +217,21 @@ class _GroupReader:
             role = Role.TARGET if self.attempted else Role.NON_TARGET
             self.result.notes.append(f"{self.result.source}, {self.where}: no RECIST role "
                                      f"stated; taken as {role}")
-        if not self.sizes and state in (None, LesionState.MEASURED) and self.attempted:
-            state = LesionState.NOT_EVALUATED  # its sizes could not be read (problem above)
-        elif state is None:
-            state = LesionState.MEASURED if self.sizes else LesionState.PRESENT
+        nodal = nodal if nodal is not None else site == "lymph node"
+        if state is None:
+            state = LesionState.MEASURED if self.attempted else LesionState.PRESENT
+        # RECIST 1.1 section 4.3: a node counts by its short axis, any other lesion by its long.
+        needed = "short" if nodal else "long"
+        if state is LesionState.MEASURED and needed not in self.sizes:
+            if needed not in self.attempted:
+                self.problem(f"measured without a {needed} axis length, which RECIST needs "
+                             f"for a {'lymph node' if nodal else 'non-nodal lesion'}; taken as "
+                             "not evaluated")
+            state = LesionState.NOT_EVALUATED
         lesion_uid = uid or None
         self.result.lesions[lesion_id] = Lesion(
             lesion_id, role, site,
-            nodal=nodal if nodal is not None else site == "lymph node",
+            nodal=nodal,
             thoracic=thoracic, tracking_uid=lesion_uid,
         )
         self.result.measurements[lesion_id] = Measurement(

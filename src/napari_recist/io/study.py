@@ -60,13 +60,16 @@ class PatientStudy:
     timepoints
         Ordered by study date.
     notes
-        Files left out and why.
+        Files left out and why (not DICOM, other modalities, series without a date).
+    problems
+        Structured reports that had to be left out (no study date).
     """
 
     root: Path
     patient_id: str
     timepoints: list[StudyTimepoint] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def timepoint_on(self, date: dt.date) -> StudyTimepoint | None:
         """Return the time point of a study date, or None."""
@@ -116,6 +119,7 @@ def load_patient(folder: str | os.PathLike[str]) -> PatientStudy:
     root = Path(folder)
     scan = scan_dicom_folder(root)
     notes = list(scan.notes)
+    problems: list[Problem] = []
     patients = sorted({s.patient_id for s in scan.series} | {r.patient_id for r in scan.sr_files})
     if not patients:
         raise InputError([Problem(str(root), "no CT series and no structured report found")])
@@ -132,14 +136,15 @@ def load_patient(folder: str | os.PathLike[str]) -> PatientStudy:
         by_date.setdefault(info.study_date, StudyTimepoint(info.study_date)).series.append(info)
     for report in scan.sr_files:
         if report.study_date is None:
-            notes.append(Problem(str(report.path), "structured report without a study date: "
+            problems.append(Problem(str(report.path), "structured report without a study date: "
                                  "it cannot be placed in time and is left out",
                                  column="StudyDate"))
             continue
         by_date.setdefault(report.study_date, StudyTimepoint(report.study_date)).sr_files.append(
             report)
     timepoints = [by_date[date] for date in sorted(by_date)]
-    return PatientStudy(root=root, patient_id=patients[0], timepoints=timepoints, notes=notes)
+    return PatientStudy(root=root, patient_id=patients[0], timepoints=timepoints, notes=notes,
+                        problems=problems)
 
 
 class _ImageHeaders(Mapping[str, Dataset]):
@@ -195,8 +200,8 @@ def read_patient_record(folder: str | os.PathLike[str]) -> PatientRecordResult:
         When the folder holds no readable SR at all (see `load_patient` for the others).
     """
     study = load_patient(folder)
-    problems = list(study.notes)
-    notes: list[str] = []
+    problems = list(study.problems)
+    notes = [str(note) for note in study.notes]
     results: list[SRReadResult] = []
     for timepoint in study.timepoints:
         images = _ImageHeaders(timepoint.image_files())
