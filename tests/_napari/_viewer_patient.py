@@ -87,3 +87,49 @@ def write_patient(root: Path, dates: tuple[dt.date, ...] = DATES) -> Path:
     for date in dates:
         write_ct(root / date.isoformat() / "CT", date)
     return root
+
+
+def pixel_to_lps(column: float, row: float, slice_index: int) -> tuple[float, float, float]:
+    """LPS (mm) of a pixel position of the test CT (axial, identity orientation)."""
+    return (
+        ORIGIN[0] + column * PIXEL_MM,
+        ORIGIN[1] + row * PIXEL_MM,
+        ORIGIN[2] + slice_index * SLICE_MM,
+    )
+
+
+def record_with_one_target(sizes_px: tuple[float, ...] = (20, 12, 28)):
+    """A target lung lesion L1 measured at each date along row 15 of slice 2."""
+    from napari_recist.model import (
+        Assessment,
+        AxisGeometry,
+        Lesion,
+        LesionState,
+        Measurement,
+        PatientRecord,
+        Role,
+    )
+
+    assessments = []
+    for timepoint, (date, size) in enumerate(zip(DATES, sizes_px, strict=False)):
+        start = 22 - size / 2
+        axis = AxisGeometry((pixel_to_lps(start, 15, 2), pixel_to_lps(start + size, 15, 2)))
+        measurement = Measurement(
+            "L1", LesionState.MEASURED, long_axis_mm=round(size * PIXEL_MM, 1), long_axis=axis
+        )
+        assessments.append(Assessment(timepoint, date, {"L1": measurement}))
+    return PatientRecord(PATIENT, {"L1": Lesion("L1", Role.TARGET, "lung")}, assessments)
+
+
+def write_patient_with_sr(root: Path, sr_folder: Path | None = None) -> Path:
+    """Write the CT scans and one TID 1500 SR per date (the SRs in `sr_folder` if given)."""
+    from napari_recist.io.sr import write_timepoint_sr
+
+    record = record_with_one_target()
+    for assessment in record.assessments:
+        date = assessment.date
+        files = write_ct(root / date.isoformat() / "CT", date)
+        target = (sr_folder or root) / date.isoformat() / "SR"
+        target.mkdir(parents=True, exist_ok=True)
+        write_timepoint_sr(record, assessment.timepoint, files, target / "sr.dcm")
+    return root

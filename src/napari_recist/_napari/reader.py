@@ -138,38 +138,36 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
     InputError
         When the input holds no CT series and no SR, or every series is unreadable.
     """
-    from napari_recist.io.series import load_series, scan_dicom_folder
+    from napari_recist.io.series import load_series
+    from napari_recist.io.study import load_patient
 
     messages: list[str] = []
-    series = []
-    sr_files = []
-    for path in paths:
-        scan = scan_dicom_folder(path)
-        series += scan.series
-        sr_files += scan.sr_files
-        messages += [str(note) for note in scan.notes if "not a DICOM" not in note.message]
-    where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
-    if not series and not sr_files:
-        raise InputError([Problem(where, "no CT series and no structured report found")])
-
-    folder = _patient_folder(paths)
-    record = _patient_record(paths, folder, bool(sr_files), messages)
-
     by_date: dict[dt.date, Any] = {}
-    for info in series:
-        date = info.study_date or dt.date.min
-        best = by_date.get(date)
-        # One CT per scan date: the series with most slices (the diagnostic series, not a
-        # scout or a thick reconstruction).
-        if best is None or info.slice_count > best.slice_count:
-            if best is not None:
-                messages.append(f"{date}: showing series {info.describe()}, not {best.describe()}")
-            by_date[date] = info
-        else:
-            messages.append(f"{date}: showing series {best.describe()}, not {info.describe()}")
+    has_sr = False
+    patient_id = ""
+    for path in paths:
+        study = load_patient(path)
+        patient_id = patient_id or study.patient_id
+        messages += [str(note) for note in study.notes if "not a DICOM" not in note.message]
+        for timepoint in study.timepoints:
+            has_sr = has_sr or bool(timepoint.sr_files)
+            for info in timepoint.series:
+                best = by_date.get(timepoint.date)
+                # One CT per scan date: the series with most slices (the diagnostic series,
+                # not a scout or a thick reconstruction).
+                if best is None or info.slice_count > best.slice_count:
+                    if best is not None:
+                        messages.append(f"{timepoint.date}: showing {info.describe()}, "
+                                        f"not {best.describe()}")
+                    by_date[timepoint.date] = info
+                else:
+                    messages.append(f"{timepoint.date}: showing {best.describe()}, "
+                                    f"not {info.describe()}")
+    where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
+    folder = _patient_folder(paths)
+    record = _patient_record(paths, has_sr, messages)
     if record is None:
-        patient_id = next((s.patient_id for s in series if s.patient_id), "") or folder.name
-        record = PatientRecord(patient_id)
+        record = PatientRecord(patient_id or folder.name)
     dates = sorted(set(by_date) | {a.date for a in record.assessments})
     numbers = number_timepoints(dates, record)
 
@@ -217,18 +215,32 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
 
 
 def _patient_record(
-    paths: Sequence[Path], folder: Path, has_sr: bool, messages: list[str]
+    paths: Sequence[Path], has_sr: bool, messages: list[str]
 ) -> PatientRecord | None:
-    """The lesions: the autosaved session table if present, else the SRs, else none."""
+    """The lesions: the autosaved session table if present, else the SRs, else none.
+
+    SR problems do not stop the viewer: what could be read is shown and the problems are
+    listed to the user (each names its file and content item).
+    """
+    folder = _patient_folder(paths)
     saved = session_from_folder_table(folder)
     if saved is not None:
         messages.append(f"restored the session saved in {folder}")
         return saved
     if not has_sr:
         return None
-    from napari_recist.io.study import load_patient_record
+    from napari_recist.io.study import read_patient_record
 
-    return load_patient_record(folder)
+    records = []
+    for path in paths:
+        try:
+            result = read_patient_record(path)
+        except InputError as error:
+            messages += [str(problem) for problem in error.problems]
+            continue
+        messages += [str(problem) for problem in result.problems] + result.notes
+        records.append(result.record)
+    return records[0] if records else None
 
 
 def patient_layer_data(loaded: LoadedPatient, session: PatientSession) -> list[LayerData]:
