@@ -1,0 +1,120 @@
+"""Property tests: random valid lesion tables never crash the engine, and the result depends
+only on the table's content, not on how often it is classified or in which order its rows are."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from napari_recist.criteria.report import classify_cohort
+from napari_recist.criteria.settings import Criteria
+from napari_recist.io.table import rows_to_records
+
+SITES = ["lung", "liver", "lymph node", "bone", "adrenal", "pleura"]
+FOLLOW_UP_STATES = ["measured", "measured", "measured", "too-small", "absent", "not-evaluated"]
+NON_TARGET_STATES = ["present", "absent", "progression", "increase", "equivocal", "not-evaluated"]
+NEW_STATES = ["measured", "present", "equivocal", "absent", "increase", "not-evaluated"]
+
+
+@st.composite
+def lesion_tables(draw) -> list[dict[str, str]]:
+    """A valid table for one to three patients."""
+    rows: list[dict[str, str]] = []
+    for p in range(draw(st.integers(1, 3))):
+        n_targets = draw(st.integers(0, 4))
+        n_non_targets = draw(st.integers(0 if n_targets else 1, 2))
+        n_new = draw(st.integers(0, 2))
+        n_follow_ups = draw(st.integers(0, 5))
+        pre = draw(st.booleans()) and n_targets > 0
+        gaps = draw(st.lists(st.integers(14, 120), min_size=n_follow_ups, max_size=n_follow_ups))
+        dates = [dt.date(2024, 1, 1)]
+        for gap in gaps:
+            dates.append(dates[-1] + dt.timedelta(days=gap))
+        lesions = []
+        for k in range(n_targets):
+            lesions.append((f"T{k}", "target", draw(st.sampled_from(SITES))))
+        for k in range(n_non_targets):
+            lesions.append((f"N{k}", "non-target", draw(st.sampled_from(SITES))))
+        new = [(f"X{k}", "new", draw(st.sampled_from(SITES))) for k in range(n_new)]
+        appear = {lid: draw(st.integers(1, max(1, n_follow_ups))) for lid, _, _ in new}
+        size = st.floats(0, 80, allow_nan=False).map(lambda v: round(v, 1))
+
+        def row(tp, date, lid, role, site, state="", long="", short="", patient=p):
+            rows.append(
+                {
+                    "patient_id": f"P{patient}",
+                    "timepoint": str(tp),
+                    "date": date.isoformat(),
+                    "lesion_id": lid,
+                    "role": role,
+                    "site": site,
+                    "long_axis_mm": long,
+                    "short_axis_mm": short,
+                    "state": state,
+                }
+            )
+
+        def measured(tp, date, lid, role, site, minimum=0.0, size=size, row=row):
+            value = max(minimum, draw(size))
+            if site == "lymph node":
+                row(tp, date, lid, role, site, "measured", str(value + 3), str(value))
+            else:
+                row(tp, date, lid, role, site, "measured", str(value))
+
+        if pre:
+            for lid, role, site in lesions[:n_targets]:
+                measured(-1, dates[0] - dt.timedelta(days=60), lid, role, site, 10.0)
+        for tp, date in enumerate(dates):
+            for lid, role, site in lesions:
+                if role == "target":
+                    state = "measured" if tp == 0 else draw(st.sampled_from(FOLLOW_UP_STATES))
+                    if state == "measured":
+                        measured(tp, date, lid, role, site, 10.0 if tp == 0 else 0.0)
+                    else:
+                        row(tp, date, lid, role, site, state)
+                else:
+                    choices = ["present", "absent"] if tp == 0 else NON_TARGET_STATES
+                    row(tp, date, lid, role, site, draw(st.sampled_from(choices)))
+            for lid, role, site in new:
+                if tp and tp >= appear[lid]:
+                    state = draw(st.sampled_from(NEW_STATES))
+                    if state == "measured":
+                        measured(tp, date, lid, role, site, 1.0)
+                    else:
+                        row(tp, date, lid, role, site, state)
+    return rows
+
+
+def classify_rows(rows: list[dict[str, str]]) -> str:
+    records = rows_to_records(rows, "generated").records
+    return json.dumps(classify_cohort(records, Criteria()), sort_keys=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lesion_tables(), st.randoms(use_true_random=False))
+def test_random_tables_classify_deterministically_in_any_row_order(rows, rng: random.Random):
+    first = classify_rows(rows)
+    assert classify_rows(rows) == first
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    # Patients come out in the order they first appear; compare them by id.
+    by_id = {p["patient_id"]: p for p in json.loads(first)["patients"]}
+    again = {p["patient_id"]: p for p in json.loads(classify_rows(shuffled))["patients"]}
+    assert again == by_id
+    for patient in by_id.values():
+        for tp in patient["timepoints"]:
+            assert tp["overall"] in {"CR", "PR", "SD", "PD", "NE", "NON-CR/NON-PD", "NA"}
+            assert tp["irecist"] in {
+                "iCR",
+                "iPR",
+                "iSD",
+                "iUPD",
+                "iCPD",
+                "NON-iCR/NON-iUPD",
+                "NE",
+                "NA",
+            }
