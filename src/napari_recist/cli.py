@@ -47,6 +47,30 @@ def _add_classify(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_classify)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from napari_recist.commands.report import run_report
+
+    return run_report(args)
+
+
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="tumour-board HTML page for a patient folder of DICOM or a lesion table",
+        description="Write a self-contained HTML page per patient: the response table with "
+        "reasons per timepoint, key images of each lesion cropped from the CT (when DICOM is "
+        "available) and the spider and lesion trajectory plots.",
+    )
+    parser.add_argument("source", help="patient folder (CT + SR) or lesion table (CSV)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--patient", metavar="ID", help="only this patient of a table")
+    parser.add_argument("--criteria", metavar="FILE.toml", help="thresholds to override")
+    parser.add_argument(
+        "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
+    )
+    parser.set_defaults(handler=_report)
+
+
 def _cohort(args: argparse.Namespace) -> int:
     from napari_recist.commands.cohort import run_cohort
 
@@ -135,7 +159,7 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
 
 # Each entry adds one sub-command to the parser.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_classify]
-COMMANDS += [_add_cohort]
+COMMANDS += [_add_report, _add_cohort]
 COMMANDS += [_add_table, _add_write_sr]
 
 

@@ -373,7 +373,7 @@ def draw_lesion_trajectory(ax: Axes, patient: Patient, lesions: Sequence[LesionS
             zorder=3,
         )
         ax.annotate(
-            f"{series.lesion_id} ({series.site})",
+            f"{series.lesion_id} ({series.site})" if series.site else series.lesion_id,
             (xs[-1], ys[-1]),
             xytext=(4, 0),
             textcoords="offset points",

@@ -7,11 +7,14 @@ diameter here is the one the criteria used (short axis for nodes, the `too-small
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import build_timeline
-from napari_recist.model import PatientRecord
+from napari_recist.model import Lesion, PatientRecord
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,52 @@ def lesion_series(record: PatientRecord, criteria: Criteria) -> list[LesionSerie
             )
         )
     return series
+
+
+def lesion_series_from_json(
+    patient: Mapping[str, Any], lesions: Mapping[str, Lesion] | None = None
+) -> list[LesionSeries]:
+    """Per-lesion diameters from the classification JSON (``lesion_diameters_mm`` per time point).
+
+    Parameters
+    ----------
+    patient
+        One patient of the classification JSON.
+    lesions
+        The patient's lesions (role and site), when known; otherwise a lesion whose response
+        is ``NEW`` somewhere is a new lesion and the others have an unknown role.
+
+    Returns
+    -------
+    list of LesionSeries
+        One per lesion with at least one diameter, in first-seen order; empty when the JSON
+        has no per-lesion diameters.
+    """
+    timepoints = [tp for tp in patient.get("timepoints", []) if int(tp["timepoint"]) >= 0]
+    if not timepoints or not any("lesion_diameters_mm" in tp for tp in timepoints):
+        return []
+    start = dt.date.fromisoformat(timepoints[0]["date"])
+    numbers = tuple(int(tp["timepoint"]) for tp in timepoints)
+    days = tuple((dt.date.fromisoformat(tp["date"]) - start).days for tp in timepoints)
+    order: list[str] = []
+    for tp in timepoints:
+        order += [lid for lid in (tp.get("lesion_diameters_mm") or {}) if lid not in order]
+    series: list[LesionSeries] = []
+    for lesion_id in order:
+        diameters = tuple(
+            _number((tp.get("lesion_diameters_mm") or {}).get(lesion_id)) for tp in timepoints
+        )
+        if not any(d is not None for d in diameters):
+            continue
+        lesion = (lesions or {}).get(lesion_id)
+        if lesion is not None:
+            role, site = str(lesion.role), lesion.site
+        else:
+            is_new = any((tp.get("lesions") or {}).get(lesion_id) == "NEW" for tp in timepoints)
+            role, site = ("new" if is_new else ""), ""
+        series.append(LesionSeries(lesion_id, role, site, numbers, days, diameters))
+    return series
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
