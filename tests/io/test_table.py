@@ -830,3 +830,26 @@ def test_any_valid_records_round_trip(tmp_path: Path, records: list[PatientRecor
     path = tmp_path / "round.csv"
     write_table(records, path)
     assert read_table(path).records == records
+
+
+def test_nodal_and_thoracic_changes_warn_first_kept(tmp_path: Path) -> None:
+    text = patient(
+        "P1,0,2024-01-01,L1,target,lung,,30,,,true",
+        "P1,1,2024-02-01,L1,target,lung,,20,,,false",
+        "P1,2,2024-03-01,L1,target,lung,true,20,20,,",
+        header=HEADER + ",thoracic",
+    )
+    result = read_table(write(tmp_path, text))
+    assert [(w.row, w.column) for w in result.warnings] == [(3, "thoracic"), (4, "nodal")]
+    lesion = result.records[0].lesions["L1"]
+    assert lesion.thoracic is True and lesion.nodal is False
+
+
+def test_extra_columns_listed_first_are_written_even_when_empty(tmp_path: Path) -> None:
+    records = read_table(write(tmp_path, GOOD)).records
+    out = tmp_path / "out.csv"
+    write_table(records, out, extra_columns=["reviewer", "comment"])
+    assert out.read_text(encoding="utf-8").splitlines()[0].endswith(",reviewer,comment")
+    assert read_table(out).extra_columns == ["reviewer", "comment"]
+    with pytest.raises(ValueError, match="column of the format"):
+        write_table(records, out, extra_columns=["Long_Axis_mm"])

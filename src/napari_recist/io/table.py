@@ -861,7 +861,13 @@ class _PatientChecker:
                         "role",
                     )
                     continue
-                self._warn_attribute_change(first, row)
+                if (
+                    first.site != row.site
+                    or first.nodal != row.nodal
+                    or first.thoracic != row.thoracic
+                    or first.tracking_uid != row.tracking_uid
+                ):
+                    self._warn_attribute_change(first, row)
             kept.append(row)
         return kept
 
@@ -1089,8 +1095,9 @@ def records_to_rows(records: Iterable[PatientRecord]) -> list[dict[str, str]]:
     Returns
     -------
     list of dict
-        Every row has the spec's columns; `tracking_uid` when any lesion has one; and the
-        measurement's extra columns.
+        One dict per row with every column: the spec's columns, `tracking_uid` when any
+        lesion has one, then the extra columns of all measurements (empty where a
+        measurement has none).
 
     Raises
     ------
@@ -1098,43 +1105,9 @@ def records_to_rows(records: Iterable[PatientRecord]) -> list[dict[str, str]]:
         If a measurement names a lesion the record does not have, or an extra column has
         the name of a column of the format.
     """
-    rows: list[dict[str, str]] = []
-    records = list(records)
-    with_uid = any(
-        lesion.tracking_uid for record in records for lesion in record.lesions.values()
-    )
-    for record in records:
-        for assessment in sorted(record.assessments, key=lambda a: a.timepoint):
-            date = assessment.date.isoformat()
-            timepoint = str(assessment.timepoint)
-            for lesion_id, measurement in assessment.measurements.items():
-                lesion = record.lesions.get(lesion_id)
-                if lesion is None:
-                    raise ValueError(
-                        f"patient {record.patient_id}: timepoint {assessment.timepoint} "
-                        f"measures lesion {lesion_id}, which the record does not have"
-                    )
-                row = {
-                    "patient_id": record.patient_id,
-                    "timepoint": timepoint,
-                    "date": date,
-                    "lesion_id": lesion_id,
-                    "role": lesion.role.value,
-                    "site": lesion.site,
-                    "nodal": "true" if lesion.nodal else "false",
-                    "long_axis_mm": format_size(measurement.long_axis_mm),
-                    "short_axis_mm": format_size(measurement.short_axis_mm),
-                    "state": measurement.state.value,
-                    "thoracic": "" if lesion.thoracic is None else _text(lesion.thoracic),
-                }
-                if with_uid:
-                    row[TRACKING_UID_COLUMN] = lesion.tracking_uid or ""
-                for name, value in measurement.extra.items():
-                    if _normalise_column(name) in KNOWN_COLUMNS:
-                        raise ValueError(f"extra column '{name}' is a column of the format")
-                    row[name] = value
-                rows.append(row)
-    return rows
+    with _without_garbage_collection():
+        columns, lines = _table_lines(records)
+        return [dict(zip(columns, line, strict=True)) for line in lines]
 
 
 def write_table(
@@ -1150,7 +1123,8 @@ def write_table(
     records
         Patients to write, in order.
     path
-        The CSV file; replaced only once the new table is completely written.
+        The CSV file (UTF-8, comma separated); replaced only once the new table is
+        completely written.
     extra_columns
         Extra columns to write after the spec's columns, in this order (e.g.
         `TableReadResult.extra_columns`, so that an empty extra column survives). Extra
@@ -1163,20 +1137,8 @@ def write_table(
     OSError
         If the folder is not writable; the original file is then untouched.
     """
-    rows = records_to_rows(records)
-    columns = list(SPEC_COLUMNS)
-    if any(TRACKING_UID_COLUMN in row for row in rows[:1]):
-        columns.append(TRACKING_UID_COLUMN)
-    known = set(columns)
-    for name in extra_columns or ():
-        if name not in known:
-            known.add(name)
-            columns.append(name)
-    for row in rows:
-        for name in row:
-            if name not in known:
-                known.add(name)
-                columns.append(name)
+    with _without_garbage_collection():
+        columns, lines = _table_lines(records, extra_columns)
     target = Path(path)
     handle = tempfile.NamedTemporaryFile(
         "w",
@@ -1189,9 +1151,9 @@ def write_table(
     )
     try:
         with handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(lines)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, _file_mode(target))
@@ -1202,6 +1164,80 @@ def write_table(
         except OSError:
             pass
         raise
+
+
+_ROLE_TEXT = {role: role.value for role in Role}
+_STATE_TEXT = {state: state.value for state in LesionState}
+_BOOLEAN_TEXT = {True: "true", False: "false", None: ""}
+
+
+def _table_lines(
+    records: Iterable[PatientRecord], extra_columns: Sequence[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Return the columns and the rows (as lists in column order) of a lesion table."""
+    records = list(records)
+    with_uid = any(
+        lesion.tracking_uid for record in records for lesion in record.lesions.values()
+    )
+    columns = [*SPEC_COLUMNS, TRACKING_UID_COLUMN] if with_uid else list(SPEC_COLUMNS)
+    extra_names: dict[str, None] = {}  # ordered set
+
+    def add_extra(name: str) -> None:
+        if _normalise_column(name) in KNOWN_COLUMNS:
+            raise ValueError(f"extra column '{name}' is a column of the format")
+        extra_names[name] = None
+
+    for name in extra_columns or ():
+        add_extra(name)
+    lines: list[tuple[list[str], Mapping[str, str]]] = []
+    for record in records:
+        lesion_cells: dict[str, list[str]] = {}  # role .. nodal, thoracic (and uid)
+        for lesion_id, lesion in record.lesions.items():
+            cells = [
+                _ROLE_TEXT[lesion.role],
+                lesion.site,
+                _BOOLEAN_TEXT[bool(lesion.nodal)],
+                _BOOLEAN_TEXT[lesion.thoracic],
+            ]
+            if with_uid:
+                cells.append(lesion.tracking_uid or "")
+            lesion_cells[lesion_id] = cells
+        patient_id = record.patient_id
+        for assessment in sorted(record.assessments, key=lambda a: a.timepoint):
+            timepoint = str(assessment.timepoint)
+            date = assessment.date.isoformat()
+            for lesion_id, measurement in assessment.measurements.items():
+                cells = lesion_cells.get(lesion_id)
+                if cells is None:
+                    raise ValueError(
+                        f"patient {patient_id}: timepoint {timepoint} measures lesion "
+                        f"{lesion_id}, which the record does not have"
+                    )
+                line = [
+                    patient_id,
+                    timepoint,
+                    date,
+                    lesion_id,
+                    cells[0],
+                    cells[1],
+                    cells[2],
+                    format_size(measurement.long_axis_mm),
+                    format_size(measurement.short_axis_mm),
+                    _STATE_TEXT[measurement.state],
+                    cells[3],
+                ]
+                if with_uid:
+                    line.append(cells[4])
+                extra = measurement.extra
+                if extra:
+                    for name in extra:
+                        if name not in extra_names:
+                            add_extra(name)
+                lines.append((line, extra))
+    if extra_names:
+        for line, extra in lines:
+            line.extend([extra.get(name, "") if extra else "" for name in extra_names])
+    return columns + list(extra_names), [line for line, _ in lines]
 
 
 def _file_mode(path: Path) -> int:
