@@ -853,3 +853,13 @@ def test_extra_columns_listed_first_are_written_even_when_empty(tmp_path: Path) 
     assert read_table(out).extra_columns == ["reviewer", "comment"]
     with pytest.raises(ValueError, match="column of the format"):
         write_table(records, out, extra_columns=["Long_Axis_mm"])
+
+
+def test_datetime_assessment_dates_are_written_as_dates(tmp_path: Path) -> None:
+    lesion = Lesion("L1", Role.TARGET, "lung")
+    scan = dt.datetime(2024, 1, 1, 9, 30)
+    measurements = {"L1": Measurement("L1", LesionState.MEASURED, 30.0)}
+    record = PatientRecord("P1", {"L1": lesion}, [Assessment(0, scan, measurements)])
+    path = tmp_path / "x.csv"
+    write_table([record], path)
+    assert read_table(path).records[0].assessments[0].date == dt.date(2024, 1, 1)

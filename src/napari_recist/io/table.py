@@ -1205,7 +1205,10 @@ def _table_lines(
         patient_id = record.patient_id
         for assessment in sorted(record.assessments, key=lambda a: a.timepoint):
             timepoint = str(assessment.timepoint)
-            date = assessment.date.isoformat()
+            date = assessment.date
+            if isinstance(date, dt.datetime):
+                date = date.date()  # the table holds the scan's date only
+            date_text = date.isoformat()
             for lesion_id, measurement in assessment.measurements.items():
                 cells = lesion_cells.get(lesion_id)
                 if cells is None:
@@ -1216,7 +1219,7 @@ def _table_lines(
                 line = [
                     patient_id,
                     timepoint,
-                    date,
+                    date_text,
                     lesion_id,
                     cells[0],
                     cells[1],
