@@ -211,13 +211,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_png_renamed_csv(tmp_path: Path) -> None:
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.image
     import numpy as np
 
     path = tmp_path / "scan.csv"
-    plt.imsave(path, np.zeros((4, 4)), format="png")
+    matplotlib.image.imsave(path, np.zeros((4, 4)), format="png")
     with pytest.raises(InputError, match="PNG image") as caught:
         read_table(path)
     assert str(path) in str(caught.value)
