@@ -91,10 +91,9 @@ def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> Non
 
 def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
     """Keep the viewer's lesion layers in step with the session (idempotent)."""
-    bound: set[int] = session.__dict__.setdefault("_bound_viewers", set())
-    if id(viewer) in bound:
+    if id(viewer) in session.bound_viewers:
         return
-    bound.add(id(viewer))
+    session.bound_viewers.add(id(viewer))
 
     def _refresh() -> None:
         refresh_lesion_layers(viewer, session)

@@ -328,7 +328,7 @@ def read_patient(path: str | Sequence[str]) -> list[LayerData]:
         lazy = {tp: array for tp, array in loaded.volumes.items() if not isinstance(array,
                                                                                  np.ndarray)}
         if lazy:
-            session.__dict__["loader"] = load_in_background(viewer, session, lazy)
+            session.loader = load_in_background(viewer, session, lazy)
     return layers
 
 

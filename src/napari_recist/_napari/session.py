@@ -187,6 +187,10 @@ class PatientSession:
         self.classification_error: str | None = None
         self.last_save_error: str | None = None
         self._undo: list[PatientRecord] = []
+        # Viewers whose layers follow this session (see binding.bind_session).
+        self.bound_viewers: set[int] = set()
+        # The worker reading big volumes in the background, while it runs.
+        self.loader: Any = None
         self.classify()
 
     # -- reading ---------------------------------------------------------------------------

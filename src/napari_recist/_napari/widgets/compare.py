@@ -8,7 +8,7 @@ unaffected, and `CompareWidget.stop` puts everything back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.utils.notifications import show_info, show_warning
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from napari.layers import Layer
 
 _SAVED_TRANSLATE = "napari_recist_translate_before_compare"
+
+
+def _grid(viewer: napari.Viewer) -> Any:
+    """The viewer's grid settings (``viewer.canvas.grid`` since napari 0.9)."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
 
 
 class CompareWidget(QWidget):
@@ -117,15 +123,16 @@ class CompareWidget(QWidget):
             self.viewer.layers.move(self.viewer.layers.index(layer), position)
         if lesion_id:
             self._centre_lesion(session, (left, right), pairs, lesion_id)
-        self.viewer.grid.stride = max(len(pairs[0]), 1)
-        self.viewer.grid.shape = (1, 2)
-        self.viewer.grid.enabled = True
+        grid = _grid(self.viewer)
+        grid.stride = max(len(pairs[0]), 1)
+        grid.shape = (1, 2)
+        grid.enabled = True
         self.viewer.reset_view()
         return True
 
     def stop(self) -> None:
         """Leave compare mode: one scan, layers back at their true position."""
-        self.viewer.grid.enabled = False
+        _grid(self.viewer).enabled = False
         self._restore_translates()
         if self.session is not None:
             timepoint = self.right_combo.currentData()
