@@ -47,6 +47,25 @@ def _add_classify(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_classify)
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from napari_recist.sample import run_sample
+
+    return run_sample(args)
+
+
+def _add_sample(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sample",
+        help="write a synthetic patient (3 CT studies, TID 1500 SRs, lesion table)",
+        description="Write a synthetic chest-abdomen CT patient at baseline, week 8 and "
+        "week 16 with a dissociated response (lung lesion and node shrink, liver lesion "
+        "grows, a new liver lesion appears), one TID 1500 SR per study with the true "
+        "measurements and lesions.csv. Deterministic: rerunning gives identical CT files.",
+    )
+    parser.add_argument("folder", help="output folder (created; the sample's files are replaced)")
+    parser.set_defaults(handler=_sample)
+
+
 def _report(args: argparse.Namespace) -> int:
     from napari_recist.commands.report import run_report
 
@@ -161,6 +180,7 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_classify]
 COMMANDS += [_add_report, _add_cohort]
 COMMANDS += [_add_table, _add_write_sr]
+COMMANDS += [_add_sample]
 
 
 def build_parser() -> argparse.ArgumentParser:

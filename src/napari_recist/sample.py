@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +121,12 @@ PATIENT = {
 
 
 def sample_uid(*parts: object) -> str:
-    """Return a UID derived from `UID_SEED` and `parts` (the same every run)."""
-    return str(generate_uid(prefix=None, entropy_srcs=[UID_SEED, *map(str, parts)]))
+    """Return a UID derived from `UID_SEED` and `parts` (the same every run).
+
+    A name-based (version 5) UUID as a ``2.25.`` UID (DICOM PS3.5 B.2).
+    """
+    name = "|".join([UID_SEED, *map(str, parts)])
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, name).int}"
 
 
 # ----------------------------------------------------------------------------- phantom
@@ -346,7 +351,9 @@ def write_ct_series(
         meta.ImplementationVersionName = f"NAPARI_RECIST_{__version__}"[:16]
         ds.file_meta = meta
         if compress:
-            ds.compress(RLELossless, stored[k], encoding_plugin="pydicom")
+            ds.compress(
+                RLELossless, stored[k], encoding_plugin="pydicom", generate_instance_uid=False
+            )
         else:
             meta.TransferSyntaxUID = ExplicitVRLittleEndian
             ds.PixelData = stored[k].tobytes()
@@ -473,7 +480,7 @@ def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False) -
     """
     from tqdm import tqdm
 
-    from napari_recist.io.sr_write import write_timepoint_sr
+    from napari_recist.io.sr import write_timepoint_sr
     from napari_recist.io.table import write_table
 
     out = Path(root)

@@ -63,6 +63,15 @@ _TILT_TOLERANCE_DEG = 0.1
 FILL_VALUE_HU = -1024
 
 SR_MODALITY = "SR"
+_TAG_OF = {
+    keyword: Tag(pydicom.datadict.tag_for_keyword(keyword))
+    for keyword in (
+        "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "ImageType",
+        "NumberOfFrames", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+        "RescaleSlope", "RescaleIntercept", "Rows", "Columns", "BitsAllocated", "BitsStored",
+        "PixelRepresentation", "SamplesPerPixel",
+    )
+}
 # Notes about files that may have been slices of the series (as opposed to other objects).
 _DAMAGED = ("not a DICOM", "unreadable", "damaged")
 
@@ -306,20 +315,61 @@ def _text(ds: Dataset, keyword: str) -> str:
     return str(ds.get(keyword, "") or "").strip()
 
 
+def _raw_element(ds: Dataset, keyword: str) -> Any:
+    tag = _TAG_OF[keyword]
+    return ds.get_item(tag, keep_deferred=True) if tag in ds else None
+
+
+def _ascii(ds: Dataset, keyword: str) -> str:
+    """Value of an ASCII-only element (UI, CS, DS, IS...) as text, backslash-separated.
+
+    Reads the raw bytes when pydicom has not converted the element yet: pydicom's value
+    conversion (DS/IS validation) costs more than the header read for per-slice fields.
+    """
+    element = _raw_element(ds, keyword)
+    if element is None:
+        return ""
+    value = element.value
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip("\x00 ")
+    if value is None:
+        return ""
+    if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _unsigned_short(ds: Dataset, keyword: str, default: int) -> int:
+    """Value of a US element (Rows, Bits Allocated...) without pydicom's conversion."""
+    element = _raw_element(ds, keyword)
+    if element is None:
+        return default
+    value = element.value
+    if isinstance(value, bytes):
+        if len(value) < 2:
+            return default
+        return int.from_bytes(value[:2], "little" if element.is_little_endian else "big")
+    return int(value) if value is not None else default
+
+
+def _ascii_numbers(ds: Dataset, keyword: str) -> list[float]:
+    text = _ascii(ds, keyword)
+    return [float(part) for part in text.split("\\")] if text else []
+
+
 def _is_image(ds: Dataset) -> bool:
     return "Rows" in ds and "Columns" in ds and (PIXEL_DATA in ds or "SamplesPerPixel" in ds)
 
 
 def _is_localizer(ds: Dataset) -> bool:
-    image_type = ds.get("ImageType") or []
-    return "LOCALIZER" in [str(v).upper() for v in image_type]
+    return "LOCALIZER" in _ascii(ds, "ImageType").upper().split("\\")
 
 
 def _classify(path: Path, ds: Dataset) -> str | Problem:
     """Return ``"ct"``, ``"sr"`` or a `Problem` saying why the file is left out."""
     meta = getattr(ds, "file_meta", None)
-    sop_class = str(ds.get("SOPClassUID", "") or getattr(meta, "MediaStorageSOPClassUID", ""))
-    modality = _text(ds, "Modality").upper()
+    sop_class = _ascii(ds, "SOPClassUID") or str(getattr(meta, "MediaStorageSOPClassUID", ""))
+    modality = _ascii(ds, "Modality").upper()
     if sop_class == MediaStorageDirectoryStorage:
         return Problem(str(path), "DICOMDIR index file, not an image: left out")
     if "SOPClassUID" not in ds and not modality:
@@ -332,7 +382,7 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
         return Problem(str(path), f"{modality or 'unknown'} object without pixels: left out")
     if modality != "CT":
         return Problem(str(path), f"{modality or 'no'} modality image, not CT: left out")
-    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+    if int(_ascii(ds, "NumberOfFrames") or 1) > 1:
         return Problem(
             str(path), "multi-frame (enhanced) CT is not supported, only one slice per file"
         )
@@ -389,7 +439,7 @@ def _group_headers(
         elif kind == "sr":
             reports.append((path, header))
         else:
-            ct[str(header.SeriesInstanceUID)].append((path, header))
+            ct[_ascii(header, "SeriesInstanceUID")].append((path, header))
     return ct, reports, notes
 
 
@@ -463,10 +513,10 @@ class _Geometry:
 
 
 def _floats(ds: Dataset, keyword: str, count: int, path: Path) -> np.ndarray:
-    value = ds.get(keyword)
+    value = _ascii(ds, keyword)
     try:
-        numbers = np.array([float(v) for v in value], dtype=float)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
+        numbers = np.array(_ascii_numbers(ds, keyword), dtype=float)
+    except ValueError:
         numbers = np.array([])
     if numbers.size != count or not np.all(np.isfinite(numbers)):
         tag = pydicom.datadict.tag_for_keyword(keyword)
@@ -582,11 +632,12 @@ class _Slice:
     intercept: float
     raw_offset: int | None  # file offset of uncompressed little-endian pixel bytes
     stored_dtype: np.dtype
+    bits_stored: int
 
 
 def _stored_dtype(ds: Dataset) -> np.dtype:
-    bits = int(ds.get("BitsAllocated", 16))
-    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    bits = _unsigned_short(ds, "BitsAllocated", 16)
+    signed = _unsigned_short(ds, "PixelRepresentation", 0) == 1
     if bits not in (8, 16, 32):
         raise ValueError(f"Bits Allocated (0028,0100) {bits} is not supported")
     return np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<")
@@ -595,7 +646,7 @@ def _stored_dtype(ds: Dataset) -> np.dtype:
 def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
     """Check one CT header for loadable pixel data and find its fast-path offset."""
     try:
-        if int(ds.get("SamplesPerPixel", 1)) != 1:
+        if _unsigned_short(ds, "SamplesPerPixel", 1) != 1:
             return Problem(str(path), "more than one sample per pixel: not a CT image")
         stored = _stored_dtype(ds)
     except ValueError as error:
@@ -603,7 +654,8 @@ def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
     if PIXEL_DATA not in ds:
         return Problem(str(path), "no Pixel Data (7FE0,0010)")
     element = ds.get_item(PIXEL_DATA, keep_deferred=True)
-    expected = int(ds.Rows) * int(ds.Columns) * stored.itemsize
+    rows, columns = _unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0)
+    expected = rows * columns * stored.itemsize
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     offset: int | None = None
     value_tell = getattr(element, "value_tell", None)
@@ -615,22 +667,41 @@ def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
                 f"file cut short: pixel data needs {expected} bytes from offset {offset}, "
                 f"the file has {path.stat().st_size} bytes",
             )
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    return _Slice(path, ds, slope, intercept, offset, stored)
+    try:
+        slope = float(_ascii(ds, "RescaleSlope") or 1)
+        intercept = float(_ascii(ds, "RescaleIntercept") or 0)
+    except ValueError:
+        return Problem(str(path), "Rescale Slope / Intercept (0028,1053 / 0028,1052) not numbers")
+    bits_stored = _unsigned_short(ds, "BitsStored", stored.itemsize * 8)
+    return _Slice(path, ds, slope, intercept, offset, stored, bits_stored)
+
+
+def _read_raw_into(item: _Slice, plane: np.ndarray) -> None:
+    """Read uncompressed pixel bytes straight into a contiguous array of the right size."""
+    with open(item.path, "rb", buffering=0) as handle:
+        handle.seek(item.raw_offset or 0)
+        count = handle.readinto(memoryview(plane).cast("B"))
+    if count != plane.nbytes:
+        raise InputError(
+            [Problem(str(item.path), f"file cut short: {count} of {plane.nbytes} pixel bytes")]
+        )
+
+
+def _clear_unused_bits(item: _Slice, plane: np.ndarray) -> None:
+    """Zero the bits above Bits Stored of unsigned values (PS3.5 8.1.1: not pixel data).
+
+    pydicom and SimpleITK mask them too; one in-place pass, cheaper than testing first.
+    """
+    if item.stored_dtype.kind == "u" and item.bits_stored < item.stored_dtype.itemsize * 8:
+        np.bitwise_and(plane, plane.dtype.type((1 << item.bits_stored) - 1), out=plane)
 
 
 def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
     """Return one slice's stored values (before rescale), shape (rows, columns)."""
     if item.raw_offset is not None:
         data = np.empty((rows, columns), dtype=item.stored_dtype)
-        with open(item.path, "rb", buffering=0) as handle:
-            handle.seek(item.raw_offset)
-            count = handle.readinto(memoryview(data).cast("B"))
-        if count != data.nbytes:
-            raise InputError(
-                [Problem(str(item.path), f"file cut short: {count} of {data.nbytes} pixel bytes")]
-            )
+        _read_raw_into(item, data)
+        _clear_unused_bits(item, data)
         return data
     try:
         full = pydicom.dcmread(item.path)
@@ -643,6 +714,7 @@ def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
         raise InputError(
             [Problem(str(item.path), f"pixel data shape {pixels.shape}, expected {rows}x{columns}")]
         )
+    _clear_unused_bits(item, pixels)
     return pixels
 
 
@@ -662,17 +734,24 @@ def _fits(dtype: np.dtype, low: float, high: float) -> bool:
     return info.min <= low and high <= info.max
 
 
+def _stored_range(items: Sequence[_Slice]) -> tuple[int, int]:
+    """Lowest and highest value Bits Stored and Pixel Representation allow."""
+    low, high = 0, 0
+    for item in items:
+        bits = item.bits_stored
+        if item.stored_dtype.kind == "i":
+            low, high = min(low, -(2 ** (bits - 1))), max(high, 2 ** (bits - 1) - 1)
+        else:
+            high = max(high, 2**bits - 1)
+    return low, high
+
+
 def _lazy_dtype(items: Sequence[_Slice]) -> np.dtype:
     """Output dtype decided before reading: from Bits Stored and the rescale."""
     intercept = _integer_rescale(items)
     if intercept is None:
         return np.dtype(np.float32)
-    header = items[0].header
-    bits = int(header.get("BitsStored", items[0].stored_dtype.itemsize * 8))
-    if items[0].stored_dtype.kind == "i":
-        low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    else:
-        low, high = 0, 2**bits - 1
+    low, high = _stored_range(items)
     if _fits(np.dtype(np.int16), low + intercept, high + intercept):
         return np.dtype(np.int16)
     return np.dtype(np.int32)
@@ -692,27 +771,51 @@ def _parallel(function: Callable[[int], Any], count: int, workers: int) -> list[
         return list(pool.map(function, range(count)))
 
 
+def _buffer_dtype(slices: Sequence[_Slice]) -> np.dtype:
+    """Array type the stored values are read into: their own, or int16 when they fit.
+
+    Unsigned values of at most 15 bits have the same bytes as int16, so reading them into
+    an int16 array spares a conversion of the whole volume (CT is usually 12-bit stored).
+    """
+    stored = {item.stored_dtype for item in slices}
+    bits = max(item.bits_stored for item in slices)
+    if len(stored) != 1:
+        return np.dtype(np.int32)
+    dtype = stored.pop()
+    if dtype.kind == "u" and dtype.itemsize == 2 and bits <= 15:
+        return np.dtype(np.int16)
+    return dtype.newbyteorder("=")
+
+
 def _read_eager(
     slices: Sequence[_Slice], slots: Sequence[int], depth: int, rows: int, columns: int,
     workers: int, progress: Callable[[int], None] | None,
 ) -> np.ndarray:
     """Read every slice into one array, converting to HU with the smallest fitting dtype."""
     intercept = _integer_rescale(slices)
-    stored_kinds = {item.stored_dtype for item in slices}
-    common = stored_kinds.pop() if len(stored_kinds) == 1 else np.dtype(np.int32)
     if intercept is None:
         volume = np.empty((depth, rows, columns), dtype=np.float32)
     else:
-        volume = np.empty((depth, rows, columns), dtype=common.newbyteorder("="))
+        volume = np.empty((depth, rows, columns), dtype=_buffer_dtype(slices))
     ranges: list[tuple[float, float]] = [(0.0, 0.0)] * len(slices)
+    # When Bits Stored guarantees that HU fit int16 (12-bit CT), no value needs checking.
+    low, high = _stored_range(slices)
+    check_range = intercept is not None and not _fits(
+        np.dtype(np.int16), min(low + intercept, FILL_VALUE_HU), high + intercept
+    )
 
     def read_one(i: int) -> None:
-        stored = _read_stored(slices[i], rows, columns)
+        item, plane = slices[i], volume[slots[i]]
         if intercept is None:
-            volume[slots[i]] = _to_hu(stored, slices[i], np.dtype(np.float32))
+            plane[...] = _to_hu(_read_stored(item, rows, columns), item, volume.dtype)
         else:
-            volume[slots[i]] = stored
-            ranges[i] = (float(stored.min()), float(stored.max()))
+            if item.raw_offset is not None and item.stored_dtype.itemsize == volume.itemsize:
+                _read_raw_into(item, plane)  # the fast path: no copy, no conversion
+                _clear_unused_bits(item, plane)
+            else:
+                plane[...] = _read_stored(item, rows, columns)
+            if check_range:
+                ranges[i] = (float(plane.min()), float(plane.max()))
         if progress is not None:
             progress(1)
 
@@ -721,9 +824,9 @@ def _read_eager(
     if intercept is None:
         volume[filled] = FILL_VALUE_HU
         return volume
-    low = min(r[0] for r in ranges) + intercept
-    high = max(r[1] for r in ranges) + intercept
-    low, high = min(low, FILL_VALUE_HU), max(high, FILL_VALUE_HU)
+    if check_range:
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    low, high = min(low + intercept, FILL_VALUE_HU), max(high + intercept, FILL_VALUE_HU)
     target = np.dtype(np.int16) if _fits(np.dtype(np.int16), low, high) else np.dtype(np.int32)
     if volume.dtype != target:
         volume = volume.astype(target)
@@ -801,8 +904,11 @@ def _consistent_plane(
     """Keep the slices sharing the most common size and orientation; warn about others."""
 
     def plane(ds: Dataset) -> tuple[object, ...]:
-        orientation = tuple(round(float(v), 4) for v in ds.get("ImageOrientationPatient") or [])
-        return (int(ds.Rows), int(ds.Columns), orientation)
+        try:
+            orientation = tuple(round(v, 4) for v in _ascii_numbers(ds, "ImageOrientationPatient"))
+        except ValueError:
+            orientation = ()
+        return (_unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0), orientation)
 
     counts = Counter(plane(ds) for _, ds in items)
     if len(counts) == 1:
@@ -902,7 +1008,7 @@ def load_series(
     sop_uids: list[str | None] = [None] * geometry.depth
     files: list[Path | None] = [None] * geometry.depth
     for slot, item in zip(geometry.slots, ordered, strict=True):
-        sop_uids[slot] = _text(item.header, "SOPInstanceUID")
+        sop_uids[slot] = _ascii(item.header, "SOPInstanceUID")
         files[slot] = item.path
     return Volume(
         array=array,
