@@ -65,7 +65,7 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     if path.is_dir():
         from napari_recist.io.study import load_patient_record
 
-        return [load_patient_record(path)]
+        return [load_patient_record(path, lenient=lenient)]
     from napari_recist.io.table import read_table
 
     result = read_table(path, lenient=lenient)
