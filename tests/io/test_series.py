@@ -282,3 +282,14 @@ def test_napari_affine_reverses_lps_axes():
     point = volume.index_to_lps([1, 2, 3])
     world = volume.napari_affine @ np.array([1, 2, 3, 1.0])
     np.testing.assert_allclose(world[:3], point[::-1])
+
+
+def test_bits_above_bits_stored_are_ignored(tmp_path):
+    hu = small_series(tmp_path, depth=3)
+    for path in tmp_path.glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        stored = ds.pixel_array | np.uint16(0x6000)  # overlay bits above Bits Stored (12)
+        ds.PixelData = stored.tobytes()
+        ds.save_as(path)
+    np.testing.assert_array_equal(load_series(tmp_path).array, hu)
+    np.testing.assert_array_equal(load_series(tmp_path, lazy=True).array.compute(), hu)
