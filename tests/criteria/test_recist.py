@@ -374,3 +374,23 @@ def test_reason_carries_the_numbers():
     assert (
         result.recist.timepoints[1].overall_reason == "PR: SOD 35 mm is -50.0 % from baseline 70 mm"
     )
+
+
+# --- baseline selection rules: warnings, not refusals (RECIST 1.1 sections 3.1 and 3.3) --------
+
+
+def test_baseline_rules_are_warnings():
+    lesions = {f"T{k}": "target lung" for k in range(6)}
+    lesions["LN"] = "target lymph node"
+    baseline = {f"T{k}": 20 for k in range(6)} | {"T0": 9, "LN": 14}
+    result = classify(lesions, [(D[0], baseline), (D[1], baseline)])
+    text = "\n".join(result.warnings)
+    assert "7 target lesions" in text
+    assert "6 targets in lung" in text
+    assert "T0 (lung) is 9 mm long axis" in text
+    assert "LN (lymph node) is 14 mm short axis" in text
+    assert result.recist.timepoints[1].overall == "SD"  # still classified
+
+
+def test_a_valid_baseline_has_no_warning():
+    assert two_targets((10, 10), (10, 10)).warnings == []

@@ -155,6 +155,8 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
     width = max(len(value) for _, value, _ in lines) + 2
     for name, value, reason in lines:
         print(f"  {name + ':':<20}{value:<{width}}{reason}", file=out)
+    for warning in patient["warnings"]:
+        print(f"  warning: {warning}", file=out)
     print(file=out)
 
 

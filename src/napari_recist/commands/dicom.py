@@ -45,8 +45,10 @@ def run_table(args: argparse.Namespace) -> int:
     record = result.record
     write_table([record], args.csv)
     dates = ", ".join(f"{a.label} {a.date}" for a in record.assessments)
-    print(f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
-          f"time points ({dates}) from {len(result.sr_results)} SR files -> {args.csv}")
+    print(
+        f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
+        f"time points ({dates}) from {len(result.sr_results)} SR files -> {args.csv}"
+    )
     return 0
 
 
@@ -88,22 +90,35 @@ def run_write_sr(args: argparse.Namespace) -> int:
         timepoint = study.timepoint_on(assessment.date)
         files = timepoint.image_files() if timepoint else []
         if not files:
-            missing.append(Problem(str(args.patient_dir), (
-                f"no CT series dated {assessment.date} for {assessment.label} of patient "
-                f"{record.patient_id}: an SR must reference the images it was measured on "
-                "(the lesion table keeps table-only data)")))
+            missing.append(
+                Problem(
+                    str(args.patient_dir),
+                    (
+                        f"no CT series dated {assessment.date} for {assessment.label} of patient "
+                        f"{record.patient_id}: an SR must reference the images it was measured on "
+                        "(the lesion table keeps table-only data)"
+                    ),
+                )
+            )
         images[assessment.timepoint] = files
     if missing:
         raise InputError(missing)
     responses = _lesion_responses(record) if args.responses else {}
     out = Path(args.out)
     written = []
-    for assessment in tqdm(record.assessments, desc="write SR", unit="SR",
-                           disable=args.quiet, file=sys.stderr):
+    for assessment in tqdm(
+        record.assessments, desc="write SR", unit="SR", disable=args.quiet, file=sys.stderr
+    ):
         path = out / _file_name(record.patient_id, assessment)
-        written.append(write_timepoint_sr(record, assessment.timepoint,
-                                          images[assessment.timepoint], path,
-                                          responses=responses.get(assessment.timepoint)))
+        written.append(
+            write_timepoint_sr(
+                record,
+                assessment.timepoint,
+                images[assessment.timepoint],
+                path,
+                responses=responses.get(assessment.timepoint),
+            )
+        )
     for path in written:
         print(path)
     return 0
@@ -116,16 +131,24 @@ def _existing_folder(text: str) -> Path:
     return folder
 
 
-def _patient_of(records: list[PatientRecord], patient_id: str, table: str,
-                folder: str) -> PatientRecord:
+def _patient_of(
+    records: list[PatientRecord], patient_id: str, table: str, folder: str
+) -> PatientRecord:
     """The table's record of the folder's patient."""
     for record in records:
         if record.patient_id == patient_id:
             return record
     found = ", ".join(r.patient_id for r in records) or "none"
-    raise InputError([Problem(table, f"no rows for patient {patient_id!r}, whose images are in "
-                              f"{folder} (patients in the table: {found})",
-                              column="patient_id")])
+    raise InputError(
+        [
+            Problem(
+                table,
+                f"no rows for patient {patient_id!r}, whose images are in "
+                f"{folder} (patients in the table: {found})",
+                column="patient_id",
+            )
+        ]
+    )
 
 
 def _lesion_responses(record: PatientRecord) -> dict[int, dict[str, str]]:
@@ -135,8 +158,9 @@ def _lesion_responses(record: PatientRecord) -> dict[int, dict[str, str]]:
     try:
         result = classify_patient(record).to_json()
     except ValueError as error:  # no baseline
-        raise InputError([Problem(record.patient_id, f"cannot compute responses: {error}")]) \
-            from error
+        raise InputError(
+            [Problem(record.patient_id, f"cannot compute responses: {error}")]
+        ) from error
     return {tp["timepoint"]: dict(tp.get("lesions") or {}) for tp in result["timepoints"]}
 
 

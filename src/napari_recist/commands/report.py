@@ -51,14 +51,15 @@ def write_patient_report(
     Returns
     -------
     Path
-        The HTML file written (atomically).
+        The HTML file written (atomically); the spider / trajectory plot is also written
+        beside it as a PNG of the same name.
     """
     from napari_recist.cohort.keyimages import key_images, volumes_for
     from napari_recist.cohort.patient_page import patient_page
     from napari_recist.cohort.plots import figure_png, patient_figure
     from napari_recist.cohort.trajectories import lesion_series
     from napari_recist.criteria.report import classify_patient
-    from napari_recist.io.atomic import atomic_write_text
+    from napari_recist.io.atomic import atomic_write_bytes, atomic_write_text
     from napari_recist.model import PatientRecord
 
     assert isinstance(record, PatientRecord)
@@ -84,6 +85,7 @@ def write_patient_report(
         why_none = "No CT series matches the assessments' dates."
     out.mkdir(parents=True, exist_ok=True)
     path = out / _file_name(record.patient_id)
+    atomic_write_bytes(path.with_suffix(".png"), plot)  # the plot alone, for slides
     atomic_write_text(path, patient_page(patient, plot, images, why_none, notes))
     return path
 

@@ -67,6 +67,8 @@ def increase_meets(
 
 def fmt_mm(value: float) -> str:
     """Format millimetres without float noise: 43, 42.5, 4.25."""
+    if value == int(value):
+        return str(int(value))
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 

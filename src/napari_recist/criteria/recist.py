@@ -354,6 +354,40 @@ def timepoint_responses(timeline: Timeline) -> list[RecistTimepoint]:
     return results
 
 
+def baseline_warnings(timeline: Timeline) -> list[str]:
+    """Check the baseline against RECIST 1.1 target selection; warn, never refuse.
+
+    Measurable: non-nodal long axis >= 10 mm, node short axis >= 15 mm; at most 5 targets and
+    at most 2 per organ, all lymph nodes counting as one organ (RECIST 1.1 sections 3.1, 3.3).
+    """
+    c = timeline.criteria
+    warnings: list[str] = []
+    targets = timeline.targets
+    if len(targets) > c.max_targets:
+        warnings.append(
+            f"{len(targets)} target lesions at baseline; RECIST 1.1 allows at most {c.max_targets}"
+        )
+    per_organ: dict[str, list[str]] = {}
+    for target in targets:
+        organ = "lymph node" if target.nodal else target.site
+        per_organ.setdefault(organ, []).append(target.lesion_id)
+        size = timeline.diameters[target.lesion_id][0]
+        minimum = c.node_measurable_min_mm if target.nodal else c.measurable_min_mm
+        if size is not None and below(size, minimum):
+            axis = "short axis" if target.nodal else "long axis"
+            warnings.append(
+                f"target {target.lesion_id} ({target.site}) is {fmt_mm(size)} mm {axis} at "
+                f"baseline, below the {fmt_mm(minimum)} mm needed to be measurable"
+            )
+    for organ, ids in per_organ.items():
+        if len(ids) > c.max_targets_per_organ:
+            warnings.append(
+                f"{len(ids)} targets in {organ} ({', '.join(ids)}); RECIST 1.1 allows at most "
+                f"{c.max_targets_per_organ} per organ"
+            )
+    return warnings
+
+
 def _first_pd(timepoints: list[RecistTimepoint]) -> int | None:
     for tp in timepoints[1:]:
         if tp.overall == PD:

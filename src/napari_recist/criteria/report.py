@@ -15,7 +15,7 @@ from napari_recist.criteria import patterns
 from napari_recist.criteria.irecist import IrecistResult, classify_irecist
 from napari_recist.criteria.lesions import LesionResponse, lesion_responses
 from napari_recist.criteria.numbers import round_mm, round_pct
-from napari_recist.criteria.recist import NA, RecistResult, classify_recist
+from napari_recist.criteria.recist import NA, RecistResult, baseline_warnings, classify_recist
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
 from napari_recist.model import PatientRecord
@@ -45,6 +45,7 @@ class PatientResult:
     hyperprogression: patterns.Hyperprogression
     pattern: patterns.ProgressionPattern
     resistance: tuple[str, str]
+    warnings: list[str]
 
     @property
     def patient_id(self) -> str:
@@ -133,6 +134,7 @@ class PatientResult:
                 "progression_pattern": self.pattern.reason,
                 "kinetics": patterns.describe_kinetics(k),
             },
+            "warnings": list(self.warnings),
             "timepoints": timepoints,
         }
 
@@ -285,6 +287,7 @@ def classify_patient(record: PatientRecord, criteria: Criteria | None = None) ->
         resistance=patterns.resistance(
             timeline, recist.timepoints, first_pd, recist.best_overall_response
         ),
+        warnings=baseline_warnings(timeline),
     )
 
 
