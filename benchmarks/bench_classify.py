@@ -67,20 +67,25 @@ def main() -> None:
     cohort = [generate_patient(rng, n) for n in range(args.patients)]
     criteria = Criteria()
 
-    start = time.perf_counter()
+    # CPU time of this process (one core), robust to other work on the machine; wall too.
+    wall, cpu = time.perf_counter(), time.process_time()
     results = [classify_patient(record, criteria) for record in cohort]
-    verdicts = time.perf_counter() - start
+    verdicts_wall, verdicts_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     documents = [result.to_json() for result in results]
-    serialise = time.perf_counter() - start
+    json_wall, json_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
-    total = verdicts + serialise
-    print(f"patients: {len(documents)} x 6 time points x 8 lesions")
-    print(f"verdicts:        {verdicts:6.2f} s  ({len(cohort) / verdicts:8.0f} patients/s)")
-    print(f"+ JSON document: {serialise:6.2f} s")
-    print(f"total:           {total:6.2f} s  ({len(cohort) / total:8.0f} patients/s)")
-    print(f"target: whole cohort in < 2 s on one core: {'met' if total < 2 else 'NOT met'}")
+    n = len(documents)
+    total = verdicts_cpu + json_cpu
+    print(f"patients: {n} x 6 time points x 8 lesions (CPU seconds, wall in brackets)")
+    rate = n / verdicts_cpu
+    print(f"verdicts:        {verdicts_cpu:6.2f} s [{verdicts_wall:6.2f}]  {rate:7.0f}/s")
+    print(f"+ JSON document: {json_cpu:6.2f} s [{json_wall:6.2f}]")
+    print(f"total:           {total:6.2f} s [{verdicts_wall + json_wall:6.2f}]  {n / total:7.0f}/s")
+    seconds_for_10k = total * 10_000 / n
+    verdict = "met" if seconds_for_10k < 2 else "NOT met"
+    print(f"10,000 patients: {seconds_for_10k:.1f} s; target < 2 s on one core: {verdict}")
 
 
 if __name__ == "__main__":
