@@ -33,6 +33,9 @@ def test_compare_two_scans_centred_on_a_lesion(make_napari_viewer, tmp_path: Pat
     right = lesion_centre_world(viewer, session, 2, "L1")
     np.testing.assert_allclose(left, right, atol=1e-6)
     assert viewer.dims.point[0] == pytest.approx(left[0])
+    # One camera for both cells, centred on that point: the lesion is centred in both.
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], left[-2:], atol=1e-6)
+    assert compare.lesion_combo.currentData() == "L1"
     compare.stop()
     assert not viewer.canvas.grid.enabled
     for tp, translate in before.items():

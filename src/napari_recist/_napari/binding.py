@@ -144,5 +144,11 @@ def centre_on_lesion(
     if centre is None:
         return False
     viewer.dims.set_point(0, float(centre[0]))
-    viewer.camera.center = tuple(float(value) for value in centre)
+    camera(viewer).center = tuple(float(value) for value in centre)
     return True
+
+
+def camera(viewer: napari.Viewer) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera

@@ -266,7 +266,8 @@ def lesion_shapes(
             length_mm = float(length) if length is not None else polyline_length(
                 np.array(axis_geometry.points)
             )
-            label = f"{lesion_id} {length_mm:.1f} mm {response}" if axis == "long" else ""
+            shown = "" if response == "NA" else f" {response}"  # NA: e.g. at baseline
+            label = f"{lesion_id} {length_mm:.1f} mm{shown}" if axis == "long" else ""
             values = {
                 "lesion_id": lesion_id,
                 "role": lesion.role.value,

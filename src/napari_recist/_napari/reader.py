@@ -114,6 +114,11 @@ class LoadedPatient:
     messages: list[str] = field(default_factory=list)
 
 
+def _worth_telling(problem: Problem | str) -> bool:
+    """Leave out notes about files that are not DICOM (tables, notes, the session file)."""
+    return "not a DICOM file" not in str(problem)
+
+
 def _patient_folder(paths: Sequence[Path]) -> Path:
     first = paths[0]
     return first if first.is_dir() else first.parent
@@ -148,7 +153,7 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
     for path in paths:
         study = load_patient(path)
         patient_id = patient_id or study.patient_id
-        messages += [str(note) for note in study.notes if "not a DICOM" not in note.message]
+        messages += [str(note) for note in study.notes if _worth_telling(note)]
         for timepoint in study.timepoints:
             has_sr = has_sr or bool(timepoint.sr_files)
             for info in timepoint.series:
@@ -236,9 +241,9 @@ def _patient_record(
         try:
             result = read_patient_record(path)
         except InputError as error:
-            messages += [str(problem) for problem in error.problems]
+            messages += [str(p) for p in error.problems if _worth_telling(p)]
             continue
-        messages += [str(problem) for problem in result.problems] + result.notes
+        messages += [str(p) for p in [*result.problems, *result.notes] if _worth_telling(p)]
         records.append(result.record)
     return records[0] if records else None
 

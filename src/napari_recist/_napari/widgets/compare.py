@@ -18,6 +18,7 @@ from napari_recist._napari.binding import (
     IMAGE,
     LESIONS,
     bind_session,
+    camera,
     find_session,
     layer_link,
     lesion_centre_world,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from napari.layers import Layer
 
 _SAVED_TRANSLATE = "napari_recist_translate_before_compare"
+COMPARE_ZOOM = 2.0  # closer than "fit both scans", the lesion stays centred in both
 
 
 def _grid(viewer: napari.Viewer) -> Any:
@@ -104,6 +106,14 @@ class CompareWidget(QWidget):
             lesion_id = self.lesion_combo.currentData() or None
         if left is None or right is None:
             return False
+        for combo, value in (
+            (self.left_combo, left),
+            (self.right_combo, right),
+            (self.lesion_combo, lesion_id or ""),
+        ):
+            index = combo.findData(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
         self._restore_translates()
         pairs = []
         for timepoint in (left, right):
@@ -121,13 +131,20 @@ class CompareWidget(QWidget):
         ordered = pairs[0] + pairs[1] if left != right else pairs[0]
         for position, layer in enumerate(ordered):
             self.viewer.layers.move(self.viewer.layers.index(layer), position)
+        target = None
         if lesion_id:
-            self._centre_lesion(session, (left, right), pairs, lesion_id)
+            target = self._centre_lesion(session, (left, right), pairs, lesion_id)
         grid = _grid(self.viewer)
         grid.stride = max(len(pairs[0]), 1)
         grid.shape = (1, 2)
         grid.enabled = True
         self.viewer.reset_view()
+        if target is not None:
+            # Every grid cell views the world through the same camera: centring it on the
+            # point where both lesions now sit centres the lesion in both cells.
+            view_camera = camera(self.viewer)
+            view_camera.center = tuple(float(value) for value in target)
+            view_camera.zoom *= COMPARE_ZOOM
         return True
 
     def stop(self) -> None:
@@ -146,14 +163,15 @@ class CompareWidget(QWidget):
         timepoints: tuple[int, int],
         pairs: list[list[Layer]],
         lesion_id: str,
-    ) -> None:
+    ) -> np.ndarray | None:
+        """Shift the two scans so the lesion sits at one world point; return that point."""
         centres = [
             lesion_centre_world(self.viewer, session, timepoint, lesion_id)
             for timepoint in timepoints
         ]
         if all(centre is None for centre in centres):
             show_info(f"{lesion_id} has no drawn axis on these scans: not centred.")
-            return
+            return None
         reference_layer = pairs[0][0]
         extent = np.asarray(reference_layer.extent.world, dtype=float)
         target = (extent[0] + extent[1]) / 2.0
@@ -167,6 +185,7 @@ class CompareWidget(QWidget):
                 layer.metadata[_SAVED_TRANSLATE] = tuple(layer.translate)
                 layer.translate = tuple(np.asarray(layer.translate, dtype=float) + shift)
         self.viewer.dims.set_point(0, float(target[0]))
+        return target
 
     def _restore_translates(self) -> None:
         for layer in self.viewer.layers:

@@ -320,6 +320,8 @@ class LesionTableWidget(QWidget):
             for offset, view in enumerate(session.timepoints):
                 measurement = session.measurement(view.timepoint, lesion_id)
                 response = session.lesion_responses(view.timepoint).get(lesion_id)
+                if response == "NA":  # e.g. at baseline: nothing to compare with yet
+                    response = None
                 text = measurement_text(measurement)
                 item = QTableWidgetItem(f"{text} {response}" if text and response else text)
                 if measurement is not None and response:

@@ -49,11 +49,11 @@ def _reasons(entry: dict[str, Any]) -> str:
     reasons = entry.get("reasons")
     lines = [html.escape(str(entry.get("reason", "")))]
     if isinstance(reasons, dict):
-        lines += [
-            f"<i>{html.escape(str(key))}</i>: {html.escape(str(text))}"
-            for key, text in reasons.items()
-            if text
-        ]
+        for key, text in reasons.items():
+            if isinstance(text, dict):  # e.g. one reason per lesion
+                text = "; ".join(f"{name}: {value}" for name, value in text.items())
+            if text:
+                lines.append(f"<i>{html.escape(str(key))}</i>: {html.escape(str(text))}")
     return "<br>".join(line for line in lines if line)
 
 
