@@ -6,22 +6,17 @@ plain arithmetic per assessment, no continued PR at lesion level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from napari_recist.criteria.numbers import (
-    at_most,
-    below,
-    fmt_mm,
-    fmt_pct,
-    fmt_signed_mm,
-    increase_meets,
-    percent_change,
-)
+from napari_recist.criteria.numbers import fmt_mm, fmt_pct, fmt_signed_mm, increase_meets
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
+from napari_recist.criteria.settings import EPSILON
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.model import Lesion, LesionState, Role
 
 NEW = "NEW"
+_NOT_EVALUATED = LesionState.NOT_EVALUATED
+_ABSENT = LesionState.ABSENT
 
 # A lesion known only by its state (criteria.md section 3).
 _STATE_RESPONSE = {
@@ -34,8 +29,7 @@ _STATE_RESPONSE = {
 }
 
 
-@dataclass(frozen=True)
-class LesionResponse:
+class LesionResponse(NamedTuple):
     """One lesion at one assessment; the reason is written only when asked for."""
 
     response: str
@@ -88,38 +82,38 @@ def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionRes
     LesionResponse
         CR / PR / SD / PD / NE / NON-CR/NON-PD / NEW with the numbers behind it.
     """
-    c = timeline.criteria
     lesion_id = lesion.lesion_id
     state = timeline.states[lesion_id][index]
-    diameter = timeline.diameters[lesion_id][index]
+    diameters = timeline.diameters[lesion_id]
+    diameter = diameters[index]
     if index == 0 or state is None:
-        note = "baseline" if index == 0 else "not yet seen"
-        return LesionResponse(NA, diameter, None, None, note=note)
-    if state is LesionState.NOT_EVALUATED:
+        return LesionResponse(NA, diameter, None, None, note="baseline" if index == 0 else "")
+    if state is _NOT_EVALUATED:
         return LesionResponse(NE, None, None, None, note=f"NE: {lesion_id} not evaluated")
     if lesion.role is Role.NEW:
         return LesionResponse(
             NEW, diameter, None, None, note=f"NEW: {lesion_id} appeared after baseline"
         )
-    baseline = timeline.diameters[lesion_id][0]
+    baseline = diameters[0]
     nadir = timeline.nadirs[lesion_id][index]
     if diameter is None or baseline is None or nadir is None:
         response = _STATE_RESPONSE.get(state, NON_CR_NON_PD)
         return LesionResponse(
             response, diameter, None, None, note=f"{response}: {lesion_id} {state}"
         )
-    from_baseline = percent_change(diameter, baseline)
-    from_nadir = percent_change(diameter, nadir)
+    c = timeline.criteria
+    from_baseline = (diameter - baseline) / baseline * 100.0 if baseline else None
+    from_nadir = (diameter - nadir) / nadir * 100.0 if nadir else None
     # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion).
-    if state is LesionState.ABSENT or (
-        below(diameter, c.node_normal_mm) if lesion.nodal else at_most(diameter, 0.0)
+    if state is _ABSENT or (
+        diameter < c.node_normal_mm - EPSILON if lesion.nodal else diameter <= EPSILON
     ):
         response = CR
     # PD: >= +20 % and >= lesion_min_increase_mm from the lesion's own nadir.
     elif increase_meets(diameter, nadir, c.pd_pct, c.lesion_min_increase_mm):
         response = PD
     # PR: <= -30 % from the lesion's own baseline.
-    elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
+    elif from_baseline is not None and from_baseline <= c.pr_pct + EPSILON:
         response = PR
     else:
         response = SD
