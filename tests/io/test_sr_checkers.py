@@ -85,3 +85,20 @@ def test_ohif_dcmjs_reads_bidirectional_and_length(patient):
     assert [(b["longestDiameter"], b["shortestDiameter"]) for b in follow_up["Bidirectional"]] == [
         (20.0, 12.25)]
     assert follow_up["Length"] == []  # N2 is a 3D line: OHIF's 2D tools cannot show it
+
+
+def test_pixelmed_validator_finds_no_error(patient):
+    # PixelMed's template-level validator (Debian pixelmed-apps); it always exits 0. Our
+    # RECIST role/state/nodal items are extensions of TID 1501: it lists them as warnings.
+    # One file (the follow-up: every role, state, response, SCOORD and SCOORD3D) as the JVM
+    # is slow to start; C1-only JIT halves its time.
+    options = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djdk.xml.xpathExprOpLimit=0",
+               "-Djdk.xml.xpathExprGrpLimit=0", "-Djdk.xml.xpathTotalOpLimit=0"]
+    run = _run("java", *options, "-cp", "/usr/share/java/pixelmed.jar",
+               "com.pixelmed.validate.DicomSRValidator", patient[2][1])
+    lines = (run.stdout + run.stderr).splitlines()
+    assert "Found Root Template TID_1500 (MeasurementReport)" in lines
+    assert "Root Template Validation Complete" in lines
+    assert [line for line in lines if line.startswith("Error")] == []
+    warnings = [line for line in lines if line.startswith("Warning")]
+    assert all(line.endswith("Content Item not in template") for line in warnings), warnings

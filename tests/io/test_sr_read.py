@@ -229,3 +229,27 @@ def test_ohif_dcmjs_length_and_bidirectional(tmp_path):
         "content item 3 'Long Axis'", "content item 4 'Short Axis'"]
     assert all("length with no unit" in p.message for p in result.problems)
     assert result.measurements[bidirectional_id].state is LesionState.NOT_EVALUATED
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.95])
+def test_a_file_cut_short_is_refused_whole(patient, tmp_path, fraction):
+    data = patient[2][1].read_bytes()
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    result = read_sr(path)
+    assert result.measurements == {}
+    (problem,) = result.problems
+    assert problem.source == str(path) and "cut short" in problem.message
+
+
+def test_bad_coordinates_cost_only_the_line(patient, tmp_path):
+    def edit(ds):
+        scoord = _item(_groups(ds)[0], "Long Axis").ContentSequence[0]
+        scoord.GraphicData = [1.0, 2.0, 3.0]  # not (column, row) pairs
+    path = _edited(patient, tmp_path, edit)
+    result = read_sr(path, _images(patient[1]))
+    (problem,) = result.problems
+    assert problem.column == "Measurement Group 1 (L1), content item 7 'Long Axis'"
+    assert "image coordinates without points" in problem.message
+    l1 = result.measurements["L1"]
+    assert (l1.long_axis_mm, l1.long_axis, l1.short_axis is not None) == (32.0, None, True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import struct
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import data_element_generator
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
@@ -37,6 +40,12 @@ _TIME_POINT_TYPE = vocab.code_key(vocab.TIME_POINT_TYPE)
 _TIME_POINT_ORDER = ("DCM", "126073")
 _PRE_BASELINE = re.compile(r"^pre-?baseline\s*(\d*)$")
 _NUMBERED = re.compile(r"^(?:tp|time\s*point|follow[- ]?up|fu)?\s*#?\s*(-?\d+)$")
+
+# What pydicom raises on damaged or malformed files and content items.
+_DAMAGED = (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError,
+            AttributeError, IndexError, struct.error)
+
+_UNDEFINED_LENGTH = 0xFFFFFFFF
 
 PixelLine = tuple[str, tuple[tuple[float, float], ...]]
 
@@ -106,10 +115,14 @@ def read_sr(
     result = SRReadResult(source=source)
     try:
         dataset = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, ValueError) as error:
+        if _cut_short(path, dataset):
+            result.problems.append(Problem(source, "the file is cut short (it ends inside "
+                                           "its content): nothing is read from it"))
+            return result
+        container = _measurement_container(dataset, result)
+    except _DAMAGED as error:
         result.problems.append(Problem(source, f"not a readable DICOM file ({error})"))
         return result
-    container = _measurement_container(dataset, result)
     if container is None:
         return result
     result.patient_id = str(dataset.get("PatientID", ""))
@@ -119,7 +132,11 @@ def read_sr(
     for number, group in enumerate(container.get("ContentSequence", []), start=1):
         if _key(group) != _MEASUREMENT_GROUP:
             continue
-        _GroupReader(result, group, number, images).read(timepoints)
+        try:
+            _GroupReader(result, group, number, images).read(timepoints)
+        except _DAMAGED as error:  # a damaged group costs only itself
+            result.problems.append(Problem(source, f"damaged content ({error}); the group is "
+                                           "skipped", column=f"Measurement Group {number}"))
     if timepoints:
         counts = Counter(timepoints).most_common()
         result.timepoint = counts[0][0]
@@ -129,6 +146,37 @@ def read_sr(
                                            f"{result.timepoint} is used",
                                            column="Time Point"))
     return result
+
+
+def _cut_short(path: str | os.PathLike[str], dataset: Dataset) -> bool:
+    """True when the file ends before its last top-level element does.
+
+    pydicom reads a truncated sequence silently up to the end of the file. PS3.10 7.1: the
+    data set starts after the 128-byte preamble, "DICM" and the file meta group (whose
+    length (0002,0000) gives); a defined-length element must fit in the file and an
+    undefined-length sequence must end with a Sequence Delimitation Item (PS3.5 7.5.2).
+    """
+    meta = getattr(dataset, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    group_length = meta.get("FileMetaInformationGroupLength") if meta is not None else None
+    if group_length is None or syntax is None or syntax == DeflatedExplicitVRLittleEndian:
+        return False
+    size = os.path.getsize(path)
+    last = None
+    with open(path, "rb") as handle:
+        handle.seek(128 + 4 + 12 + int(group_length))
+        for raw in data_element_generator(handle, syntax == ImplicitVRLittleEndian,
+                                          syntax != ExplicitVRBigEndian, defer_size=0):
+            # Defined lengths come as raw elements; undefined-length sequences come parsed.
+            length = getattr(raw, "length", None)
+            if length not in (None, _UNDEFINED_LENGTH) and raw.value_tell + length > size:
+                return True
+            last = raw
+        if last is not None and (getattr(last, "length", None) == _UNDEFINED_LENGTH
+                                 or getattr(last, "is_undefined_length", False)):
+            handle.seek(-8, os.SEEK_END)
+            return handle.read(4) not in (b"\xfe\xff\xdd\xe0", b"\xff\xfe\xe0\xdd")
+    return False
 
 
 def _measurement_container(dataset: Dataset, result: SRReadResult) -> Dataset | None:
