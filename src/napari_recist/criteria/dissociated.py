@@ -6,6 +6,7 @@ shared/spec/criteria.md section 4: `vuagnat` (seed 001), `bernard_tessier` (seed
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from napari_recist.criteria.lesions import LesionResponse
@@ -78,26 +79,51 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
     return Verdict(best.value, f"{best.reason} at {timeline.label(best_index + 1)}"), rate
 
 
+def _measured_lesions(
+    timeline: Timeline, index: int
+) -> Iterator[tuple[str, float, float | None, float | None]]:
+    """Targets and measured non-targets with a size now and at baseline.
+
+    Yields
+    ------
+    tuple
+        Lesion id, diameter now, % change from its baseline, its nadir before now.
+    """
+    for lesion in (*timeline.targets, *timeline.non_targets):
+        diameters = timeline.diameters[lesion.lesion_id]
+        now, baseline = diameters[index], diameters[0]
+        if now is not None and baseline is not None:
+            yield (
+                lesion.lesion_id,
+                now,
+                percent_change(now, baseline),
+                timeline.nadirs[lesion.lesion_id][index],
+            )
+
+
+def _growing_non_targets(timeline: Timeline, index: int) -> list[str]:
+    """Non-targets with `progression` or `increase` at an assessment."""
+    return [
+        n.lesion_id
+        for n in timeline.non_targets
+        if timeline.states[n.lesion_id][index] in _NON_TARGET_GROWTH
+    ]
+
+
 def _measured_change(timeline: Timeline, index: int) -> tuple[list[str], list[tuple[str, float]]]:
     """Lesions (targets and measured non-targets) that shrank > 30 % / grew > 20 % (seed 002)."""
     c = timeline.criteria
     shrunk: list[str] = []
     grown: list[tuple[str, float]] = []
-    for lesion in (*timeline.targets, *timeline.non_targets):
-        diameters = timeline.diameters[lesion.lesion_id]
-        now, baseline = diameters[index], diameters[0]
-        if now is None or baseline is None:
-            continue
-        change = percent_change(now, baseline)
+    for lesion_id, now, change, nadir in _measured_lesions(timeline, index):
         if change is not None and below(change, -c.bt_decrease_pct):
-            shrunk.append(lesion.lesion_id)
-        nadir = timeline.nadir(lesion.lesion_id, index)
+            shrunk.append(lesion_id)
         if nadir is None:
             continue
         if (nadir == 0 and now > 0) or (
             nadir > 0 and above(now / nadir * 100 - 100, c.bt_increase_pct)
         ):
-            grown.append((lesion.lesion_id, now - nadir))
+            grown.append((lesion_id, now - nadir))
     return shrunk, grown
 
 
@@ -111,11 +137,7 @@ def bernard_tessier_at(timeline: Timeline, recist: RecistTimepoint) -> Verdict:
     i = recist.index
     shrunk, grown = _measured_change(timeline, i)
     growth_sum = sum(delta for _, delta in grown)
-    progressing_nt = [
-        n.lesion_id
-        for n in timeline.non_targets
-        if timeline.states[n.lesion_id][i] in _NON_TARGET_GROWTH
-    ]
+    progressing_nt = _growing_non_targets(timeline, i)
     other_side: list[str] = []
     if grown and at_least(growth_sum, c.bt_min_increase_sum_mm):
         other_side.append(
@@ -168,25 +190,15 @@ def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
         i = tp.index
         shrunk: list[str] = []
         grown: list[str] = []
-        for lesion in (*timeline.targets, *timeline.non_targets):
-            diameters = timeline.diameters[lesion.lesion_id]
-            now, baseline = diameters[i], diameters[0]
-            if now is None or baseline is None:
-                continue
-            change = percent_change(now, baseline)
+        for lesion_id, now, change, nadir in _measured_lesions(timeline, i):
             if change is not None and below(change, -c.tozuka_min_shrink_pct):
-                shrunk.append(f"{lesion.lesion_id} {fmt_pct(change)}")
-            nadir = timeline.nadir(lesion.lesion_id, i)
+                shrunk.append(f"{lesion_id} {fmt_pct(change)}")
             if nadir is not None and above(now, nadir):
-                grown.append(lesion.lesion_id)
+                grown.append(lesion_id)
         growth = []
         if grown:
             growth.append(f"{', '.join(grown)} grew from nadir")
-        growing_nt = [
-            n.lesion_id
-            for n in timeline.non_targets
-            if timeline.states[n.lesion_id][i] in _NON_TARGET_GROWTH
-        ]
+        growing_nt = _growing_non_targets(timeline, i)
         if growing_nt:
             growth.append(f"non-target {', '.join(growing_nt)} progressing")
         if tp.new_lesions:
