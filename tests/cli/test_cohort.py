@@ -110,10 +110,16 @@ def test_two_local_workers_and_a_dask_cluster_give_the_same_result(
 ) -> None:
     from distributed import LocalCluster
 
-    table, clinical = cohort_files
-    serial, parallel, cluster_out = tmp_path / "serial", tmp_path / "parallel", tmp_path / "dask"
-    assert main(["cohort", str(table), "--out", str(serial), "--quiet"]) == 0
-    assert main(["cohort", str(table), "--out", str(parallel), "--workers", "2", "--quiet"]) == 0
+    from napari_recist.cohort.batch import classify_sources, find_cohort
+    from napari_recist.criteria.settings import Criteria
+
+    table, _ = cohort_files
+    sources = find_cohort(table).sources
+    serial = classify_sources(sources, Criteria(), workers=1, progress=False)
+    parallel = classify_sources(sources, Criteria(), workers=2, progress=False)
+    assert [o.patient for o in parallel] == [o.patient for o in serial]
+    assert len(serial) == 40 and all(o.patient is not None for o in serial)
+    cluster_out = tmp_path / "dask"
     with LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
@@ -131,12 +137,9 @@ def test_two_local_workers_and_a_dask_cluster_give_the_same_result(
             )
             == 0
         )
-    expected = (serial / "patients.csv").read_text(encoding="utf-8")
-    assert (parallel / "patients.csv").read_text(encoding="utf-8") == expected
-    assert (cluster_out / "patients.csv").read_text(encoding="utf-8") == expected
-    assert (cluster_out / "assessments.csv").read_text(encoding="utf-8") == (
-        serial / "assessments.csv"
-    ).read_text(encoding="utf-8")
+    patients = _rows(cluster_out / "patients.csv")
+    assert [p["patient_id"] for p in patients] == [o.label for o in serial]
+    assert [p["category"] for p in patients] == [o.patient["category"] for o in serial]
 
 
 def test_unreachable_scheduler_is_a_clear_error(
@@ -158,3 +161,34 @@ def test_unreachable_scheduler_is_a_clear_error(
         == 2
     )
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_cohort_from_folders_of_dicom_sr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from napari_recist.cohort.synthetic import write_patient_folder
+    from napari_recist.criteria.report import classify_patient
+
+    records, _ = synthetic_cohort(2, seed=11)
+    root = tmp_path / "study"
+    expected = {}
+    for record in records:
+        write_patient_folder(record, root / record.patient_id)
+        expected[record.patient_id] = classify_patient(record).to_json()
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("not DICOM", encoding="utf-8")
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "image.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
+    out = tmp_path / "out"
+    assert main(["cohort", str(root), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "notes: no DICOM file, not a patient folder" in err
+    assert f"not classified: {broken}" in err
+    patients = _rows(out / "patients.csv")
+    assert [p["patient_id"] for p in patients] == sorted(expected)
+    for row in patients:
+        assert row["category"] == expected[row["patient_id"]]["category"]
+        assert row["best_overall_response"] == expected[row["patient_id"]]["best_overall_response"]
+    page = (out / "cohort.html").read_text(encoding="utf-8")
+    assert "Patients not classified" in page and "broken" in page

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from napari_recist.model import (
     Assessment,
+    AxisGeometry,
     Lesion,
     LesionState,
     Measurement,
@@ -25,6 +31,9 @@ from napari_recist.model import (
     Role,
     build_record,
 )
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 SITES = ("lung", "liver", "lymph node", "adrenal", "bone", "peritoneum", "soft tissue")
 # Course: (weight in the cohort, per-visit relative size change of (shrinking, growing) lesions,
@@ -177,3 +186,113 @@ def clinical_csv(rows: list[SyntheticClinical]) -> str:
     lines = ["patient_id,os_days,os_event,sex,ecog"]
     lines += [f"{r.patient_id},{r.os_days},{int(r.os_event)},{r.sex},{r.ecog}" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+# A one-slice CT per scan is enough evidence for an SR: 64 x 64 pixels of 4 mm (256 mm field).
+CT_PIXELS = 64
+CT_PIXEL_MM = 4.0
+
+
+def _ct_slice(folder: Path, record: PatientRecord, assessment: Assessment) -> Dataset:
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = [record.patient_id, assessment.date.isoformat()]
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[*key, "image"])
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path = folder / "ct_001.dcm"
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientID = record.patient_id
+    ds.PatientName = f"Synthetic^{record.patient_id}"
+    ds.PatientBirthDate = "19600101"
+    ds.PatientSex = "O"
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=[*key, "study"])
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[*key, "series"])
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[record.patient_id, "frame"])
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = assessment.date.strftime("%Y%m%d")
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "090000"
+    ds.AccessionNumber = f"A{assessment.timepoint}"
+    ds.StudyID = str(assessment.timepoint + 1)
+    ds.ReferringPhysicianName = ""
+    ds.Modality = "CT"
+    ds.Manufacturer = "napari-recist synthetic cohort"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    half = CT_PIXELS * CT_PIXEL_MM / 2
+    ds.ImagePositionPatient = [-half, -half, 0.0]
+    ds.PixelSpacing = [CT_PIXEL_MM, CT_PIXEL_MM]
+    ds.SliceThickness = 5.0
+    ds.KVP = 120
+    ds.PositionReferenceIndicator = ""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = ds.Columns = CT_PIXELS
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "HU"
+    ds.PixelData = np.full((CT_PIXELS, CT_PIXELS), 40, dtype=np.int16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return ds
+
+
+def _with_axes(measurement: Measurement, index: int, image: Dataset) -> Measurement:
+    """Give a measured lesion long and short axes on the image, centred on a circle of sites."""
+    if measurement.long_axis_mm is None:
+        return measurement
+    angle = 2 * math.pi * index / 6
+    centre_x, centre_y = 60.0 * math.cos(angle), 60.0 * math.sin(angle)
+    uid = str(image.SOPInstanceUID)
+    half_long = measurement.long_axis_mm / 2
+    long_axis = AxisGeometry(
+        ((centre_x - half_long, centre_y, 0.0), (centre_x + half_long, centre_y, 0.0)), uid
+    )
+    short_axis = None
+    if measurement.short_axis_mm is not None:
+        half_short = measurement.short_axis_mm / 2
+        short_axis = AxisGeometry(
+            ((centre_x, centre_y - half_short, 0.0), (centre_x, centre_y + half_short, 0.0)), uid
+        )
+    return replace(measurement, long_axis=long_axis, short_axis=short_axis)
+
+
+def write_patient_folder(record: PatientRecord, root: str | os.PathLike[str]) -> Path:
+    """Write a synthetic patient as DICOM: per scan a one-slice CT and a TID 1500 SR.
+
+    The SRs are written by `napari_recist.io.sr.write_timepoint_sr`, with each measured
+    lesion's axes drawn on the CT slice, so that reading the folder back gives the record.
+
+    Parameters
+    ----------
+    record
+        The patient (e.g. from `synthetic_cohort`).
+    root
+        Folder to create; one sub-folder per scan date.
+
+    Returns
+    -------
+    Path
+        The patient folder.
+    """
+    from napari_recist.io.sr import write_timepoint_sr
+
+    folder = Path(root)
+    order = {lesion_id: i for i, lesion_id in enumerate(sorted(record.lesions))}
+    for assessment in record.assessments:
+        scan = folder / f"{assessment.date.isoformat()}_tp{assessment.timepoint}"
+        image = _ct_slice(scan / "CT", record, assessment)
+        assessment.measurements = {
+            lesion_id: _with_axes(m, order[lesion_id], image)
+            for lesion_id, m in assessment.measurements.items()
+        }
+        write_timepoint_sr(record, assessment.timepoint, [image], scan / "SR" / "sr.dcm")
+    return folder
