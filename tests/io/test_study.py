@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -112,3 +115,30 @@ def test_folder_without_sr_is_refused(tmp_path):
     make_ct_series(tmp_path / "a", "P1")
     with pytest.raises(InputError, match="no structured report with lesion measurements"):
         load_patient_record(tmp_path)
+
+
+def test_a_line_on_another_scan_is_found(tmp_path):
+    # OHIF can measure the prior study from the follow-up's report.
+    baseline = make_ct_series(tmp_path / "ct0", "P1", dt.date(2024, 1, 10), 2)
+    make_ct_series(tmp_path / "ct1", "P1", dt.date(2024, 3, 12), 2)
+    image = baseline[1]
+    description = {
+        "patient": {"PatientID": "P1", "PatientName": "Test^P1", "StudyDate": "20240312"},
+        "studyInstanceUID": "1.2.3.4", "seriesInstanceUID": "1.2.3.4.5",
+        "images": [{"sopInstanceUID": str(image.SOPInstanceUID),
+                    "sopClassUID": str(image.SOPClassUID)}],
+        "toolState": {"0": {"Length": {"data": [{"handles": {
+            "start": {"x": 4.5, "y": 4.5}, "end": {"x": 14.5, "y": 4.5}}, "length": 8.0}]}}},
+    }
+    (tmp_path / "ohif.json").write_text(json.dumps(description))
+    js = Path(__file__).resolve().parents[1] / "_js" / "write_sr.js"
+    run = subprocess.run(["node", str(js), str(tmp_path / "ohif.json"), str(tmp_path / "sr.dcm")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = read_patient_record(tmp_path)
+    assert result.problems == []
+    (assessment,) = result.record.assessments
+    (measurement,) = assessment.measurements.values()
+    assert assessment.date == dt.date(2024, 3, 12)
+    assert measurement.long_axis.referenced_sop_uid == str(image.SOPInstanceUID)
+    assert measurement.long_axis.points[0][2] == float(image.ImagePositionPatient[2])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -203,8 +204,12 @@ def read_patient_record(folder: str | os.PathLike[str]) -> PatientRecordResult:
     problems = list(study.problems)
     notes = [str(note) for note in study.notes]
     results: list[SRReadResult] = []
+    headers = {tp.date: _ImageHeaders(tp.image_files()) for tp in study.timepoints}
     for timepoint in study.timepoints:
-        images = _ImageHeaders(timepoint.image_files())
+        # Lines are looked up on the SR's own scan first, then on the other scans (OHIF can
+        # measure a prior study from a follow-up's report); headers are read only if needed.
+        images = ChainMap(headers[timepoint.date],
+                          *(h for date, h in headers.items() if date != timepoint.date))
         for report in timepoint.sr_files:
             result = read_sr(report.path, images)
             problems.extend(result.problems)
