@@ -151,7 +151,10 @@ def find_cohort(source: str | os.PathLike[str], lenient: bool = False) -> Cohort
 
 
 def classify_source(item: PatientSource, criteria: Criteria) -> Outcome:
-    """Read (if needed) and classify one patient; never raises for bad input.
+    """Read (if needed) and classify one patient; never raises.
+
+    A file no reader expected (a damaged SR that trips a library) is reported as a problem of
+    that patient, so that one bad folder does not stop a cohort of thousands.
 
     Parameters
     ----------
@@ -178,6 +181,9 @@ def classify_source(item: PatientSource, criteria: Criteria) -> Outcome:
         return Outcome(item.label, None, tuple(str(p) for p in error.problems))
     except ValueError as error:
         return Outcome(item.label, None, (f"{item.label}: {error}",))
+    except Exception as error:  # noqa: BLE001 - one unreadable patient must not stop a cohort
+        message = f"{item.label}: could not be read ({type(error).__name__}: {error})"
+        return Outcome(item.label, None, (message,))
 
 
 def classify_batch(items: Sequence[PatientSource], criteria: Criteria) -> list[Outcome]:
