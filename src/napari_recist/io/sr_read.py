@@ -17,6 +17,7 @@ import struct
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -238,29 +239,12 @@ class _GroupReader:
         timepoint = self._timepoint(items)
         if timepoint is not None:
             timepoints.append(timepoint)
-        site, role, state, nodal, thoracic, response = "other", None, None, None, None, None
         for index, item in enumerate(items, start=1):
-            key = _key(item)
-            value_type = item.get("ValueType")
-            if key in _FINDING_SITES and value_type == "CODE":
-                site = vocab.site_from_code(_concept(item))
-            elif value_type == "NUM":
+            if item.get("ValueType") == "NUM":
                 self._axis(item, f"content item {index} '{_meaning(item)}'")
-            elif value_type == "CODE":
-                value = vocab.code_key(_concept(item))
-                if key in vocab.ROLE_NAMES and value in vocab.ROLE_BY_VALUE:
-                    role = vocab.ROLE_BY_VALUE[value]
-                elif key == vocab.code_key(vocab.LESION_STATE):
-                    state = vocab.STATE_BY_VALUE.get(value)
-                    if state is None:
-                        self.problem(f"unknown lesion state {_concept(item).meaning!r}",
-                                     f"content item {index}")
-                elif key == vocab.code_key(vocab.NODAL):
-                    nodal = value == vocab.code_key(vocab.YES)
-                elif key == vocab.code_key(vocab.THORACIC):
-                    thoracic = value == vocab.code_key(vocab.YES)
-                elif key == vocab.code_key(vocab.CURRENT_RESPONSE):
-                    response = vocab.response_from_code(_concept(item))
+        found = self._evaluations(items)
+        site, role, state = found["site"], found["role"], found["state"]
+        nodal, thoracic, response = found["nodal"], found["thoracic"], found["response"]
         if role is None:
             role = Role.TARGET if self.attempted else Role.NON_TARGET
             self.result.notes.append(f"{self.result.source}, {self.where}: no RECIST role "
@@ -291,6 +275,32 @@ class _GroupReader:
             self.result.responses[lesion_id] = response
         for axis, line in self.pending.items():
             self.result.pixel_lines[(lesion_id, axis)] = line
+
+    def _evaluations(self, items: list[Dataset]) -> dict[str, Any]:
+        """Finding site and the qualitative evaluations (role, state, flags, response)."""
+        found: dict[str, Any] = dict.fromkeys(
+            ("role", "state", "nodal", "thoracic", "response"), None)
+        found["site"] = "other"
+        flags = {vocab.code_key(vocab.NODAL): "nodal", vocab.code_key(vocab.THORACIC): "thoracic"}
+        for index, item in enumerate(items, start=1):
+            if item.get("ValueType") != "CODE":
+                continue
+            key, concept = _key(item), _concept(item)
+            value = vocab.code_key(concept)
+            if key in _FINDING_SITES:
+                found["site"] = vocab.site_from_code(concept)
+            elif key in vocab.ROLE_NAMES and value in vocab.ROLE_BY_VALUE:
+                found["role"] = vocab.ROLE_BY_VALUE[value]
+            elif key == vocab.code_key(vocab.LESION_STATE):
+                found["state"] = vocab.STATE_BY_VALUE.get(value)
+                if found["state"] is None:
+                    self.problem(f"unknown lesion state {concept.meaning!r}",
+                                 f"content item {index}")
+            elif key in flags:
+                found[flags[key]] = value == vocab.code_key(vocab.YES)
+            elif key == vocab.code_key(vocab.CURRENT_RESPONSE):
+                found["response"] = vocab.response_from_code(concept)
+        return found
 
     def _timepoint(self, items: list[Dataset]) -> int | None:
         text = _text_value(items, _TIME_POINT)
