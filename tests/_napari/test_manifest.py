@@ -30,7 +30,8 @@ def test_package_manifest_is_the_top_level_one():
     assert manifest.name == "napari-recist"
     declared = yaml.safe_load((ROOT / "napari.yaml").read_text())
     widgets = {w["display_name"] for w in declared["contributions"]["widgets"]}
-    assert {"Lesion table", "Response panel", "Compare two scans", "Export"} <= widgets
+    expected = {"Lesion table", "Response panel", "Compare two scans", "Export", "Patient plots"}
+    assert expected <= widgets
     reader = manifest.contributions.readers[0]
     assert reader.accepts_directories
     assert manifest.contributions.writers[0].layer_types == ["shapes"]

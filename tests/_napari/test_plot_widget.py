@@ -65,3 +65,41 @@ def test_widget_without_lesion_diameters(make_napari_viewer):
     )
     _, lesions = widget.figure.axes
     assert lesions.texts[0].get_text() == "no lesion diameters in the result"
+
+
+def test_widget_follows_edits_in_the_viewer(make_napari_viewer, patient_folder):
+    import numpy as np
+
+    from napari_recist._napari.binding import find_session, session_layer, show_timepoint
+    from napari_recist._napari.widgets.lesion_table import LesionTableWidget
+    from napari_recist._napari.widgets.response_panel import ResponsePanelWidget
+
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    plots = PatientPlotWidget(viewer)
+    viewer.window.add_dock_widget(plots, name="Patient plots")
+    table = LesionTableWidget(viewer)
+    ResponsePanelWidget(viewer)
+
+    def draw(timepoint, start, end):
+        show_timepoint(viewer, session, timepoint)
+        session_layer(viewer, session, timepoint, "lesions").add_lines(
+            np.array([start, end], dtype=float)
+        )
+
+    draw(0, (2, 15, 10), (2, 15, 30))  # 15 mm at baseline
+    table.role_combo.setCurrentText("target")
+    table.site_combo.setCurrentText("lung")
+    assert table.create_lesion() == "L1"
+    assert table.add_drawn_line("long")
+    draw(1, (2, 15, 6), (2, 15, 34))  # 21 mm at the follow-up: +40 %, PD
+    table.select_lesion("L1")
+    assert table.add_drawn_line("long")
+    assert plots.result is not None and plots.result["timepoints"][1]["overall"] == "PD"
+    spider, lesions = plots.figure.axes
+    sum_line = next(line for line in spider.lines if line.get_label() == "sum of diameters")
+    assert list(sum_line.get_ydata()) == [0.0, 40.0]
+    diameters = lesions.lines[0].get_ydata()
+    assert list(diameters) == [15.0, 21.0]  # baseline size from the viewer's record
+    assert any(text.get_text() == "L1 (lung)" for text in lesions.texts)

@@ -28,10 +28,23 @@ def layer_metadata(session: PatientSession, timepoint: int, kind: str) -> dict[s
     return {METADATA_KEY: {"session": session, "timepoint": timepoint, "kind": kind}}
 
 
+def unwrap(obj: Any) -> Any:
+    """Return the object behind napari's plugin proxy.
+
+    napari hands dock widgets a ``PublicOnlyProxy`` of the viewer, and it wraps every object
+    of a module whose name starts with "napari" (ours too) in a new proxy on each access;
+    sessions are compared by identity, so they are always unwrapped.
+    """
+    return getattr(obj, "__wrapped__", obj)
+
+
 def layer_link(layer: Layer) -> dict[str, Any] | None:
     """Return a layer's link to a session (session, timepoint, kind), or None."""
-    link = layer.metadata.get(METADATA_KEY) if isinstance(layer.metadata, dict) else None
-    return link if isinstance(link, dict) and "session" in link else None
+    metadata = layer.metadata
+    link = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(link, dict) or "session" not in link:
+        return None
+    return {**link, "session": unwrap(link["session"])}
 
 
 def find_session(viewer: napari.Viewer) -> PatientSession | None:
@@ -91,9 +104,10 @@ def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> Non
 
 def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
     """Keep the viewer's lesion layers in step with the session (idempotent)."""
-    if id(viewer) in session.bound_viewers:
+    session = unwrap(session)
+    if id(unwrap(viewer)) in session.bound_viewers:
         return
-    session.bound_viewers.add(id(viewer))
+    session.bound_viewers.add(id(unwrap(viewer)))
 
     def _refresh() -> None:
         refresh_lesion_layers(viewer, session)

@@ -14,7 +14,11 @@ from matplotlib.figure import Figure
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from napari_recist.cohort.plots import draw_lesion_trajectory, draw_patient_spider
-from napari_recist.cohort.trajectories import lesion_series_from_json
+from napari_recist.cohort.trajectories import (
+    LesionSeries,
+    lesion_series,
+    lesion_series_from_json,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -57,7 +61,7 @@ class PatientPlotWidget(QWidget):
             self.status.setText("Not classified yet: no plot.")
             self.canvas.draw_idle()
             return
-        lesions = lesion_series_from_json(result_json)
+        lesions = self._lesion_series(result_json)
         spider_axes, lesion_axes = self.figure.subplots(2, 1)
         draw_patient_spider(spider_axes, result_json, lesions)
         if lesions:
@@ -80,3 +84,20 @@ class PatientPlotWidget(QWidget):
             f"best overall response {result_json.get('best_overall_response', 'NA')}."
         )
         self.canvas.draw_idle()
+
+    def _lesion_series(self, result_json: dict[str, Any]) -> list[LesionSeries]:
+        """Lesion diameters of the patient shown.
+
+        From the viewer's patient record when it is this patient (it has the roles, sites and
+        baseline sizes), else from the JSON's ``lesion_diameters_mm``.
+        """
+        from napari_recist._napari.binding import find_session
+
+        session = find_session(self.viewer)
+        record = getattr(session, "record", None)
+        if record is not None and record.patient_id == result_json.get("patient_id"):
+            try:
+                return lesion_series(record, session.criteria)  # type: ignore[union-attr]
+            except ValueError:  # no baseline yet
+                pass
+        return lesion_series_from_json(result_json)

@@ -186,6 +186,8 @@ class ResponsePanelWidget(QWidget):
         docks = getattr(window, "dock_widgets", {}) if window is not None else {}
         for widget in list(docks.values()):
             show = getattr(widget, PLOT_WIDGET_METHOD, None)
+            if getattr(widget, "follows_session", False):
+                continue  # it listens to the session itself
             if callable(show) and widget is not self:
                 show(self.session.result)
 
