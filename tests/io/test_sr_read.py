@@ -253,3 +253,15 @@ def test_bad_coordinates_cost_only_the_line(patient, tmp_path):
     assert "image coordinates without points" in problem.message
     l1 = result.measurements["L1"]
     assert (l1.long_axis_mm, l1.long_axis, l1.short_axis is not None) == (32.0, None, True)
+
+
+def test_image_without_plane_attributes_keeps_the_length(patient):
+    _, ct, paths = patient
+    images = _images(ct)
+    damaged = images[str(ct[0][1].SOPInstanceUID)].copy()
+    del damaged.PixelSpacing
+    images[str(ct[0][1].SOPInstanceUID)] = damaged
+    result = read_sr(paths[0], images)
+    assert len(result.problems) == 2
+    assert "has no position, orientation or pixel spacing" in result.problems[0].message
+    assert result.measurements["L1"].long_axis_mm == 32.0

@@ -28,6 +28,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
+from napari_recist.io.sr_geometry import has_plane, pixel_to_lps
 from napari_recist.model import AxisGeometry, Lesion, LesionState, Measurement, Role
 
 _IMAGING_MEASUREMENT_REPORT = ("DCM", "126000")
@@ -383,36 +384,14 @@ class _GroupReader:
             self.problem(f"the line is drawn on image {sop_uid}, which is not among the "
                          "images found; its length is kept, its position is not", where)
             return
+        if not has_plane(image):
+            self.problem(f"image {sop_uid} has no position, orientation or pixel spacing: the "
+                         "line's position cannot be known; its length is kept", where)
+            return
         self.lines[axis] = AxisGeometry(
             pixel_to_lps(image, pixels), sop_uid,
             str(image.get("FrameOfReferenceUID", "")) or None,
         )
-
-
-def pixel_to_lps(image: Dataset, pixels: np.ndarray) -> tuple[tuple[float, float, float], ...]:
-    """Convert SCOORD (column, row) points on an image to patient LPS millimetres.
-
-    Parameters
-    ----------
-    image
-        Header with Image Position/Orientation (Patient) and Pixel Spacing.
-    pixels
-        (n, 2) array of (column, row); PS3.3 C.18.6.1.2 puts the centre of the first pixel
-        at (0.5, 0.5).
-
-    Returns
-    -------
-    tuple
-        The points in LPS.
-    """
-    origin = np.asarray(image.ImagePositionPatient, dtype=float)
-    row_dir = np.asarray(image.ImageOrientationPatient[:3], dtype=float)
-    col_dir = np.asarray(image.ImageOrientationPatient[3:], dtype=float)
-    row_spacing, column_spacing = (float(v) for v in image.PixelSpacing)
-    pixels = np.asarray(pixels, dtype=float)
-    points = (origin + np.outer(pixels[:, 0] - 0.5, row_dir) * column_spacing
-              + np.outer(pixels[:, 1] - 0.5, col_dir) * row_spacing)
-    return tuple((float(x), float(y), float(z)) for x, y, z in points)
 
 
 def _key(item: Dataset) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from napari_recist import __version__
 from napari_recist.errors import InputError, Problem
 from napari_recist.io import sr_codes as vocab
 from napari_recist.io.atomic import atomic_open
+from napari_recist.io.sr_geometry import lps_to_pixel
 from napari_recist.model import (
     Assessment,
     AxisGeometry,
@@ -34,9 +35,6 @@ from napari_recist.model import (
     PatientRecord,
     natural_key,
 )
-
-# A line is "on" a slice when its points are within this distance of the image plane (mm).
-_PLANE_TOLERANCE_MM = 1e-3
 
 
 def tracking_uid(patient_id: str, lesion: Lesion) -> str:
@@ -263,7 +261,7 @@ def _coordinates(
     candidates = [library[geometry.referenced_sop_uid]] if (
         geometry.referenced_sop_uid in library) else list(library.values())
     for image in candidates:
-        pixels = _lps_to_pixel(image, points)
+        pixels = lps_to_pixel(image, points)
         if pixels is not None:
             referenced[str(image.SOPInstanceUID)] = image
             return hd.sr.CoordinatesForMeasurement(
@@ -285,27 +283,6 @@ def _coordinates(
         graphic_data=points,
         frame_of_reference_uid=frame,
     )
-
-
-def _lps_to_pixel(image: Dataset, points: np.ndarray) -> np.ndarray | None:
-    """Return (column, row) SCOORD pixel coordinates of LPS points on an image, or None.
-
-    PS3.3 C.18.6.1.2: image coordinates put the top-left corner of the top-left pixel at
-    (0, 0), so the centre of the first pixel is (0.5, 0.5).
-    """
-    if "ImagePositionPatient" not in image or "ImageOrientationPatient" not in image:
-        return None
-    origin = np.asarray(image.ImagePositionPatient, dtype=float)
-    row_dir = np.asarray(image.ImageOrientationPatient[:3], dtype=float)
-    col_dir = np.asarray(image.ImageOrientationPatient[3:], dtype=float)
-    normal = np.cross(row_dir, col_dir)
-    offsets = points - origin
-    if np.max(np.abs(offsets @ normal)) > _PLANE_TOLERANCE_MM:
-        return None
-    row_spacing, column_spacing = (float(v) for v in image.PixelSpacing)
-    columns = offsets @ row_dir / column_spacing + 0.5
-    rows = offsets @ col_dir / row_spacing + 0.5
-    return np.stack([columns, rows], axis=1)
 
 
 def _save_atomic(dataset: Dataset, out: Path) -> None:
