@@ -80,7 +80,7 @@ def test_widget_follows_edits_in_the_viewer(make_napari_viewer, patient_folder):
     plots = PatientPlotWidget(viewer)
     viewer.window.add_dock_widget(plots, name="Patient plots")
     table = LesionTableWidget(viewer)
-    ResponsePanelWidget(viewer)
+    panel = ResponsePanelWidget(viewer)  # passes each new result to the docked plots
 
     def draw(timepoint, start, end):
         show_timepoint(viewer, session, timepoint)
@@ -103,3 +103,4 @@ def test_widget_follows_edits_in_the_viewer(make_napari_viewer, patient_folder):
     diameters = lesions.lines[0].get_ydata()
     assert list(diameters) == [15.0, 21.0]  # baseline size from the viewer's record
     assert any(text.get_text() == "L1 (lung)" for text in lesions.texts)
+    assert "PD" in panel.text()
