@@ -293,3 +293,16 @@ def test_bits_above_bits_stored_are_ignored(tmp_path):
         ds.save_as(path)
     np.testing.assert_array_equal(load_series(tmp_path).array, hu)
     np.testing.assert_array_equal(load_series(tmp_path, lazy=True).array.compute(), hu)
+
+
+def test_undecodable_compressed_slice_is_named(tmp_path):
+    small_series(tmp_path, depth=3)
+    broken = tmp_path / "CT0002.dcm"
+    ds = pydicom.dcmread(broken)
+    ds.compress(RLELossless)
+    ds.PixelData = ds.PixelData[:40]  # keeps the item structure, loses the segments
+    ds.save_as(broken)
+    with pytest.raises(InputError) as caught:
+        load_series(tmp_path)
+    assert str(broken) in str(caught.value)
+    assert "could not be decoded" in str(caught.value)

@@ -40,6 +40,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import pixel_array as decode_pixel_array
 from pydicom.tag import Tag
 from pydicom.uid import (
     ExplicitVRLittleEndian,
@@ -709,8 +710,7 @@ def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
         _clear_unused_bits(item, data)
         return data
     try:
-        full = pydicom.dcmread(item.path)
-        pixels = full.pixel_array
+        pixels = decode_pixel_array(item.path)  # from the path: least memory (pydicom docs)
     except Exception as error:  # noqa: BLE001 - any decoder failure is reported per file
         raise InputError(
             [Problem(str(item.path), f"pixel data could not be decoded ({error})")]
