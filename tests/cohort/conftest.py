@@ -42,6 +42,10 @@ def make_patient(
                 "irecist": "i" + response if response in {"CR", "PR", "SD"} else "iUPD",
                 "lesions": (lesion_responses[index - 1] if lesion_responses else {}),
                 "category": category,
+                "dissociated": {
+                    "vuagnat": "none",
+                    "bernard_tessier": category == "DR" and index == len(changes),
+                },
                 "reason": f"{response}: SOD {100 + change:.0f} mm is {change:+.1f} % from baseline",
             }
         )

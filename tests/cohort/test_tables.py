@@ -39,6 +39,18 @@ def test_frequencies_per_patient_assessment_and_lesion(
     # 3 + 2 + 2 + 2 + 1 + 3 follow-ups; the baselines are not assessments of response.
     assert per_assessment.total == 13
     assert dict(per_assessment.counts) == {"CR": 2, "PR": 3, "SD": 5, "PD": 3}
+    by_first = by_name[
+        "Bernard-Tessier DR by RECIST 1.1 response at the first follow-up (seed 002 Fig. 1c)"
+    ]
+    assert dict(by_first.counts) == {
+        "PR: no DR": 1,
+        "CR: no DR": 1,
+        "SD: no DR": 2,
+        "SD: DR": 1,
+        "PD: no DR": 1,
+    }
+    first_dr = by_name["Time point of the first DR (seed 002 Fig. 1f)"]
+    assert first_dr.counts == (("TP2", 1),)  # P4 meets the definition at its second follow-up
     lesions = by_name["Lesion-level response per lesion assessment"]
     assert dict(lesions.counts) == {"PR": 2, "SD": 1, "PD": 1, "NEW": 1}
     rows = frequency_rows([category])

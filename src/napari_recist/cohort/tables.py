@@ -206,6 +206,7 @@ def frequencies(patients: Sequence[Patient]) -> list[Frequency]:
         _count(f"{title} per assessment", "assessments", (get(tp) for tp in follow_ups))
         for title, get in ASSESSMENT_FIELDS
     ]
+    result += _dissociated_response_tables(patients)
     result.append(
         _count(
             "Lesion-level response per lesion assessment",
@@ -214,6 +215,37 @@ def frequencies(patients: Sequence[Patient]) -> list[Frequency]:
         )
     )
     return result
+
+
+def _first_follow_up(patient: Patient) -> Mapping[str, Any] | None:
+    follow_ups = _follow_ups(patient)
+    return min(follow_ups, key=lambda tp: int(tp["timepoint"])) if follow_ups else None
+
+
+def _dissociated_response_tables(patients: Sequence[Patient]) -> list[Frequency]:
+    """Seed 002 Fig. 1c and 1f: DR by the RECIST response at the first follow-up.
+
+    Also the time point at which each DR patient first meets the definition.
+    """
+    by_first_response = []
+    first_dr = []
+    for patient in patients:
+        first = _first_follow_up(patient)
+        is_dr = bool((patient.get("dissociated_response") or {}).get("bernard_tessier"))
+        if first is not None:
+            by_first_response.append(f"{first.get('overall', 'NA')}: {'DR' if is_dr else 'no DR'}")
+        for tp in _follow_ups(patient):
+            if (tp.get("dissociated") or {}).get("bernard_tessier"):
+                first_dr.append(f"TP{tp['timepoint']}")
+                break
+    return [
+        _count(
+            "Bernard-Tessier DR by RECIST 1.1 response at the first follow-up (seed 002 Fig. 1c)",
+            "patients",
+            by_first_response,
+        ),
+        _count("Time point of the first DR (seed 002 Fig. 1f)", "DR patients", first_dr),
+    ]
 
 
 def frequency_rows(items: Sequence[Frequency]) -> list[dict[str, str]]:
