@@ -62,6 +62,7 @@ def test_tag_measure_and_see_the_response(make_napari_viewer, patient_folder: Pa
 
     # Follow-up: the lesion grows to 21 mm (+40 %): progression.
     layer = draw(viewer, session, 1, (2, 15, 6), (2, 15, 34))
+    assert table.timepoint_combo.currentData() == 1  # the scan chooser follows the layer
     table.select_lesion("L1")
     assert table.add_drawn_line("long")
     assert session.measurement(1, "L1").long_axis_mm == pytest.approx(21.0)
@@ -106,3 +107,73 @@ def test_delete_with_undo(make_napari_viewer, patient_folder: Path):
     assert table.undo()
     assert session.measurement(0, "L1").long_axis_mm == pytest.approx(15.0)
     assert len(layer.data) == 1
+
+
+def test_dragging_a_lesion_line_updates_the_model(make_napari_viewer, patient_folder: Path,
+                                                  qtbot):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    layer = draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))
+    table.create_lesion()
+    table.add_drawn_line("long")
+    # The user drags the line's end 4 pixels further (napari emits a CHANGED data event).
+    moved = [np.asarray(shape).copy() for shape in layer.data]
+    moved[0][1] = (2, 15, 34)
+    layer.data = moved
+    qtbot.waitUntil(
+        lambda: session.measurement(0, "L1").long_axis_mm == pytest.approx(24 * PIXEL_MM)
+    )
+    assert layer.features["lesion_id"].tolist() == ["L1"]
+    assert table.undo()
+    assert session.measurement(0, "L1").long_axis_mm == pytest.approx(20 * PIXEL_MM)
+
+
+def test_link_a_line_to_another_lesion_and_set_a_state(make_napari_viewer, patient_folder: Path):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))
+    table.create_lesion()
+    table.add_drawn_line("long")
+    # At the follow-up the user measured it as a new lesion by mistake, then links it.
+    layer = draw(viewer, session, 1, (2, 15, 12), (2, 15, 28))
+    assert table.create_lesion() == "L2"
+    assert table.add_drawn_line("long")
+    layer.selected_data = {0}
+    table.select_lesion("L1")
+    assert table.link_selected_line()
+    assert "L2" not in session.record.lesions
+    assert session.measurement(1, "L1").long_axis_mm == pytest.approx(16 * PIXEL_MM)
+    # Then the lesion is gone at the follow-up: absent, a complete response of that lesion.
+    table.state_combo.setCurrentText("absent")
+    table.select_lesion("L1")
+    assert table.set_state_of_selected()
+    assert session.measurement(1, "L1").state is LesionState.ABSENT
+    assert session.lesion_responses(1)["L1"] == "CR"
+
+
+def test_autosave_failure_is_told_and_nothing_is_lost(make_napari_viewer, patient_folder: Path,
+                                                      tmp_path: Path):
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    session.folder = blocker  # the session file cannot be written under a file
+    table = LesionTableWidget(viewer)
+    panel = ResponsePanelWidget(viewer)
+    start = len(notification_manager.records)
+    draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))
+    table.create_lesion()
+    assert table.add_drawn_line("long")
+    messages = " ".join(str(n.message) for n in notification_manager.records[start:])
+    assert "cannot autosave" in messages
+    assert "cannot autosave" in panel.status.text()
+    assert session.measurement(0, "L1").long_axis_mm == pytest.approx(15.0)
+    out = table.session.export_csv(tmp_path / "elsewhere.csv")
+    assert out.is_file()

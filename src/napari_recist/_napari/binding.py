@@ -7,11 +7,18 @@ model: every session change rebuilds the lines, features and colours of each tim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
-from napari_recist._napari.layers import apply_lesion_shapes, lesion_shapes
+from napari_recist._napari.layers import (
+    apply_lesion_shapes,
+    drawn_axis_geometry,
+    lesion_shapes,
+    line_length_mm,
+)
 from napari_recist._napari.session import PatientSession
 
 if TYPE_CHECKING:
@@ -90,6 +97,10 @@ def current_timepoint(viewer: napari.Viewer, session: PatientSession) -> int | N
     return session.timepoints[-1].timepoint if session.timepoints else None
 
 
+# Layers being rebuilt from the model: their data events are ours, not the user's.
+_REBUILDING: set[int] = set()
+
+
 def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> None:
     """Rebuild every lesion layer of the session from the model and its classification."""
     for view in session.timepoints:
@@ -99,20 +110,108 @@ def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> Non
         shapes = lesion_shapes(
             session.record, view.timepoint, view.geometry, session.lesion_responses(view.timepoint)
         )
-        apply_lesion_shapes(layer, shapes)
+        _REBUILDING.add(id(unwrap(layer)))
+        try:
+            apply_lesion_shapes(layer, shapes)
+        finally:
+            _REBUILDING.discard(id(unwrap(layer)))
+
+
+def apply_moved_axes(
+    session: PatientSession, layer: Layer, indices: Sequence[int]
+) -> list[str]:
+    """Write lesion lines the user moved or reshaped back to the model.
+
+    Parameters
+    ----------
+    session
+        The patient.
+    layer
+        A lesion layer of the session.
+    indices
+        Shapes that changed.
+
+    Returns
+    -------
+    list of str
+        The lesions whose axis was updated.
+    """
+    link = layer_link(layer)
+    if link is None or link["kind"] != LESIONS:
+        return []
+    timepoint = int(link["timepoint"])
+    view = session.view(timepoint)
+    if view is None:
+        return []
+    edits = []
+    for index in indices:
+        if not 0 <= index < len(layer.data):
+            continue
+        lesion_id = str(layer.features["lesion_id"].iloc[index] or "")
+        axis = str(layer.features["axis"].iloc[index] or "")
+        if lesion_id and axis in ("long", "short") and lesion_id in session.record.lesions:
+            geometry = drawn_axis_geometry(
+                layer, index, view.geometry, view.slice_uids, view.frame_of_reference_uid
+            )
+            edits.append((lesion_id, axis, geometry, line_length_mm(layer, index)))
+    for lesion_id, axis, geometry, length in edits:
+        session.set_axis(timepoint, lesion_id, axis, geometry, length)
+    return [edit[0] for edit in edits]
+
+
+def _follow_user_edits(session: PatientSession, layer: Layer) -> None:
+    """Send the user's drags of lesion lines (napari's CHANGED data events) to the model."""
+
+    def on_data(event: Any) -> None:
+        if str(getattr(event, "action", "")) != "changed" or id(unwrap(layer)) in _REBUILDING:
+            return
+        indices = tuple(getattr(event, "data_indices", ()) or ())
+        if indices:
+            # After napari has finished its own handling of the event.
+            QTimer.singleShot(0, lambda: apply_moved_axes(session, layer, indices))
+
+    layer.events.data.connect(on_data)
 
 
 def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
-    """Keep the viewer's lesion layers in step with the session (idempotent)."""
+    """Keep the viewer's lesion layers and the session in step (idempotent).
+
+    Model -> layers: every session change rebuilds the lesion layers. Layers -> model: a
+    lesion line dragged or reshaped in the viewer updates that axis in the model.
+    """
     session = unwrap(session)
     if id(unwrap(viewer)) in session.bound_viewers:
         return
     session.bound_viewers.add(id(unwrap(viewer)))
+    followed: set[int] = set()
 
     def _refresh() -> None:
         refresh_lesion_layers(viewer, session)
 
+    def _watch(*_: object) -> None:
+        for layer in viewer.layers:
+            link = layer_link(layer)
+            key = id(unwrap(layer))
+            if link and link["session"] is session and link["kind"] == LESIONS:
+                if key not in followed:
+                    followed.add(key)
+                    _follow_user_edits(session, layer)
+
     session.changed.connect(_refresh)
+    warned: list[str] = []
+
+    def _warn_save_failed(message: str) -> None:
+        from napari.utils.notifications import show_warning
+
+        if warned and warned[-1] == message:
+            return  # said once; the response panel keeps showing it
+        warned.append(message)
+        show_warning(f"{message}. Your edits are kept in the viewer; export the lesion "
+                     "table to save them elsewhere.")
+
+    session.save_failed.connect(_warn_save_failed)
+    viewer.layers.events.inserted.connect(_watch)
+    _watch()
 
 
 def show_timepoint(viewer: napari.Viewer, session: PatientSession, timepoint: int) -> None:

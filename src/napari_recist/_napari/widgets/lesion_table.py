@@ -150,6 +150,7 @@ class LesionTableWidget(QWidget):
 
         self.viewer.layers.events.inserted.connect(self._find_session)
         self.viewer.layers.events.removed.connect(self._find_session)
+        self.viewer.layers.selection.events.active.connect(self._follow_active_layer)
         self._find_session()
 
     # -- public actions (one session call each) ---------------------------------------------
@@ -354,6 +355,15 @@ class LesionTableWidget(QWidget):
             if index >= 0:
                 self.timepoint_combo.setCurrentIndex(index)
         self.refresh()
+
+    def _follow_active_layer(self, *_: object) -> None:
+        """Show the selected layer's scan in the scan chooser."""
+        if self.session is None:
+            return
+        timepoint = current_timepoint(self.viewer, self.session)
+        index = self.timepoint_combo.findData(timepoint)
+        if index >= 0 and index != self.timepoint_combo.currentIndex():
+            self.timepoint_combo.setCurrentIndex(index)
 
     def _on_timepoint_chosen(self, index: int) -> None:
         if self.session is None or index < 0:
