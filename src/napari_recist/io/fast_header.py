@@ -30,6 +30,12 @@ _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
+# Explicit VR with a 2-byte length.
+_SHORT_VRS = frozenset(
+    {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT",
+     b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
+)
+_VR_NAME = {vr: vr.decode() for vr in _LONG_VRS | _SHORT_VRS}
 _FIRST_READ = 16384
 _TAG_VR = struct.Struct("<HH2s")
 _SHORT_LENGTH = struct.Struct("<H")
@@ -151,28 +157,50 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         return None
 
     elements: dict[int, RawDataElement] = {}
+    data = buffer.data
+    unpack_head, unpack_long, unpack_short = (
+        _TAG_VR.unpack_from, _LONG_LENGTH.unpack_from, _SHORT_LENGTH.unpack_from
+    )
     while True:
-        try:
-            buffer.need(offset + 1)
-        except _UnsupportedError:
-            break  # the file ends after a whole element, without Pixel Data
-        tag, vr, length, size = _element_header(buffer, offset)
+        # The common case inline (this loop runs ~60 times per slice); near the end of
+        # the loaded bytes, or for anything unusual, the careful `_element_header`.
+        group, element, vr = (0xFFFE, 0, b"") if offset + 12 > len(data) else unpack_head(
+            data, offset
+        )
+        if vr in _LONG_VRS:
+            tag, length, size = group << 16 | element, unpack_long(data, offset + 8)[0], 12
+        elif vr in _SHORT_VRS:
+            tag, length, size = group << 16 | element, unpack_short(data, offset + 6)[0], 8
+        else:
+            try:
+                buffer.need(offset + 1)
+            except _UnsupportedError:
+                break  # the file ends after a whole element, without Pixel Data
+            tag, vr, length, size = _element_header(buffer, offset)
+            if vr not in _VR_NAME:
+                raise _UnsupportedError("item tag or unknown VR at the top level")
+            data = buffer.data
         offset += size
         if tag == PIXEL_DATA_TAG:
             if length == _UNDEFINED:
                 return None  # encapsulated (compressed) data: pydicom reads the fragments
-            elements[tag] = RawDataElement(tag, vr.decode(), length, None, offset, False, True)
+            elements[tag] = RawDataElement(tag, _VR_NAME[vr], length, None, offset, False, True)
             break
         if length == _UNDEFINED:
             if vr != b"SQ":
                 return None
             offset = _skip_undefined_sequence(buffer, offset)
+            data = buffer.data
             continue
+        end = offset + length
         if vr != b"SQ":
-            buffer.need(offset + length)
-            value = buffer.data[offset : offset + length]
-            elements[tag] = RawDataElement(tag, vr.decode(), length, value, offset, False, True)
-        offset += length
+            if end > len(data):
+                buffer.need(end)
+                data = buffer.data
+            elements[tag] = RawDataElement(
+                tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
+            )
+        offset = end
 
     # A FileDataset, like dcmread's, so that pydicom can read deferred values from the file.
     return FileDataset(
