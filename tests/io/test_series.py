@@ -306,3 +306,23 @@ def test_undecodable_compressed_slice_is_named(tmp_path):
         load_series(tmp_path)
     assert str(broken) in str(caught.value)
     assert "could not be decoded" in str(caught.value)
+
+
+def test_odd_slice_of_another_orientation_is_left_out(tmp_path):
+    hu = small_series(tmp_path, depth=5)
+    odd = tmp_path / "CT0001.dcm"  # the most superior slice, now sagittal
+    ds = pydicom.dcmread(odd)
+    ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+    ds.save_as(odd)
+    volume = load_series(tmp_path)
+    assert volume.shape[0] == 4
+    np.testing.assert_array_equal(volume.array, hu[:4])
+    assert any("1 file(s) of the series have another size" in w and str(odd) in w
+               for w in volume.warnings)
+
+
+def test_progress_is_called_once_per_slice(tmp_path):
+    small_series(tmp_path, depth=6)
+    calls = []
+    load_series(tmp_path, progress=calls.append)
+    assert calls == [1] * 6

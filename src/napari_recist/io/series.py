@@ -914,14 +914,19 @@ def _choose_series(
 def _consistent_plane(
     items: list[tuple[Path, Dataset]], warnings: list[str]
 ) -> list[tuple[Path, Dataset]]:
-    """Keep the slices sharing the most common size and orientation; warn about others."""
+    """Keep the slices sharing the commonest size, orientation and pixel spacing; warn."""
+
+    def rounded(ds: Dataset, keyword: str) -> tuple[float, ...]:
+        try:
+            return tuple(round(v, 4) for v in _ascii_numbers(ds, keyword))
+        except ValueError:
+            return ()
 
     def plane(ds: Dataset) -> tuple[object, ...]:
-        try:
-            orientation = tuple(round(v, 4) for v in _ascii_numbers(ds, "ImageOrientationPatient"))
-        except ValueError:
-            orientation = ()
-        return (_unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0), orientation)
+        return (
+            _unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0),
+            rounded(ds, "ImageOrientationPatient"), rounded(ds, "PixelSpacing"),
+        )
 
     counts = Counter(plane(ds) for _, ds in items)
     if len(counts) == 1:
@@ -929,8 +934,9 @@ def _consistent_plane(
     keep = counts.most_common(1)[0][0]
     dropped = [path for path, ds in items if plane(ds) != keep]
     warnings.append(
-        f"{len(dropped)} file(s) of the series have another size or orientation and were "
-        f"left out (e.g. {dropped[0]}); kept {counts[keep]} slices of {keep[0]}x{keep[1]}"
+        f"{len(dropped)} file(s) of the series have another size, orientation or pixel "
+        f"spacing and were left out (e.g. {dropped[0]}); kept {counts[keep]} slices of "
+        f"{keep[0]}x{keep[1]} pixels"
     )
     return [(path, ds) for path, ds in items if plane(ds) == keep]
 
