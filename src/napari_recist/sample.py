@@ -107,9 +107,9 @@ LESIONS: tuple[LesionSpec, ...] = (
     # Lytic lesion in a vertebral body, followed as non-target, unchanged.
     LesionSpec(Lesion("L4", Role.NON_TARGET, "bone"), (0.0, 70.0, -180.0), 20, 0.0,
                ((8.0, 6.0, 7.0), (8.0, 6.0, 7.0), (8.0, 6.0, 7.0))),
-    # New liver lesion at the last time point.
+    # New liver lesion at the last time point, a sphere of 14 mm.
     LesionSpec(Lesion("N1", Role.NEW, "liver"), (-100.0, -25.0, -240.0), 5, 0.0,
-               (None, None, (7.0, 6.0, 6.0))),
+               (None, None, (7.0, 7.0, 7.0))),
 )
 
 PATIENT = {
