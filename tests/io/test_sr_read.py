@@ -224,11 +224,13 @@ def test_ohif_dcmjs_length_and_bidirectional(tmp_path):
     assert np.allclose(length.long_axis.points, [(-9.2, -16.8, 102.5), (-1.2, -16.8, 102.5)])
     assert result.lesions[length_id].role is Role.TARGET
     assert length_id == result.lesions[length_id].tracking_uid  # OHIF names only its tool
-    # dcmjs writes its Bidirectional axes with unit "1" (no unit): refused, lesion kept as NE.
-    assert [p.column.split(", ")[-1] for p in result.problems] == [
-        "content item 3 'Long Axis'", "content item 4 'Short Axis'"]
-    assert all("length with no unit" in p.message for p in result.problems)
-    assert result.measurements[bidirectional_id].state is LesionState.NOT_EVALUATED
+    # dcmjs writes its Bidirectional axes with unit "1": in a group naming its cornerstone tool
+    # they are cornerstone lengths in mm, read as such with a note (no problem, no loss).
+    assert result.problems == []
+    bidirectional = result.measurements[bidirectional_id]
+    assert (bidirectional.long_axis_mm, bidirectional.short_axis_mm) == (16.0, 8.0)
+    assert bidirectional.state is LesionState.MEASURED
+    assert sum("unit '1' on an OHIF Bidirectional length" in n for n in result.notes) == 2
 
 
 @pytest.mark.parametrize("fraction", [0.2, 0.5, 0.95])

@@ -217,6 +217,7 @@ class _GroupReader:
         self.lines: dict[str, AxisGeometry] = {}
         self.pending: dict[str, PixelLine] = {}
         self.attempted: set[str] = set()
+        self.ohif_tool: str | None = None
 
     def problem(self, message: str, item: str | None = None) -> None:
         column = self.where if item is None else f"{self.where}, {item}"
@@ -226,7 +227,8 @@ class _GroupReader:
         items = list(self.group.get("ContentSequence", []))
         text = _text_value(items, _TRACKING_IDENTIFIER)
         uid = _uid_value(items, _TRACKING_UID)
-        _tool, lesion_id = vocab.split_tracking_identifier(text) if text else (None, None)
+        tool, lesion_id = vocab.split_tracking_identifier(text) if text else (None, None)
+        self.ohif_tool = tool
         lesion_id = lesion_id or uid  # OHIF writes only its tool name: the UID names it
         if not lesion_id:
             self.problem("no Tracking Identifier: the lesion cannot be followed over time; "
@@ -340,6 +342,14 @@ class _GroupReader:
         value = measured[0]
         units = value.get("MeasurementUnitsCodeSequence")
         unit = str(units[0].get("CodeValue", "")) if units else ""
+        if unit == "1" and self.ohif_tool is not None:
+            # dcmjs writes cornerstone tool lengths, which are in mm, with the unit "1": a
+            # group that names its cornerstone tool is read in mm, and the reading is noted.
+            self.result.notes.append(
+                f"{self.result.source}, {self.where}, {where}: unit '1' on an OHIF "
+                f"{self.ohif_tool} length, read as mm (cornerstone tools measure in mm)"
+            )
+            unit = "mm"
         if unit not in vocab.UNIT_TO_MM:
             what = f"unit {unit!r}" if unit and unit != "1" else "no unit"
             self.problem(f"length with {what}: millimetres cannot be known; the measurement "
