@@ -158,3 +158,32 @@ def test_non_dicom_and_empty_folders_are_declined(make_napari_viewer, tmp_path: 
             viewer.open(str(folder), plugin="napari-recist")
         assert str(folder) in str(raised.value)
         assert len(viewer.layers) == 0
+
+
+def test_work_in_progress_the_table_reader_refuses_is_kept(make_napari_viewer, tmp_path: Path):
+    from napari_recist._napari.session import REJECTED_SESSION_FILE
+
+    folder = write_patient_with_sr(tmp_path / "patient")
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    # A target drawn first on a follow-up: allowed while working, refused by the table rules.
+    show_timepoint(viewer, session, 1)
+    session_layer(viewer, session, 1, "lesions").add_lines(
+        np.array([(3, 30, 5), (3, 30, 25)], dtype=float)
+    )
+    table.role_combo.setCurrentText("target")
+    late = table.create_lesion()
+    assert table.add_drawn_line("long")
+    assert "not classified" in ResponsePanelWidget(viewer).text().lower()
+
+    again = make_napari_viewer()
+    start = len(notification_manager.records)
+    again.open(str(folder), plugin="napari-recist")
+    text = messages_since(start)
+    assert "cannot be restored" in text and late in text
+    assert (folder / REJECTED_SESSION_FILE).is_file()
+    reopened = find_session(again)
+    assert "L1" in reopened.record.lesions  # the valid rows are back
+    assert late not in reopened.record.lesions

@@ -227,10 +227,8 @@ def _patient_record(
     SR problems do not stop the viewer: what could be read is shown and the problems are
     listed to the user (each names its file and content item).
     """
-    folder = _patient_folder(paths)
-    saved = session_from_folder_table(folder)
+    saved = session_from_folder_table(_patient_folder(paths), messages)
     if saved is not None:
-        messages.append(f"restored the session saved in {folder}")
         return saved
     if not has_sr:
         return None

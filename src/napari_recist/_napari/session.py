@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from psygnal import Signal
 
 from napari_recist._napari.layers import DisplayGeometry
 from napari_recist.criteria.settings import Criteria
-from napari_recist.errors import InputError
+from napari_recist.errors import InputError, Problem
 from napari_recist.model import (
     Assessment,
     AxisGeometry,
@@ -33,6 +34,7 @@ from napari_recist.model import (
 )
 
 SESSION_FILE = "napari-recist.session.csv"
+REJECTED_SESSION_FILE = "napari-recist.session.rejected.csv"
 UNDO_DEPTH = 100
 
 # Extra lesion-table columns that keep where each axis was drawn, so that reopening a
@@ -185,6 +187,7 @@ class PatientSession:
         self.criteria = criteria if criteria is not None else Criteria()
         self.result: dict[str, Any] | None = None
         self.classification_error: str | None = None
+        self.classification_warnings: list[str] = []
         self.last_save_error: str | None = None
         self._undo: list[PatientRecord] = []
         # Viewers whose layers follow this session (see binding.bind_session).
@@ -365,15 +368,35 @@ class PatientSession:
 
     # -- classification and saving ---------------------------------------------------------
     def classify(self) -> None:
-        """Re-classify the patient (criteria module) and keep the JSON and any error."""
-        from napari_recist.criteria.report import classify_patient
+        """Re-classify the patient and keep the JSON, or why it cannot be classified.
 
+        The record first goes through the lesion table's checks (`io.table.rows_to_records`,
+        the rules the command line applies), so that the viewer classifies exactly what
+        `napari-recist classify` would accept, and work in progress that breaks a rule (a
+        target first drawn on a follow-up, say) is explained rather than classified.
+        """
+        from napari_recist.criteria.report import classify_patient
+        from napari_recist.io.table import records_to_rows, rows_to_records
+
+        self.classification_warnings = []
         if not self.record.assessments or self.record.baseline is None:
             self.result = None
             self.classification_error = "no baseline assessment yet: measure the baseline scan"
             return
+        rows = records_to_rows([self.record])
         try:
-            self.result = classify_patient(self.record, self.criteria).to_json()
+            checked = rows_to_records(rows, source="lesions in the viewer")
+        except InputError as error:
+            self.result = None
+            self.classification_error = "; ".join(
+                _describe_row_problem(problem, rows) for problem in error.problems
+            )
+            return
+        self.classification_warnings = [
+            _describe_row_problem(problem, rows) for problem in checked.warnings
+        ]
+        try:
+            self.result = classify_patient(checked.records[0], self.criteria).to_json()
             self.classification_error = None
         except (InputError, ValueError) as error:
             self.result = None
@@ -441,6 +464,18 @@ class PatientSession:
         self.changed.emit()
 
 
+def _describe_row_problem(problem: Problem | str, rows: Sequence[Mapping[str, str]]) -> str:
+    """Name a problem of the viewer's lesions by lesion and time point, not by table row."""
+    if not isinstance(problem, Problem):
+        return str(problem)
+    where = ""
+    if problem.row is not None and 0 <= problem.row - 2 < len(rows):
+        row = rows[problem.row - 2]
+        where = f"{row.get('lesion_id', '?')} at time point {row.get('timepoint', '?')}"
+    column = f" ({problem.column})" if problem.column else ""
+    return f"{where}{column}: {problem.message}" if where else f"{problem.message}{column}"
+
+
 def number_timepoints(
     dates: Sequence[dt.date], record: PatientRecord
 ) -> dict[dt.date, int]:
@@ -485,31 +520,54 @@ def number_timepoints(
     return numbers
 
 
-def session_from_folder_table(folder: Path) -> PatientRecord | None:
+def session_from_folder_table(folder: Path, messages: list[str]) -> PatientRecord | None:
     """Read the autosaved session table of a patient folder, if there is one.
+
+    The autosave keeps work in progress, which the lesion table reader may refuse (a target
+    drawn on a follow-up before its baseline, for instance). Then the rows it accepts are
+    restored, the others are listed in `messages`, and the file as it was is kept beside it
+    (`REJECTED_SESSION_FILE`) before any new autosave replaces it.
+
+    Parameters
+    ----------
+    folder
+        The patient folder.
+    messages
+        Receives what the user should be told.
 
     Returns
     -------
     PatientRecord or None
-        The saved record with axis end points restored, or None without a session file.
-
-    Raises
-    ------
-    InputError
-        When the session file cannot be read (named with its row and column).
+        The saved record with axis end points restored; None without a usable session file.
     """
     from napari_recist.io.table import read_table
 
     path = folder / SESSION_FILE
     if not path.is_file():
         return None
-    result = read_table(path)
+    try:
+        result = read_table(path)
+    except InputError as strict:
+        kept = folder / REJECTED_SESSION_FILE
+        shutil.copy2(path, kept)
+        messages.append(f"the saved session {path} has rows that cannot be restored; the file "
+                        f"as it was is kept as {kept.name}:")
+        messages += [str(problem) for problem in strict.problems]
+        try:
+            result = read_table(path, lenient=True)
+        except InputError:
+            return None
     if not result.records:
         return None
     record = result.records[0]
-    for assessment in record.assessments:
-        assessment.measurements = {
-            lesion_id: geometry_from_extra(measurement, os.fspath(path))
-            for lesion_id, measurement in assessment.measurements.items()
-        }
+    try:
+        for assessment in record.assessments:
+            assessment.measurements = {
+                lesion_id: geometry_from_extra(measurement, os.fspath(path))
+                for lesion_id, measurement in assessment.measurements.items()
+            }
+    except InputError as error:
+        messages += [str(problem) for problem in error.problems]
+        return None
+    messages.append(f"restored the session saved in {path}")
     return record

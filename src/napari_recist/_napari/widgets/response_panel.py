@@ -170,7 +170,11 @@ class ResponsePanelWidget(QWidget):
             message = session.classification_error or "not classified"
             self.browser.setHtml(f"<p>Not classified: {html.escape(message)}</p>")
         else:
-            self.browser.setHtml(patient_html(session.result))
+            warnings = "".join(
+                f"<li>{html.escape(text)}</li>" for text in session.classification_warnings
+            )
+            notes = f"<p>Worth a look:</p><ul>{warnings}</ul>" if warnings else ""
+            self.browser.setHtml(patient_html(session.result) + notes)
         saved = session.session_path
         if session.last_save_error:
             self.status.setText(session.last_save_error)
