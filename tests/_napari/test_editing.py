@@ -100,7 +100,13 @@ def test_delete_with_undo(make_napari_viewer, patient_folder: Path):
     table.add_drawn_line("long")
     layer = session_layer(viewer, session, 0, "lesions")
     assert len(layer.data) == 1
+    # Jump: the slider goes to the lesion's slice and the camera centres on the line.
+    viewer.dims.set_point(0, ORIGIN[2])
     table.select_lesion("L1")
+    assert table.jump_to_selected()
+    assert viewer.dims.point[0] == pytest.approx(ORIGIN[2] + 2 * SLICE_MM)
+    centre_yx = (ORIGIN[1] + 15 * PIXEL_MM, ORIGIN[0] + 20 * PIXEL_MM)
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], centre_yx)
     assert table.delete_selected()
     assert "L1" not in session.record.lesions
     assert len(layer.data) == 0
