@@ -109,7 +109,7 @@ def test_sr_without_images_shows_lesions_in_patient_space(make_napari_viewer, tm
     layers = viewer.open(str(reports), plugin="napari-recist")
     assert [layer._type_string for layer in layers] == ["shapes"] * 3
     text = messages_since(start)
-    assert "without its CT images" in text
+    assert "without the CT images" in text
     # The SR's lines are drawn on images that are not there: their sizes still count.
     assert "not among the images found" in text
     session = find_session(viewer)

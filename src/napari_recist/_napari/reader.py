@@ -182,17 +182,20 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
     for date in dates:
         timepoint = numbers[date]
         info = by_date.get(date)
+        without_image = TimepointView(timepoint, date, DisplayGeometry.patient_space())
         if info is None:
-            timepoints.append(TimepointView(timepoint, date, DisplayGeometry.patient_space()))
+            timepoints.append(without_image)
             messages.append(
-                f"{date}: structured report without its CT images; lesions are shown in "
-                "patient coordinates (mm) only"
+                f"{date}: lesions without the CT images of that date; they are listed and "
+                "classified, lines are drawn in patient coordinates (mm) where known"
             )
             continue
         try:
             volume = load_series(info, lazy=True)
         except InputError as error:
             problems += error.problems
+            if record.assessment(timepoint) is not None:
+                timepoints.append(without_image)  # its lesions still count
             continue
         messages += [f"{info.describe()}: {warning}" for warning in volume.warnings]
         if volume.shape[0] == 1:
