@@ -129,12 +129,13 @@ def read_header(path: Path) -> Dataset | None:
         and Pixel Data as a deferred raw element (value None, ``value_tell`` its file
         offset, ``length`` its size), as ``dcmread(path, defer_size=...)`` gives it.
         None when the file needs ``pydicom.dcmread`` (other transfer syntax, no preamble,
-        undefined-length Pixel Data, unusual encoding, cut short).
+        undefined-length Pixel Data, unusual encoding, cut short, unreadable: pydicom then
+        reports the problem).
     """
     try:
         with open(path, "rb") as handle:
             return _read(_Buffer(handle), path)
-    except (_UnsupportedError, struct.error, UnicodeDecodeError):
+    except (_UnsupportedError, struct.error, UnicodeDecodeError, OSError):
         return None
 
 
