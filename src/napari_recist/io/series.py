@@ -73,7 +73,7 @@ _TAG_OF = {
         "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "ImageType",
         "NumberOfFrames", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
         "RescaleSlope", "RescaleIntercept", "Rows", "Columns", "BitsAllocated", "BitsStored",
-        "PixelRepresentation", "SamplesPerPixel",
+        "PixelRepresentation", "SamplesPerPixel", "PixelData",
     )
 }
 # Notes about files that may have been slices of the series (as opposed to other objects).
@@ -337,8 +337,7 @@ def _text(ds: Dataset, keyword: str) -> str:
 
 
 def _raw_element(ds: Dataset, keyword: str) -> Any:
-    tag = _TAG_OF[keyword]
-    return ds.get_item(tag, keep_deferred=True) if tag in ds else None
+    return ds.get_item(_TAG_OF[keyword], keep_deferred=True)  # None when absent
 
 
 def _ascii(ds: Dataset, keyword: str) -> str:
@@ -379,7 +378,10 @@ def _ascii_numbers(ds: Dataset, keyword: str) -> list[float]:
 
 
 def _is_image(ds: Dataset) -> bool:
-    return "Rows" in ds and "Columns" in ds and (PIXEL_DATA in ds or "SamplesPerPixel" in ds)
+    def has(keyword: str) -> bool:
+        return _raw_element(ds, keyword) is not None
+
+    return has("Rows") and has("Columns") and (has("PixelData") or has("SamplesPerPixel"))
 
 
 def _is_localizer(ds: Dataset) -> bool:
@@ -393,7 +395,7 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
     modality = _ascii(ds, "Modality").upper()
     if sop_class == MediaStorageDirectoryStorage:
         return Problem(str(path), "DICOMDIR index file, not an image: left out")
-    if "SOPClassUID" not in ds and not modality:
+    if _raw_element(ds, "SOPClassUID") is None and not modality:
         return Problem(str(path), "damaged DICOM file: no SOP Class UID (0008,0016), no Modality")
     if modality == SR_MODALITY:
         return "sr"
@@ -409,7 +411,7 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
         )
     if _is_localizer(ds):
         return Problem(str(path), "CT localizer (scout) image: left out")
-    if "SeriesInstanceUID" not in ds:
+    if not _ascii(ds, "SeriesInstanceUID"):
         return Problem(str(path), "CT image without Series Instance UID (0020,000E): left out")
     return "ct"
 
@@ -672,7 +674,7 @@ def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
         stored = _stored_dtype(ds)
     except ValueError as error:
         return Problem(str(path), str(error))
-    if PIXEL_DATA not in ds:
+    if _raw_element(ds, "PixelData") is None:
         return Problem(str(path), "no Pixel Data (7FE0,0010)")
     element = ds.get_item(PIXEL_DATA, keep_deferred=True)
     rows, columns = _unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0)
