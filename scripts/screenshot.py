@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW_SIZE = (1800, 1080)
+DOCK_WIDTH = 620  # the lesion table, right
+PANEL_HEIGHT = 400  # the response panel, bottom
 
 
 def _patient_copy(source: Path | None, workdir: Path) -> Path:
@@ -76,6 +78,7 @@ def take_screenshots(source: Path | None, out: Path) -> list[Path]:
         The images written.
     """
     import napari
+    from qtpy.QtCore import Qt
 
     from napari_recist._napari.binding import (
         camera,
@@ -95,9 +98,12 @@ def take_screenshots(source: Path | None, out: Path) -> list[Path]:
         session = find_session(viewer)
         if session is None:
             raise SystemExit(f"the reader opened no patient from {folder}")
-        viewer.window.add_plugin_dock_widget("napari-recist", "Lesion table")
+        table_dock, _ = viewer.window.add_plugin_dock_widget("napari-recist", "Lesion table")
         panel = ResponsePanelWidget(viewer)
-        viewer.window.add_dock_widget(panel, name="Response panel", area="bottom")
+        panel_dock = viewer.window.add_dock_widget(panel, name="Response panel", area="bottom")
+        window = viewer.window._qt_window
+        window.resizeDocks([table_dock], [DOCK_WIDTH], Qt.Horizontal)
+        window.resizeDocks([panel_dock], [PANEL_HEIGHT], Qt.Vertical)
         last = session.timepoints[-1].timepoint
         lesion_id = _progressing_lesion(session, last)
         show_timepoint(viewer, session, last)

@@ -189,6 +189,7 @@ class PatientSession:
         self.classification_error: str | None = None
         self.classification_warnings: list[str] = []
         self.last_save_error: str | None = None
+        self.saved = False  # True once an edit has been autosaved
         self._undo: list[PatientRecord] = []
         # Viewers whose layers follow this session (see binding.bind_session).
         self.bound_viewers: set[int] = set()
@@ -431,6 +432,7 @@ class PatientSession:
             self.save_failed.emit(self.last_save_error)
             return False
         self.last_save_error = None
+        self.saved = True
         return True
 
     # -- internals -------------------------------------------------------------------------

@@ -92,6 +92,7 @@ class LesionTableWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.table.cellDoubleClicked.connect(lambda *_: self.jump_to_selected())
+        self.table.verticalHeader().setVisible(False)
 
         self.role_combo = QComboBox()
         self.role_combo.addItems([role.value for role in Role])

@@ -178,8 +178,10 @@ class ResponsePanelWidget(QWidget):
         saved = session.session_path
         if session.last_save_error:
             self.status.setText(session.last_save_error)
-        elif saved is not None:
+        elif saved is not None and session.saved:
             self.status.setText(f"Autosaved to {saved}")
+        elif saved is not None:
+            self.status.setText(f"Every edit is autosaved to {saved}")
         self._update_plot_widgets()
 
     def _update_plot_widgets(self) -> None:
