@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -230,9 +231,13 @@ class LesionTableWidget(QWidget):
             layer, index, view.geometry, view.slice_uids, view.frame_of_reference_uid
         )
         length = line_length_mm(layer, index)
+        drawn = (np.asarray(layer.data[index]).copy(), layer.shape_type[index])
+        # The model redraws the line as the lesion's; the user's copy goes.
         layer.selected_data = {index}
         layer.remove_selected()
         ok = self._call(self.session.set_axis, timepoint, lesion_id, axis, geometry, length)
+        if not ok:  # give the line back so nothing drawn is lost
+            layer.add([drawn[0]], shape_type=[drawn[1]])
         self.select_lesion(lesion_id)
         return ok
 
