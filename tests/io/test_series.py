@@ -326,3 +326,14 @@ def test_progress_is_called_once_per_slice(tmp_path):
     calls = []
     load_series(tmp_path, progress=calls.append)
     assert calls == [1] * 6
+
+
+def test_threaded_reading_gives_the_same_volume(tmp_path):
+    hu = small_series(tmp_path, depth=9)
+    (tmp_path / "CT0004.dcm").unlink()
+    serial = load_series(tmp_path, workers=1)
+    threaded = load_series(tmp_path, workers=4)
+    np.testing.assert_array_equal(threaded.array, serial.array)
+    assert threaded.sop_instance_uids == serial.sop_instance_uids
+    assert threaded.warnings == serial.warnings
+    np.testing.assert_array_equal(serial.array[:5], hu[:5])

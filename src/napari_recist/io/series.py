@@ -10,13 +10,14 @@ Two public entry points:
   (missing slices, uneven spacing, gantry tilt) in words and numbers.
 
 Speed: headers of Explicit VR Little Endian files are read by `fast_header` (about 3x faster
-than ``dcmread``) in a thread pool, which overlaps the file reads (2x faster from a cold page
-cache); other files go through ``dcmread``, in the calling thread since it is Python-bound and
-threads made it 30-60 % slower on the 2-core reference machine. Pixel data are skipped while
-headers are read. The pixel bytes are then read in a thread pool (file reads release the
-GIL) straight into the output array. Uncompressed little-endian slices take that fast path;
-compressed transfer syntaxes are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg,
-RLE), also in the pool. ``benchmarks/bench_series.py`` measures it against SimpleITK.
+than ``dcmread``), other files by ``dcmread``, with the pixel data skipped; then the pixel
+bytes of uncompressed little-endian slices are read straight into the output array, and
+compressed slices are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg, RLE). Header
+and pixel reads run in a thread pool of `default_workers()` threads: one fewer than the CPU
+cores, leaving one to the viewer. On the 2-core reference machine that is one thread, which
+measured fastest (300 slices 512x512, shared machine: 0.085 s with one thread against 0.17 s
+with 8 header + 8 pixel threads from a warm page cache, 0.22 s against 0.21 s cold; header
+parsing holds the GIL). ``benchmarks/bench_series.py`` measures it against SimpleITK.
 
 Damaged input policy (what a reader of the images expects: see every slice that is intact,
 and be told plainly about the rest): a non-DICOM file or a DICOM file whose pixel data is cut
@@ -56,10 +57,13 @@ PIXEL_DATA = Tag(0x7FE0, 0x0010)
 _RAW_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
 # Elements larger than this are not read while parsing headers (pixel data, private blobs).
 _DEFER_BYTES = 1024
-# Pixel reads are I/O bound and release the GIL: more threads than cores still helps on a
-# cold disk (measured 0.17 s with 8 threads vs 0.25 s with 1 for 300 slices 512x512).
-PIXEL_READ_WORKERS = 8
-HEADER_READ_WORKERS = 8
+
+
+def default_workers() -> int:
+    """Threads for reading headers and pixels: CPU cores minus one (at least 1, at most 8)."""
+    return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+
 # Slice spacing tolerances: steps differing by more than this from the median are "uneven".
 _SPACING_TOLERANCE_MM = 0.01
 _TILT_TOLERANCE_DEG = 0.1
@@ -296,14 +300,12 @@ def _walk_files(root: Path) -> list[Path]:
 
 
 def _read_headers(
-    paths: Sequence[Path], *, defer_pixels: bool, workers: int = HEADER_READ_WORKERS
+    paths: Sequence[Path], *, defer_pixels: bool, workers: int
 ) -> list[tuple[Path, Dataset | Problem]]:
-    """Read every file's header: `fast_header` in threads, then pydicom for the rest.
+    """Read every file's header: `fast_header` (in `workers` threads), then pydicom.
 
-    The fast reader does little Python work per file, so threads overlap the file reads
-    (measured on 300 files: 0.13 s -> 0.06 s from a cold page cache, the same warm);
-    ``dcmread`` is Python-bound and holds the GIL, so the few files it needs are read in
-    this thread (threads made it 30-60 % slower).
+    ``dcmread`` is Python-bound and holds the GIL, so the files it needs are read in this
+    thread (threads made it 30-60 % slower on the 2-core reference machine).
     """
     fast = _parallel(lambda i: read_fast_header(paths[i]), len(paths), workers)
     return [
@@ -492,7 +494,7 @@ def scan_dicom_folder(root: str | os.PathLike[str]) -> DicomScan:
         When ``root`` does not exist.
     """
     paths = _walk_files(Path(root))
-    headers = _read_headers(paths, defer_pixels=False)
+    headers = _read_headers(paths, defer_pixels=False, workers=default_workers())
     ct, reports, notes = _group_headers(headers)
     series = sorted((_series_info(uid, items) for uid, items in ct.items()), key=_series_sort_key)
     sr_files = sorted(
@@ -975,7 +977,7 @@ def load_series(
     series_uid: str | None = None,
     lazy: bool = False,
     strict: bool = False,
-    workers: int = PIXEL_READ_WORKERS,
+    workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Volume:
     """Load one CT series as a volume in Hounsfield units with its patient geometry.
@@ -993,7 +995,7 @@ def load_series(
         Raise `InputError` on any damaged or non-DICOM file instead of leaving it out with
         a warning.
     workers
-        Threads reading headers and pixel data.
+        Threads reading headers and pixel data; default `default_workers()`.
     progress
         Called with 1 after each slice is read (eager loading), e.g. ``tqdm.update``.
 
@@ -1010,6 +1012,7 @@ def load_series(
     """
     paths, uid_from_info = _source_paths(source)
     where = str(source) if isinstance(source, str | os.PathLike) else str(paths[0].parent)
+    workers = workers or default_workers()
     headers = _read_headers(paths, defer_pixels=True, workers=workers)
     ct, _reports, notes = _group_headers(headers)
     damaged = [n for n in notes if n.message.startswith(_DAMAGED)]
