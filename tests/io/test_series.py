@@ -150,6 +150,7 @@ def test_uneven_spacing_and_gantry_tilt_are_reported(tmp_path):
     warnings = load_series(uneven).warnings
     assert len(warnings) == 1
     assert "uneven slice spacing: steps from 2.100 to 2.900 mm" in warnings[0]
+    assert "regular 2.500 mm spacing, up to 0.40 mm from their true position" in warnings[0]
 
 
 def test_several_series_need_a_choice(tmp_path):

@@ -379,6 +379,14 @@ def _ascii_numbers(ds: Dataset, keyword: str) -> list[float]:
     return [float(part) for part in text.split("\\")] if text else []
 
 
+def _integer(value: object, default: int | None) -> int | None:
+    """An IS value as int; `default` when absent or not a number."""
+    try:
+        return int(str(value).strip()) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
 def _is_image(ds: Dataset) -> bool:
     def has(keyword: str) -> bool:
         return _raw_element(ds, keyword) is not None
@@ -407,7 +415,7 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
         return Problem(str(path), f"{modality or 'unknown'} object without pixels: left out")
     if modality != "CT":
         return Problem(str(path), f"{modality or 'no'} modality image, not CT: left out")
-    if int(_ascii(ds, "NumberOfFrames") or 1) > 1:
+    if _integer(_ascii(ds, "NumberOfFrames"), 1) > 1:
         return Problem(
             str(path), "multi-frame (enhanced) CT is not supported, only one slice per file"
         )
@@ -420,7 +428,7 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
 
 def _series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
     first = items[0][1]
-    number = first.get("SeriesNumber")
+    number = _integer(first.get("SeriesNumber"), None)
     return SeriesInfo(
         series_uid=uid,
         study_uid=_text(first, "StudyInstanceUID"),
@@ -429,7 +437,7 @@ def _series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
         series_description=_text(first, "SeriesDescription"),
         patient_id=_text(first, "PatientID"),
         frame_of_reference_uid=_text(first, "FrameOfReferenceUID") or None,
-        series_number=int(number) if number not in (None, "") else None,
+        series_number=number,
         files=tuple(sorted(path for path, _ in items)),
     )
 
@@ -604,17 +612,6 @@ def _geometry(items: list[tuple[Path, Dataset]]) -> _Geometry:
             else:
                 multiple = 1
             slots.append(slots[-1] + multiple)
-        regular = np.array(slots[1:]) - np.array(slots[:-1])
-        residual = steps / regular - step
-        if np.max(np.abs(residual)) > _SPACING_TOLERANCE_MM:
-            expected = sorted_along[0] + step * np.array(slots)
-            worst = float(np.max(np.abs(sorted_along - expected)))
-            warnings.append(
-                f"uneven slice spacing: steps from {float(np.min(steps / regular)):.3f} to "
-                f"{float(np.max(steps / regular)):.3f} mm (median {step:.3f} mm); slices are "
-                f"shown at regular {step:.3f} mm spacing, up to {worst:.2f} mm from their "
-                "true position"
-            )
     else:
         step = float(first.get("SpacingBetweenSlices") or first.get("SliceThickness") or 1.0)
         step = abs(step) or 1.0
@@ -624,16 +621,27 @@ def _geometry(items: list[tuple[Path, Dataset]]) -> _Geometry:
     direction = np.column_stack([normal, col_dir, row_dir])
     z_column = normal * step
     if depth > 1:
-        # With a gantry tilt the slice origins move along a direction that is not the
-        # normal; following the actual positions keeps every voxel where it was acquired.
+        # The z axis runs from the first to the last slice: with a gantry tilt the slice
+        # origins move along a direction that is not the normal (a sheared affine keeps
+        # every voxel where it was acquired); with uneven steps it is their mean.
         z_column = (positions[order[-1]] - origin) / (depth - 1)
+        step = float(z_column @ normal)
         tilt = np.degrees(
-            np.arccos(np.clip(abs(z_column @ normal) / np.linalg.norm(z_column), -1.0, 1.0))
+            np.arccos(np.clip(abs(step) / np.linalg.norm(z_column), -1.0, 1.0))
         )
         if tilt > _TILT_TOLERANCE_DEG:
             warnings.append(
                 f"gantry tilt of {tilt:.1f} degrees: slices are sheared along the table; the "
                 "geometry follows the true slice positions (sheared affine)"
+            )
+        shown_at = sorted_along[0] + step * np.array(slots)
+        worst = float(np.max(np.abs(sorted_along - shown_at)))
+        if worst > _SPACING_TOLERANCE_MM:
+            per_slot = steps / np.diff(slots)
+            warnings.append(
+                f"uneven slice spacing: steps from {float(np.min(per_slot)):.3f} to "
+                f"{float(np.max(per_slot)):.3f} mm; slices are shown at a regular "
+                f"{step:.3f} mm spacing, up to {worst:.2f} mm from their true position"
             )
     affine = np.eye(4)
     affine[:3, 0] = z_column
