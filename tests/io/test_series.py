@@ -338,3 +338,12 @@ def test_threaded_reading_gives_the_same_volume(tmp_path):
     assert threaded.sop_instance_uids == serial.sop_instance_uids
     assert threaded.warnings == serial.warnings
     np.testing.assert_array_equal(serial.array[:5], hu[:5])
+
+
+def test_empty_inputs_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="no CT image series found"):
+        load_series([])
+    with pytest.raises(InputError, match="no CT image series found"):
+        load_series(tmp_path)
+    with pytest.raises(InputError, match="no such file"):
+        load_series([tmp_path / "gone.dcm"])

@@ -1019,7 +1019,10 @@ def load_series(
         same position, or (with ``strict``) any unreadable file.
     """
     paths, uid_from_info = _source_paths(source)
-    where = str(source) if isinstance(source, str | os.PathLike) else str(paths[0].parent)
+    if isinstance(source, str | os.PathLike):
+        where = str(source)
+    else:
+        where = str(paths[0].parent) if paths else "the files given"
     workers = workers or default_workers()
     headers = _read_headers(paths, defer_pixels=True, workers=workers)
     ct, _reports, notes = _group_headers(headers)
@@ -1055,7 +1058,7 @@ def load_series(
     sop_uids: list[str | None] = [None] * geometry.depth
     files: list[Path | None] = [None] * geometry.depth
     for slot, item in zip(geometry.slots, ordered, strict=True):
-        sop_uids[slot] = _ascii(item.header, "SOPInstanceUID")
+        sop_uids[slot] = _ascii(item.header, "SOPInstanceUID") or None
         files[slot] = item.path
     return Volume(
         array=array,
