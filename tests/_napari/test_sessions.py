@@ -37,6 +37,8 @@ def test_open_patient_with_sr_draws_the_lines(make_napari_viewer, tmp_path: Path
     assert baseline.features["role"].tolist() == ["target"]
     assert baseline.features["site"].tolist() == ["lung"]
     assert baseline.features["axis"].tolist() == ["long"]
+    baseline.add_lines(np.array([(1, 5, 5), (1, 5, 9)], dtype=float))
+    assert baseline.features["lesion_id"].tolist() == ["L1", ""]  # a new line is nobody's
     follow_up = session_layer(viewer, session, 1, "lesions")  # 12 px: -40 %, PR
     assert follow_up.features["response"].tolist() == ["PR"]
     np.testing.assert_allclose(follow_up.edge_color[0], hex_to_rgba(RESPONSE_COLOURS["PR"]))
@@ -83,6 +85,22 @@ def test_export_sr_and_csv_read_back(make_napari_viewer, tmp_path: Path):
     folder = write_patient_with_sr(tmp_path / "patient")
     viewer = make_napari_viewer()
     viewer.open(str(folder), plugin="napari-recist")
+    # A lymph node measured in the viewer at baseline: long and short axis drawn.
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    show_timepoint(viewer, session, 0)
+    layer = session_layer(viewer, session, 0, "lesions")
+    table.role_combo.setCurrentText("target")
+    table.site_combo.setCurrentText("lymph node")
+    table.nodal_check.setChecked(True)
+    node = table.create_lesion()
+    layer.add_lines(np.array([(1, 30, 5), (1, 30, 25)], dtype=float))  # 15 mm
+    assert table.add_drawn_line("long")
+    layer.add_lines(np.array([(1, 25, 15), (1, 37, 15)], dtype=float))  # 9 mm
+    assert table.add_drawn_line("short")
+    labels = dict(zip(layer.features["axis"], layer.features["label"], strict=False))
+    assert labels["short"] == "" and labels["long"].startswith("L")
+
     export = ExportWidget(viewer)
     written = export.export_sr(tmp_path / "out")
     assert len(written) == 3
@@ -90,6 +108,13 @@ def test_export_sr_and_csv_read_back(make_napari_viewer, tmp_path: Path):
     assert not back.problems
     assert back.measurements["L1"].long_axis_mm == pytest.approx(12 * PIXEL_MM)
     assert back.lesions["L1"].site == "lung"
+    baseline = read_sr(written[0])
+    assert baseline.lesions[node].nodal
+    assert baseline.measurements[node].long_axis_mm == pytest.approx(15.0)
+    assert baseline.measurements[node].short_axis_mm == pytest.approx(9.0)
+    assert baseline.measurements[node].short_axis.referenced_sop_uid == (
+        session.view(0).slice_uids[1]
+    )
     csv = export.export_csv(tmp_path / "out" / "lesions.csv")
     table = read_table(csv).records[0]
     assert [a.timepoint for a in table.assessments] == [0, 1, 2]

@@ -313,6 +313,9 @@ def apply_lesion_shapes(layer: Shapes, shapes: LesionShapes) -> None:
             edge_color=shapes.edge_colours + [hex_to_rgba(DRAWN_LINE_COLOUR)] * len(kept),
         )
     layer.features = shapes.features_frame(extra_rows=len(kept))
+    # Setting features makes napari take defaults from the rows (a new line would then
+    # belong to the first lesion): a line the user draws belongs to no lesion.
+    layer.feature_defaults = FEATURE_DEFAULTS
     layer.refresh_text()
 
 
