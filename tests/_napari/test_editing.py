@@ -183,3 +183,19 @@ def test_autosave_failure_is_told_and_nothing_is_lost(make_napari_viewer, patien
     assert session.measurement(0, "L1").long_axis_mm == pytest.approx(15.0)
     out = table.session.export_csv(tmp_path / "elsewhere.csv")
     assert out.is_file()
+
+
+def test_a_lesion_line_deleted_with_napari_tools_comes_back(make_napari_viewer,
+                                                            patient_folder: Path, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    table = LesionTableWidget(viewer)
+    layer = draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))
+    table.create_lesion()
+    table.add_drawn_line("long")
+    layer.selected_data = {0}
+    layer.remove_selected()  # napari's delete-shape button
+    qtbot.waitUntil(lambda: len(layer.data) == 1)
+    assert layer.features["lesion_id"].tolist() == ["L1"]
+    assert session.measurement(0, "L1").long_axis_mm == pytest.approx(15.0)

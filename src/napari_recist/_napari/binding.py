@@ -159,16 +159,39 @@ def apply_moved_axes(
     return [edit[0] for edit in edits]
 
 
+def _owned_lines(layer: Layer, indices: Sequence[int]) -> list[str]:
+    """Return the lesion ids of the given lines of a lesion layer (drawn lines have none)."""
+    if "lesion_id" not in layer.features:
+        return []
+    ids = layer.features["lesion_id"].fillna("").astype(str).tolist()
+    return [ids[i] for i in indices if 0 <= i < len(ids) and ids[i]]
+
+
+def _restore_after_removal(session: PatientSession, layer: Layer) -> None:
+    from napari.utils.notifications import show_info
+
+    session.changed.emit()  # every view redraws from the model
+    show_info(
+        f"Lesion lines follow the lesion table: to delete a measurement use 'Delete at this "
+        f"scan' or 'Delete lesion' in the napari-recist lesion table ({layer.name})."
+    )
+
+
 def _follow_user_edits(session: PatientSession, layer: Layer) -> None:
     """Send the user's drags of lesion lines (napari's CHANGED data events) to the model."""
 
     def on_data(event: Any) -> None:
-        if str(getattr(event, "action", "")) != "changed" or id(unwrap(layer)) in _REBUILDING:
+        action = str(getattr(event, "action", ""))
+        if id(unwrap(layer)) in _REBUILDING:
             return
         indices = tuple(getattr(event, "data_indices", ()) or ())
-        if indices:
+        if action == "changed" and indices:
             # After napari has finished its own handling of the event.
             QTimer.singleShot(0, lambda: apply_moved_axes(session, layer, indices))
+        elif action == "removing" and _owned_lines(layer, indices):
+            # The model decides what is measured: a lesion line deleted with napari's own
+            # tool comes back, and the user is told how to delete a measurement.
+            QTimer.singleShot(0, lambda: _restore_after_removal(session, layer))
 
     layer.events.data.connect(on_data)
 
