@@ -28,6 +28,7 @@ from napari_recist._napari.layers import (
     shapes_layer_kwargs,
     window_limits,
 )
+from napari_recist._napari.responsive import run_in_worker
 from napari_recist._napari.session import (
     PatientSession,
     TimepointView,
@@ -319,12 +320,11 @@ def read_patient(path: str | Sequence[str]) -> list[LayerData]:
     """
     paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
     try:
-        loaded = load_patient_for_viewer(paths)
+        loaded = run_in_worker(_load_for_display, paths, description="Reading the patient")
     except InputError as error:
         _notify([f"napari-recist cannot open {os.fspath(paths[0])}:"]
                 + [str(problem) for problem in error.problems], error=True)
         return [(None,)]
-    loaded.volumes = _load_small_volumes(loaded.volumes)
     session = PatientSession(loaded.record, loaded.timepoints, folder=loaded.folder)
     _notify(loaded.messages)
     layers = patient_layer_data(loaded, session)
@@ -342,6 +342,13 @@ def _current_viewer() -> Any:
     from napari import current_viewer
 
     return current_viewer()
+
+
+def _load_for_display(paths: Sequence[Path]) -> LoadedPatient:
+    """Headers, lesions and the pixels of small volumes: the reader's work off the UI."""
+    loaded = load_patient_for_viewer(paths)
+    loaded.volumes = _load_small_volumes(loaded.volumes)
+    return loaded
 
 
 def _load_small_volumes(volumes: dict[int, Any]) -> dict[int, Any]:

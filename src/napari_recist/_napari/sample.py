@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from napari_recist._napari.reader import LayerData, read_patient
+from napari_recist._napari.responsive import run_in_worker
 
 SAMPLE_MARKER = "lesions.csv"  # the last file `write_sample` writes
 
@@ -20,33 +21,6 @@ def sample_folder() -> Path:
     return cache / "napari-recist" / "sample-patient"
 
 
-def _write_sample_responsively(folder: Path) -> None:
-    """Write the sample in a worker thread with napari's progress bar; the UI keeps running.
-
-    napari needs the layers when the sample command returns, so the command waits for the
-    worker in a local Qt event loop (as a modal dialog would) instead of blocking the
-    window for the few seconds the 180 slices take.
-    """
-    from napari.qt.threading import thread_worker
-    from qtpy.QtCore import QEventLoop
-    from qtpy.QtWidgets import QApplication
-
-    from napari_recist.sample import write_sample
-
-    if QApplication.instance() is None:
-        write_sample(folder)
-        return
-    errors: list[BaseException] = []
-    worker = thread_worker(write_sample, progress={"desc": "Writing the sample patient"})(folder)
-    loop = QEventLoop()
-    worker.errored.connect(errors.append)
-    worker.finished.connect(loop.quit)
-    worker.start()
-    loop.exec_()
-    if errors:
-        raise errors[0]
-
-
 def sample_patient() -> list[LayerData]:
     """Write the sample patient if needed and open it (the npe2 sample data command).
 
@@ -55,7 +29,9 @@ def sample_patient() -> list[LayerData]:
     list of LayerData
         The layers of `read_patient`.
     """
+    from napari_recist.sample import write_sample
+
     folder = sample_folder()
     if not (folder / SAMPLE_MARKER).is_file():
-        _write_sample_responsively(folder)
+        run_in_worker(write_sample, folder, description="Writing the sample patient")
     return read_patient(str(folder))
