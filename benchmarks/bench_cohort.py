@@ -105,9 +105,15 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path("out/bench_cohort"))
     parser.add_argument("--generate-workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     timings = run(args.patients, args.data, args.generate_workers)
+    timings["load_average_before"], timings["load_average_after"] = load_before, os.getloadavg()[0]
     n = args.patients
-    print(f"cohort of {n} patients from DICOM SR (read SRs + classify), {os.cpu_count()} CPUs")
+    print(
+        f"cohort of {n} patients from DICOM SR (read SRs + classify), {os.cpu_count()} CPUs, "
+        f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(other processes on the machine take CPU from the 2-worker run)"
+    )
     if timings["generate_s"]:
         print(f"  generated SR folders once in {timings['generate_s']:.1f} s (cached)")
     for workers in (1, 2):
