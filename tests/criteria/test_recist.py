@@ -394,3 +394,11 @@ def test_baseline_rules_are_warnings():
 
 def test_a_valid_baseline_has_no_warning():
     assert two_targets((10, 10), (10, 10)).warnings == []
+
+
+def test_target_without_a_baseline_size_is_classified_with_a_warning():
+    # The table reader refuses this; records built elsewhere (SR, viewer) must not crash.
+    result = two_targets((50, "not-evaluated"), (40, 40), (60, 60))
+    assert [tp.target for tp in result.recist.timepoints[1:]] == ["SD", "PD"]
+    assert any("T2 (liver) has no size at baseline" in w for w in result.warnings)
+    result.to_json()

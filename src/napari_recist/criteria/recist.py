@@ -169,6 +169,8 @@ def _target_response(
         return
     from_baseline = (
         f"{fmt_pct(tp.change_from_baseline_pct)} from baseline {fmt_mm(baseline_sod)} mm"
+        if baseline_sod is not None
+        else "no baseline sum (a target has no baseline size)"
     )
     # RECIST 1.1 4.3.1: PR = at least 30 % decrease from the baseline sum.
     if tp.change_from_baseline_pct is not None and at_most(tp.change_from_baseline_pct, c.pr_pct):
@@ -372,6 +374,11 @@ def baseline_warnings(timeline: Timeline) -> list[str]:
         organ = "lymph node" if target.nodal else target.site
         per_organ.setdefault(organ, []).append(target.lesion_id)
         size = timeline.diameters[target.lesion_id][0]
+        if size is None:
+            warnings.append(
+                f"target {target.lesion_id} ({target.site}) has no size at baseline: the sum "
+                "of diameters, PR and the nadir cannot be judged"
+            )
         minimum = c.node_measurable_min_mm if target.nodal else c.measurable_min_mm
         if size is not None and below(size, minimum):
             axis = "short axis" if target.nodal else "long axis"
