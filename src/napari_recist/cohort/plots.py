@@ -170,10 +170,11 @@ def draw_waterfall(ax: Axes, patients: Sequence[Patient], colour_by: str = "cate
     ax.bar(
         positions,
         heights,
-        width=0.85,
+        width=0.85 if len(kept) <= 80 else 1.0,  # large cohorts: bars touch, no white gaps
         color=[colours[lab] for _, lab in kept],
         edgecolor="#333333" if len(kept) <= 80 else "none",
-        linewidth=0.4,
+        linewidth=0.4 if len(kept) <= 80 else 0.0,
+        antialiased=len(kept) <= 80,
     )
     for position, (change, _) in zip(positions, kept, strict=True):
         if change > WATERFALL_CLIP_PCT:
