@@ -221,3 +221,9 @@ def test_console_script_runs_without_traceback(tmp_path):
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "bad.csv" in done.stderr
+
+
+def test_baseline_carries_lesion_diameters(document):
+    baseline = by_id(document)["P01-true-PR"]["timepoints"][0]
+    assert baseline["lesion_diameters_mm"] == {"L1": 40.0, "L2": 30.0, "B1": None}
+    assert baseline["overall"] == "NA" and baseline["nadir_mm"] is None

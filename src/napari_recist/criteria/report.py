@@ -162,6 +162,9 @@ class PatientResult:
             )
             entry["lesions"] = {lid: NA for lid in lesions}
             entry["reasons"]["lesions"] = {lid: "baseline" for lid in lesions}
+            entry["lesion_diameters_mm"] = {
+                lid: round_mm(response.diameter_mm) for lid, response in lesions.items()
+            }
             return entry
         previous = patterns.change_from_previous(self.recist.timepoints, i)
         return {
