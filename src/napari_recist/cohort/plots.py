@@ -283,6 +283,8 @@ def draw_patient_spider(
     """
     responses = _lesion_responses(patient)
     for series in lesions or ():
+        if series.role == "new":
+            continue  # a new lesion has no baseline to change from; the diameter plot shows it
         changes = series.change_from_first_pct()
         xs = [d / DAYS_PER_WEEK for d, c in zip(series.days, changes, strict=True) if c is not None]
         ys = [c for c in changes if c is not None]

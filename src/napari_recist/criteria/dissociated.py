@@ -76,7 +76,8 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
     rate = sum(1 for v in verdicts if v.value != NONE) / len(verdicts)
     if best.value == NONE:
         return Verdict(NONE, "no dissociated response at any follow-up"), rate
-    return Verdict(best.value, f"{best.reason} at {timeline.label(best_index + 1)}"), rate
+    where = timeline.label(best_index + 1)
+    return Verdict(best.value, f"{best.value} at {where}{best.reason[len(best.value):]}"), rate
 
 
 def _measured_lesions(
