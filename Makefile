@@ -29,8 +29,12 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# The main job on the sample patient: verdicts with reasons from its CT + TID 1500 SR, the
+# JSON and CSV outputs, and the self-contained tumour-board page.
 demo: $(STAMP)
-	$(BIN)/napari-recist classify $(if $(wildcard sample_dicom),sample_dicom,examples/lesions.csv) --json out/demo.json
+	$(BIN)/napari-recist classify sample_dicom --json out/demo/classification.json --csv out/demo/timepoints.csv
+	$(BIN)/napari-recist report sample_dicom --out out/demo
+	@echo "Tumour-board page: out/demo/NRS-SAMPLE-001.html (open it in a browser)"
 
 test: $(STAMP) system-deps js-deps
 	$(BIN)/ruff check src tests benchmarks
