@@ -347,3 +347,35 @@ def test_empty_inputs_are_input_errors(tmp_path):
         load_series(tmp_path)
     with pytest.raises(InputError, match="no such file"):
         load_series([tmp_path / "gone.dcm"])
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_multi_frame_enhanced_ct_loads_like_its_single_frames(tmp_path, compressed):
+    import highdicom as hd
+
+    single = tmp_path / "single"
+    small_series(single, depth=6)
+    (single / "CT0003.dcm").unlink()  # a gap stays a gap in the multi-frame image
+    legacy = [pydicom.dcmread(path) for path in sorted(single.iterdir())]
+    image = hd.legacy.LegacyConvertedEnhancedCTImage(
+        legacy, series_instance_uid=pydicom.uid.generate_uid(), series_number=7,
+        sop_instance_uid=pydicom.uid.generate_uid(), instance_number=1,
+    )
+    if compressed:
+        image.compress(RLELossless)
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    image.save_as(multi / "enhanced.dcm")
+
+    (info,) = find_series(multi)
+    assert info.slice_count == 5 and len(info.files) == 1
+    reference = load_series(single)
+    volume = load_series(multi)
+    np.testing.assert_array_equal(volume.array, reference.array)
+    np.testing.assert_allclose(volume.affine, reference.affine)
+    assert volume.warnings == reference.warnings
+    assert set(volume.sop_instance_uids) - {None} == {image.SOPInstanceUID}
+    # Frames follow the order of the legacy files given (by name: most superior first).
+    assert volume.frame_numbers == (5, 4, 3, None, 2, 1)
+    assert volume.slice_index_of(image.SOPInstanceUID, frame_number=3) == 2
+    np.testing.assert_array_equal(load_series(multi, lazy=True).array.compute(), volume.array)

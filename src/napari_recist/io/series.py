@@ -7,7 +7,8 @@ Two public entry points:
   notes about everything left out (non-DICOM files, other modalities, DICOMDIR...).
 * `load_series` turns one CT series into a `Volume`: voxels in HU ordered (z, y, x) with
   positive spacing, an affine to patient LPS millimetres and warnings about the acquisition
-  (missing slices, uneven spacing, gantry tilt) in words and numbers.
+  (missing slices, uneven spacing, gantry tilt) in words and numbers. Single-frame CT and
+  multi-frame Enhanced / Legacy Converted Enhanced CT alike.
 
 Speed: headers of Explicit VR Little Endian files are read by `fast_header` (about 3x faster
 than ``dcmread``), other files by ``dcmread``, with the pixel data skipped; then the pixel
@@ -80,6 +81,8 @@ _TAG_OF = {
         "PixelRepresentation", "SamplesPerPixel", "PixelData",
     )
 }
+# Enhanced and Legacy Converted Enhanced CT Image Storage: geometry in functional groups.
+_MULTI_FRAME_CT = {"1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.2.2"}
 # Notes about files that may have been slices of the series (as opposed to other objects).
 _DAMAGED = ("not a DICOM", "unreadable", "damaged")
 
@@ -106,6 +109,8 @@ class SeriesInfo:
         Series Number, or None.
     files
         The image files of the series, sorted by path.
+    frame_count
+        Number of images (slices): files, or frames of multi-frame (enhanced) files.
     """
 
     series_uid: str
@@ -117,11 +122,12 @@ class SeriesInfo:
     frame_of_reference_uid: str | None
     series_number: int | None
     files: tuple[Path, ...]
+    frame_count: int = 0
 
     @property
     def slice_count(self) -> int:
-        """Number of image files (slices) in the series."""
-        return len(self.files)
+        """Number of slices in the series (frames of multi-frame files count one each)."""
+        return max(self.frame_count, len(self.files))
 
     def describe(self) -> str:
         """One line naming the series for messages and lists."""
@@ -201,6 +207,9 @@ class Volume:
         With a gantry tilt its z column follows the actual slice positions (a shear).
     sop_instance_uids
         SOP Instance UID of each z slice, None for a blank slice filling a gap.
+    frame_numbers
+        For slices from a multi-frame (enhanced) image, the 1-based frame number within
+        its SOP instance (DICOM Referenced Frame Number), else None.
     files
         Source file of each z slice, None for a blank slice.
     warnings
@@ -223,6 +232,7 @@ class Volume:
     window_center: float | None
     window_width: float | None
     warnings: list[str] = field(default_factory=list)
+    frame_numbers: tuple[int | None, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -275,12 +285,15 @@ class Volume:
         index = np.linalg.solve(self.affine[:3, :3], (flat - self.affine[:3, 3]).T).T
         return index.reshape(lps.shape)
 
-    def slice_index_of(self, sop_instance_uid: str) -> int | None:
-        """Return the z index of the slice with this SOP Instance UID, or None."""
-        try:
-            return self.sop_instance_uids.index(sop_instance_uid)
-        except ValueError:
-            return None
+    def slice_index_of(self, sop_instance_uid: str, frame_number: int | None = None) -> int | None:
+        """Return the z index of the slice with this SOP Instance UID (and frame), or None."""
+        for z, uid in enumerate(self.sop_instance_uids):
+            if uid == sop_instance_uid and (
+                frame_number is None or not self.frame_numbers
+                or self.frame_numbers[z] == frame_number
+            ):
+                return z
+        return None
 
 
 # ----------------------------------------------------------------------------- headers
@@ -415,10 +428,6 @@ def _classify(path: Path, ds: Dataset) -> str | Problem:
         return Problem(str(path), f"{modality or 'unknown'} object without pixels: left out")
     if modality != "CT":
         return Problem(str(path), f"{modality or 'no'} modality image, not CT: left out")
-    if _integer(_ascii(ds, "NumberOfFrames"), 1) > 1:
-        return Problem(
-            str(path), "multi-frame (enhanced) CT is not supported, only one slice per file"
-        )
     if _is_localizer(ds):
         return Problem(str(path), "CT localizer (scout) image: left out")
     if not _ascii(ds, "SeriesInstanceUID"):
@@ -439,6 +448,7 @@ def _series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
         frame_of_reference_uid=_text(first, "FrameOfReferenceUID") or None,
         series_number=number,
         files=tuple(sorted(path for path, _ in items)),
+        frame_count=sum(_integer(_ascii(ds, "NumberOfFrames"), 1) or 1 for _, ds in items),
     )
 
 
@@ -666,6 +676,7 @@ class _Slice:
     raw_offset: int | None  # file offset of uncompressed little-endian pixel bytes
     stored_dtype: np.dtype
     bits_stored: int
+    frame: int | None = None  # 0-based frame of a multi-frame image
 
 
 def _stored_dtype(ds: Dataset) -> np.dtype:
@@ -676,8 +687,8 @@ def _stored_dtype(ds: Dataset) -> np.dtype:
     return np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<")
 
 
-def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
-    """Check one CT header for loadable pixel data and find its fast-path offset."""
+def _prepare_slice(path: Path, ds: Dataset, frame: int | None = None) -> _Slice | Problem:
+    """Check one CT header (or frame) for loadable pixel data and find its fast-path offset."""
     try:
         if _unsigned_short(ds, "SamplesPerPixel", 1) != 1:
             return Problem(str(path), "more than one sample per pixel: not a CT image")
@@ -692,8 +703,12 @@ def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     offset: int | None = None
     value_tell = getattr(element, "value_tell", None)
-    if syntax in _RAW_LITTLE_ENDIAN and value_tell is not None and element.length >= expected:
-        offset = int(value_tell)
+    frame_offset = (frame or 0) * expected
+    if (
+        syntax in _RAW_LITTLE_ENDIAN and value_tell is not None
+        and element.length >= frame_offset + expected
+    ):
+        offset = int(value_tell) + frame_offset
         if offset + expected > path.stat().st_size:
             return Problem(
                 str(path),
@@ -706,7 +721,7 @@ def _prepare_slice(path: Path, ds: Dataset) -> _Slice | Problem:
     except ValueError:
         return Problem(str(path), "Rescale Slope / Intercept (0028,1053 / 0028,1052) not numbers")
     bits_stored = _unsigned_short(ds, "BitsStored", stored.itemsize * 8)
-    return _Slice(path, ds, slope, intercept, offset, stored, bits_stored)
+    return _Slice(path, ds, slope, intercept, offset, stored, bits_stored, frame)
 
 
 def _read_raw_into(item: _Slice, plane: np.ndarray) -> None:
@@ -737,10 +752,12 @@ def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
         _clear_unused_bits(item, data)
         return data
     try:
-        pixels = decode_pixel_array(item.path)  # from the path: least memory (pydicom docs)
+        # From the path (least memory, pydicom docs); one frame of a multi-frame image.
+        pixels = decode_pixel_array(item.path, index=item.frame)
     except Exception as error:  # noqa: BLE001 - any decoder failure is reported per file
         raise InputError(
-            [Problem(str(item.path), f"pixel data could not be decoded ({error})")]
+            [Problem(str(item.path), f"pixel data could not be decoded ({error})"
+                     + (f", frame {item.frame + 1}" if item.frame is not None else ""))]
         ) from error
     if pixels.shape != (rows, columns):
         raise InputError(
@@ -968,6 +985,57 @@ def _consistent_plane(
     return [(path, ds) for path, ds in items if plane(ds) == keep]
 
 
+def _functional(group: Dataset | None, sequence: str) -> Dataset | None:
+    """First item of a functional group macro sequence (PS3.3 C.7.6.16), if present."""
+    items = group.get(sequence) if group is not None else None
+    return items[0] if items else None
+
+
+def _frames(path: Path, header: Dataset) -> list[tuple[Dataset, int | None]]:
+    """One (header, frame) per image: the header itself, or one per frame of a multi-frame.
+
+    Multi-frame (Enhanced or Legacy Converted Enhanced CT) images keep plane position,
+    orientation, pixel spacing, rescale and window in functional group sequences (PS3.3
+    C.7.6.16); each frame gets a single-frame-like header with those values copied from
+    its per-frame group, else the shared one.
+    """
+    count = _integer(_ascii(header, "NumberOfFrames"), 1) or 1
+    if count <= 1 and _ascii(header, "SOPClassUID") not in _MULTI_FRAME_CT:
+        return [(header, None)]
+    full = pydicom.dcmread(path, defer_size=_DEFER_BYTES)  # with the sequences
+    shared = _functional(full, "SharedFunctionalGroupsSequence")
+    per_frame = full.get("PerFrameFunctionalGroupsSequence") or [None] * count
+    copied = (
+        "SOPInstanceUID", "SOPClassUID", "Modality", "SeriesInstanceUID", "StudyInstanceUID",
+        "StudyDate", "PatientID", "SeriesDescription", "FrameOfReferenceUID", "Rows",
+        "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
+        "RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth",
+    )
+    frames = []
+    for index in range(count):
+        own = per_frame[index] if index < len(per_frame) else None
+        ds = Dataset()
+        for keyword in copied:
+            if keyword in full:
+                setattr(ds, keyword, full[keyword].value)
+        for sequence, keywords in (
+            ("PlanePositionSequence", ("ImagePositionPatient",)),
+            ("PlaneOrientationSequence", ("ImageOrientationPatient",)),
+            ("PixelMeasuresSequence", ("PixelSpacing", "SliceThickness")),
+            ("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+            ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth")),
+        ):
+            item = _functional(own, sequence) or _functional(shared, sequence)
+            for keyword in keywords:
+                if item is not None and keyword in item:
+                    setattr(ds, keyword, item[keyword].value)
+        ds.file_meta = full.file_meta
+        if PIXEL_DATA in full:
+            ds[PIXEL_DATA] = full.get_item(PIXEL_DATA, keep_deferred=True)
+        frames.append((ds, index))
+    return frames
+
+
 def _first_number(value: object) -> float | None:
     if value is None or value == "":
         return None
@@ -1033,19 +1101,20 @@ def load_series(
     warnings = [f"left out {n.source}: {n.message}" for n in damaged]
     items = _consistent_plane(items, warnings)
 
-    prepared = [_prepare_slice(path, ds) for path, ds in items]
+    prepared = [
+        _prepare_slice(path, ds, frame)
+        for path, header in items
+        for ds, frame in _frames(path, header)
+    ]
     bad = [p for p in prepared if isinstance(p, Problem)]
     if bad and (strict or len(bad) == len(prepared)):
         raise InputError(bad)
     warnings += [f"left out {p.source}: {p.message}" for p in bad]
-    usable = [
-        (item.path, item.header) for item in prepared if not isinstance(item, Problem)
-    ]
-    slices_by_path = {item.path: item for item in prepared if not isinstance(item, Problem)}
+    usable = [item for item in prepared if not isinstance(item, Problem)]
 
-    geometry = _geometry(usable)
+    geometry = _geometry([(item.path, item.header) for item in usable])
     warnings = geometry.warnings + warnings
-    ordered = [slices_by_path[usable[i][0]] for i in geometry.order]
+    ordered = [usable[i] for i in geometry.order]
     first = ordered[0].header
     rows, columns = int(first.Rows), int(first.Columns)
     if lazy:
@@ -1057,9 +1126,11 @@ def load_series(
 
     sop_uids: list[str | None] = [None] * geometry.depth
     files: list[Path | None] = [None] * geometry.depth
+    frame_numbers: list[int | None] = [None] * geometry.depth
     for slot, item in zip(geometry.slots, ordered, strict=True):
         sop_uids[slot] = _ascii(item.header, "SOPInstanceUID") or None
         files[slot] = item.path
+        frame_numbers[slot] = None if item.frame is None else item.frame + 1
     return Volume(
         array=array,
         spacing=geometry.spacing,
@@ -1077,4 +1148,5 @@ def load_series(
         window_center=_first_number(first.get("WindowCenter")),
         window_width=_first_number(first.get("WindowWidth")),
         warnings=warnings,
+        frame_numbers=tuple(frame_numbers),
     )
