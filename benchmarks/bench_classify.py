@@ -13,7 +13,7 @@ import datetime as dt
 import random
 import time
 
-from napari_recist.criteria.report import classify_patient
+from napari_recist.criteria.report import classify_cohort, classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.model import Assessment, Lesion, LesionState, Measurement, PatientRecord, Role
 
@@ -68,22 +68,28 @@ def main() -> None:
     criteria = Criteria()
 
     # CPU time of this process (one core), robust to other work on the machine; wall too.
+    # The pipeline is what `napari-recist classify` and `classify_cohort` do: each patient is
+    # classified and written to its JSON object, one after the other.
     wall, cpu = time.perf_counter(), time.process_time()
-    results = [classify_patient(record, criteria) for record in cohort]
+    document = classify_cohort(cohort, criteria)
+    pipeline_wall, pipeline_cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    for record in cohort:
+        classify_patient(record, criteria)
     verdicts_wall, verdicts_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    documents = [result.to_json() for result in results]
-    json_wall, json_cpu = time.perf_counter() - wall, time.process_time() - cpu
-
-    n = len(documents)
-    total = verdicts_cpu + json_cpu
+    n = len(document["patients"])
     print(f"patients: {n} x 6 time points x 8 lesions (CPU seconds, wall in brackets)")
-    rate = n / verdicts_cpu
-    print(f"verdicts:        {verdicts_cpu:6.2f} s [{verdicts_wall:6.2f}]  {rate:7.0f}/s")
-    print(f"+ JSON document: {json_cpu:6.2f} s [{json_wall:6.2f}]")
-    print(f"total:           {total:6.2f} s [{verdicts_wall + json_wall:6.2f}]  {n / total:7.0f}/s")
-    seconds_for_10k = total * 10_000 / n
+    print(
+        f"verdicts only:             {verdicts_cpu:6.2f} s [{verdicts_wall:6.2f}]  "
+        f"{n / verdicts_cpu:7.0f}/s"
+    )
+    print(
+        f"verdicts + JSON (the CLI): {pipeline_cpu:6.2f} s [{pipeline_wall:6.2f}]  "
+        f"{n / pipeline_cpu:7.0f}/s"
+    )
+    seconds_for_10k = pipeline_cpu * 10_000 / n
     verdict = "met" if seconds_for_10k < 2 else "NOT met"
     print(f"10,000 patients: {seconds_for_10k:.1f} s; target < 2 s on one core: {verdict}")
 

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
+from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.io.atomic import atomic_open, atomic_write_text
 from napari_recist.model import PatientRecord
 
@@ -191,11 +192,12 @@ def run_classify(args: argparse.Namespace) -> int:
     records = load_records(args.source, args.lenient)
     patients = []
     problems = []
-    for record in records:
-        try:
-            patients.append(classify_patient(record, criteria).to_json())
-        except ValueError as error:
-            problems.append(Problem(args.source, str(error)))
+    with paused_garbage_collection():
+        for record in records:
+            try:
+                patients.append(classify_patient(record, criteria).to_json())
+            except ValueError as error:
+                problems.append(Problem(args.source, str(error)))
     if problems:
         raise InputError(problems)
     for patient in patients:

@@ -18,6 +18,7 @@ from napari_recist.criteria.numbers import round_mm, round_pct
 from napari_recist.criteria.recist import NA, RecistResult, baseline_warnings, classify_recist
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
+from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import PatientRecord
 
 TRUE_RESPONSE = "true response"
@@ -312,7 +313,6 @@ def classify_cohort(
         ``{"criteria": settings, "patients": [patient objects]}``.
     """
     criteria = criteria or Criteria()
-    return {
-        "criteria": criteria.to_dict(),
-        "patients": [classify_patient(record, criteria).to_json() for record in records],
-    }
+    with paused_garbage_collection():
+        patients = [classify_patient(record, criteria).to_json() for record in records]
+    return {"criteria": criteria.to_dict(), "patients": patients}

@@ -9,10 +9,8 @@ never leaves a half-written table over the user's file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import gc
 import io
 import math
 import os
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_recist.errors import InputError, Problem
+from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import (
     KNOWN_SITES,
     Assessment,
@@ -668,24 +667,8 @@ def _rows_to_result(
 ) -> TableReadResult:
     """Parse, check and assemble; shared by `read_table` and `rows_to_records`."""
     layout = _layout(header, source, header_row)
-    with _without_garbage_collection():
+    with paused_garbage_collection():
         return _check_and_build(layout, numbered_rows, source, lenient)
-
-
-@contextlib.contextmanager
-def _without_garbage_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small objects.
-
-    Reading creates about three objects per row and no reference cycles; the collector's
-    repeated passes over them doubled the time to read 480,000 rows.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_and_build(
@@ -1105,7 +1088,7 @@ def records_to_rows(records: Iterable[PatientRecord]) -> list[dict[str, str]]:
         If a measurement names a lesion the record does not have, or an extra column has
         the name of a column of the format.
     """
-    with _without_garbage_collection():
+    with paused_garbage_collection():
         columns, lines = _table_lines(records)
         return [dict(zip(columns, line, strict=True)) for line in lines]
 
@@ -1137,7 +1120,7 @@ def write_table(
     OSError
         If the folder is not writable; the original file is then untouched.
     """
-    with _without_garbage_collection():
+    with paused_garbage_collection():
         columns, lines = _table_lines(records, extra_columns)
     target = Path(path)
     handle = tempfile.NamedTemporaryFile(
