@@ -226,3 +226,66 @@ def test_ibor_early_stable_disease_does_not_count():
     result = run(fu(35, 35), fu(50, 50), dates=dates)
     assert irecist(result) == ["iSD", "iUPD"]
     assert result.irecist.best_overall_response == "iUPD"
+
+
+# --- new lesions that are not evaluated or only equivocal (review findings) -------------------
+
+NEW_LESIONS = {"T1": "target lung", "T2": "target liver", "X1": "new bone"}
+
+
+def test_unevaluated_new_lesion_target_is_not_0_mm_after_a_reset():
+    result = classify(
+        NEW_LESIONS,
+        [
+            ("2024-01-01", {"T1": 50, "T2": 50}),
+            ("2024-02-15", {"T1": 50, "T2": 50, "X1": 20}),
+            ("2024-04-01", {"T1": 40, "T2": 40, "X1": 20}),
+            ("2024-05-15", {"T1": 40, "T2": 40, "X1": "not-evaluated"}),
+            ("2024-07-01", {"T1": 40, "T2": 40, "X1": 20}),
+        ],
+    )
+    assert irecist(result) == ["iUPD", "iSD", "iSD", "iSD"]  # X1 never changed
+
+
+@pytest.mark.parametrize("state", ["not-evaluated", "equivocal"])
+def test_new_lesion_not_known_to_be_gone_prevents_complete_response(state):
+    result = classify(
+        {"T1": "target lung", "X1": "new bone"},
+        [
+            ("2024-01-01", {"T1": 50}),
+            ("2024-02-15", {"T1": 30, "X1": 20}),
+            ("2024-04-01", {"T1": "absent", "X1": state}),
+        ],
+    )
+    assert irecist(result)[1] != "iCR"
+    if state == "not-evaluated":
+        assert irecist(result) == ["iUPD", "NE"]
+        assert result.irecist.best_overall_response == "iUPD"
+        assert not result.irecist.pseudoprogression
+
+
+def test_unevaluated_new_lesion_after_iupd_is_no_reset():
+    result = classify(
+        {"T1": "target lung", "X1": "new bone"},
+        [
+            ("2024-01-01", {"T1": 50}),
+            ("2024-02-15", {"T1": 50, "X1": 20}),
+            ("2024-04-01", {"T1": 50, "X1": "not-evaluated"}),
+        ],
+    )
+    assert irecist(result) == ["iUPD", "NE"]
+    assert not result.irecist.pseudoprogression
+
+
+def test_new_lesion_target_sum_smallest_value_is_over_its_whole_history():
+    # NLT 10 at the iUPD, 14 at the reset, 16: +60 % and +6 mm above its smallest (10)
+    result = classify(
+        NEW_LESIONS,
+        [
+            ("2024-01-01", {"T1": 50, "T2": 50}),
+            ("2024-02-15", {"T1": 50, "T2": 50, "X1": 10}),
+            ("2024-04-01", {"T1": 40, "T2": 40, "X1": 14}),
+            ("2024-05-15", {"T1": 40, "T2": 40, "X1": 16}),
+        ],
+    )
+    assert irecist(result) == ["iUPD", "iSD", "iUPD"]

@@ -56,7 +56,7 @@ class _Iupd:
     non_target: bool
     new: bool
     sod: float | None
-    new_target_sum: float
+    new_target_sum: float | None
     new_ids: frozenset[str]
     progressed_non_targets: frozenset[str]
     reasons: list[str] = field(default_factory=list)
@@ -120,6 +120,29 @@ def _map_response(recist: RecistTimepoint, new_present: bool) -> tuple[str, str]
     return NE, recist.target_reason
 
 
+def _new_target_sum(
+    timeline: Timeline, nlt_ids: set[str], first_present: dict[str, int | None], index: int
+) -> float | None:
+    """Sum of the new-lesion targets seen so far; None when one of them has no size."""
+    total = 0.0
+    for lid in nlt_ids:
+        first = first_present[lid]
+        if first is None or first > index:
+            continue
+        diameter = timeline.diameters[lid][index]
+        if diameter is None:
+            return None
+        total += diameter
+    return total
+
+
+def _smaller(smallest: float | None, value: float | None) -> float | None:
+    """Running minimum that skips unknown values."""
+    if value is None:
+        return smallest
+    return value if smallest is None or value < smallest else smallest
+
+
 def _new_seen_by(first_present: dict[str, int | None], index: int) -> frozenset[str]:
     """New lesions unequivocally seen at or before an assessment."""
     return frozenset(
@@ -157,10 +180,18 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
     for i in range(1, timeline.count):
         r = recist[i]
         present_new = frozenset(r.new_lesion_ids)
-        nlt_sum = sum(
-            timeline.diameters[lid][i] or 0.0
-            for lid in nlt_ids
-            if timeline.states[lid][i] is not None
+        nlt_sum = _new_target_sum(timeline, nlt_ids, first_present, i)
+        # New lesions seen so far that are not known to be gone (absent or 0 mm): a
+        # not-evaluated or equivocal one may still be there (iCR needs every lesion resolved).
+        seen_new = _new_seen_by(first_present, i)
+        unresolved_new = sorted(
+            lid
+            for lid in seen_new
+            if timeline.states[lid][i] is not LesionState.ABSENT
+            and timeline.diameters[lid][i] != 0.0
+        )
+        unevaluated_new = sorted(
+            lid for lid in seen_new if timeline.states[lid][i] is LesionState.NOT_EVALUATED
         )
         nlnt_increase = sorted(
             lid
@@ -190,8 +221,12 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                 fresh = sorted(present_new - known_new)
                 if fresh:
                     new_reasons.append(f"further new lesion {', '.join(fresh)}")
-                if nlt_smallest is not None and increase_meets(
-                    nlt_sum, nlt_smallest, c.pd_pct, c.irecist_further_increase_mm
+                if (
+                    nlt_sum is not None
+                    and nlt_smallest is not None
+                    and increase_meets(
+                        nlt_sum, nlt_smallest, c.pd_pct, c.irecist_further_increase_mm
+                    )
                 ):
                     new_reasons.append(
                         f"new-lesion target sum {fmt_mm(nlt_sum)} mm is "
@@ -207,7 +242,6 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                 if nt_pd:
                     causes.append(r.non_target_reason.removeprefix("PD: "))
                 causes.extend(new_reasons)
-                seen_new = _new_seen_by(first_present, i)
                 iupd = _Iupd(
                     index=i,
                     target=target_pd,
@@ -220,11 +254,9 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                 )
                 results.append(IrecistTimepoint(i, IUPD, "iUPD: " + "; ".join(causes), nlt_sum))
             else:
-                old_new_present = bool(present_new)
-                response, reason = _map_response(r, old_new_present)
+                response, reason = _map_response(r, bool(unresolved_new))
                 results.append(IrecistTimepoint(i, response, reason, nlt_sum))
-            if after_reset:
-                nlt_smallest = nlt_sum if nlt_smallest is None else min(nlt_smallest, nlt_sum)
+            nlt_smallest = _smaller(nlt_smallest, nlt_sum)
             continue
 
         # An iUPD stands: does this assessment confirm it (iCPD), keep it, or reset it?
@@ -260,13 +292,18 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                     "non-targets now meet PD: " + r.non_target_reason.removeprefix("PD: ")
                 )
             if iupd.new:
-                if at_least(nlt_sum - iupd.new_target_sum, c.irecist_further_increase_mm):
+                if (
+                    nlt_sum is not None
+                    and iupd.new_target_sum is not None
+                    and at_least(nlt_sum - iupd.new_target_sum, c.irecist_further_increase_mm)
+                ):
                     confirm.append(
                         f"new-lesion target sum {fmt_mm(nlt_sum)} mm is a further "
                         f"{fmt_signed_mm(nlt_sum - iupd.new_target_sum)} mm"
                     )
                 if nlnt_increase:
                     confirm.append(f"new non-target {', '.join(nlnt_increase)} increased")
+        nlt_smallest = _smaller(nlt_smallest, nlt_sum)
         if confirm:
             confirmed_at, confirmed_block = i, iupd.index
             results.append(
@@ -305,7 +342,18 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                 )
             )
             continue
-        if present_new and not (
+        if unevaluated_new:
+            results.append(
+                IrecistTimepoint(
+                    i,
+                    NE,
+                    f"NE: new lesion {', '.join(unevaluated_new)} not evaluated; iUPD of "
+                    f"{timeline.label(iupd.index)} stands",
+                    nlt_sum,
+                )
+            )
+            continue
+        if unresolved_new and not (
             r.sod is not None and iupd.sod is not None and below(r.sod, iupd.sod)
         ):
             # RWG iRECIST FAQ scenarios B and F: new lesions still there and nothing improved.
@@ -314,13 +362,13 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                     i,
                     IUPD,
                     f"iUPD (from {timeline.label(iupd.index)}): new lesion "
-                    f"{', '.join(sorted(present_new))} persists and the SOD did not fall "
+                    f"{', '.join(unresolved_new)} persists and the SOD did not fall "
                     "since the iUPD",
                     nlt_sum,
                 )
             )
             continue
-        response, reason = _map_response(r, bool(present_new))
+        response, reason = _map_response(r, bool(unresolved_new))
         if response not in _RESET_RESPONSES:
             results.append(IrecistTimepoint(i, response, reason, nlt_sum))
             continue
@@ -339,8 +387,7 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
         )
         iupd = None
         after_reset = True
-        known_new = _new_seen_by(first_present, i)
-        nlt_smallest = nlt_sum
+        known_new = seen_new
 
     ibor, ibor_reason = _best_overall(timeline, results)
     date = timeline.assessments[confirmed_block].date if confirmed_block is not None else None
