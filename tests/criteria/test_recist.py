@@ -350,7 +350,6 @@ def confirmed(*sequence: tuple[int, str]) -> str:
         (((56, "PR"), (70, "NE"), (90, "PR")), "PR"),  # an NE in between does not break it
         (((56, "SD"), (84, "PD")), "SD"),
         (((30, "SD"), (56, "PD")), "PD"),
-        (((56, "NON-CR/NON-PD"),), "NON-CR/NON-PD"),
     ],
 )
 def test_table_3_confirmed_best_overall_response(sequence, expected):
@@ -402,3 +401,41 @@ def test_target_without_a_baseline_size_is_classified_with_a_warning():
     assert [tp.target for tp in result.recist.timepoints[1:]] == ["SD", "PD"]
     assert any("T2 (liver) has no size at baseline" in w for w in result.warnings)
     result.to_json()
+
+
+def test_confirmed_bor_of_non_target_disease_only_is_never_sd():
+    result = classify(
+        {"N1": "non-target lung"},
+        [
+            ("2024-01-01", {"N1": "present"}),
+            ("2024-02-25", {"N1": "absent"}),  # CR, day 55
+            ("2024-03-10", {"N1": "absent"}),  # only 14 days later: not confirmed
+            ("2024-04-20", {"N1": "progression"}),
+        ],
+    )
+    assert result.recist.confirmed_best_overall_response == "NON-CR/NON-PD"
+    assert result.recist.best_overall_response == "CR"
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"), [("present", "NON-CR/NON-PD"), ("progression", "PD")]
+)
+def test_node_recorded_without_a_size_after_cr(state, expected):
+    lesions = {"T1": "target lung", "LN": "non-target lymph node"}
+    result = classify(
+        lesions,
+        [
+            (D[0], {"T1": 30, "LN": 12}),
+            (D[1], {"T1": "absent", "LN": 8}),
+            (D[2], {"T1": "absent", "LN": state}),
+        ],
+    )
+    assert result.recist.timepoints[1].overall == "CR"
+    assert result.recist.timepoints[2].non_target == expected
+
+
+def test_confirmed_bor_non_target_disease_only_non_cr_non_pd():
+    result = classify(
+        {"N1": "non-target bone"}, [(D[0], {"N1": "present"}), (D[1], {"N1": "present"})]
+    )
+    assert result.recist.confirmed_best_overall_response == "NON-CR/NON-PD"

@@ -78,11 +78,12 @@ def _reappeared(timeline: Timeline, lesion: Lesion, index: int) -> bool:
     """A lesion is back after a CR: non-nodal seen again, a node back to >= 10 mm."""
     # RECIST 1.1 section 4.3.1 / RWG FAQ: after CR, reappearance of any lesion is PD.
     if lesion.nodal:
-        state = timeline.states[lesion.lesion_id][index]
+        # A node counts as back only with a short axis of >= 10 mm (criteria.md section 1), or
+        # when it is recorded as unequivocal progression; `present` alone gives no size.
         diameter = timeline.diameters[lesion.lesion_id][index]
         if diameter is not None:
             return at_least(diameter, timeline.criteria.node_normal_mm)
-        return state in (LesionState.PRESENT, LesionState.PROGRESSION, LesionState.INCREASE)
+        return timeline.states[lesion.lesion_id][index] is LesionState.PROGRESSION
     return timeline.is_present(lesion.lesion_id, index)
 
 
@@ -484,17 +485,15 @@ def confirmed_best_overall_response(
                         f"{timepoints[confirmed_by].overall} at {timeline.label(confirmed_by)} "
                         f"(>= {c.confirm_min_days} days later, RECIST 1.1 Table 3)"
                     )
+    # An unconfirmed CR/PR counts as stable disease once the SD duration is met: SD with
+    # target disease, NON-CR/NON-PD with non-target disease only (RECIST 1.1 Tables 2-3).
+    stable = SD if timeline.targets else NON_CR_NON_PD
     for tp in window:
-        if tp.overall in (CR, PR, SD) and timeline.days[tp.index] >= c.min_sd_days:
-            note = " (unconfirmed response counts as SD)" if tp.overall in (CR, PR) else ""
-            return SD, (
-                f"SD: {tp.overall} at {timeline.label(tp.index)}, day {timeline.days[tp.index]} "
-                f">= {c.min_sd_days}{note}"
-            )
-    for tp in window:
-        if tp.overall == NON_CR_NON_PD and timeline.days[tp.index] >= c.min_sd_days:
-            return NON_CR_NON_PD, (
-                f"NON-CR/NON-PD at {timeline.label(tp.index)}, day {timeline.days[tp.index]}"
+        if tp.overall in (CR, PR, SD, NON_CR_NON_PD) and timeline.days[tp.index] >= c.min_sd_days:
+            note = f" (unconfirmed response counts as {stable})" if tp.overall in (CR, PR) else ""
+            return stable, (
+                f"{stable}: {tp.overall} at {timeline.label(tp.index)}, day "
+                f"{timeline.days[tp.index]} >= {c.min_sd_days}{note}"
             )
     if first_pd is not None:
         return PD, f"PD at {timeline.label(first_pd)}; no confirmed response or SD long enough"
