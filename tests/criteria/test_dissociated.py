@@ -148,3 +148,38 @@ def test_tozuka_na_without_pd_at_first_follow_up():
 
 def test_tozuka_growth_in_non_target_counts():
     assert three((15, 30, 30, "progression")).tozuka.value == "DR"
+
+
+# --- one lesion cannot be on both sides (some shrink while OTHERS grow) -----------------------
+
+
+def test_a_lesion_that_shrank_then_regrew_is_not_dissociated_by_itself():
+    # T1 40 -> 10 -> 20: -50 % from baseline and +100 % (+10 mm) from its nadir; T2 steady
+    lesions = {"T1": "target lung", "T2": "target liver"}
+    visits = [
+        (D[0], {"T1": 40, "T2": 20}),
+        (D[1], {"T1": 10, "T2": 20}),
+        (D[2], {"T1": 20, "T2": 20}),
+    ]
+    result = classify(lesions, visits)
+    assert result.bernard_tessier[2].value == "false"
+
+
+def test_tozuka_shrinking_and_growing_lesions_must_differ():
+    lesions = {"T1": "target lung", "T2": "target liver"}
+    # TP2: T1 39 is below its baseline 40, T2 doubled: SOD 79 vs nadir 58 is PD -> DR
+    two = classify(
+        lesions,
+        [(D[0], {"T1": 40, "T2": 20}), (D[1], {"T1": 38, "T2": 20}), (D[2], {"T1": 39, "T2": 40})],
+        tozuka_every_pd=True,
+    )
+    assert two.tozuka.value == "DR"
+    # TP2: T1 30 is -25 % from baseline and +50 % (+10 mm) from its nadir 20, T2 unchanged:
+    # PD by T1 alone, which cannot be both the shrinking and the growing lesion -> true PD
+    alone = classify(
+        lesions,
+        [(D[0], {"T1": 40, "T2": 20}), (D[1], {"T1": 20, "T2": 20}), (D[2], {"T1": 30, "T2": 20})],
+        tozuka_every_pd=True,
+    )
+    assert alone.recist.timepoints[2].overall == "PD"
+    assert alone.tozuka.value == "true PD"

@@ -77,7 +77,7 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
     if best.value == NONE:
         return Verdict(NONE, "no dissociated response at any follow-up"), rate
     where = timeline.label(best_index + 1)
-    return Verdict(best.value, f"{best.value} at {where}{best.reason[len(best.value):]}"), rate
+    return Verdict(best.value, f"{best.value} at {where}{best.reason[len(best.value) :]}"), rate
 
 
 def _measured_lesions(
@@ -137,27 +137,30 @@ def bernard_tessier_at(timeline: Timeline, recist: RecistTimepoint) -> Verdict:
     c = timeline.criteria
     i = recist.index
     shrunk, grown = _measured_change(timeline, i)
-    growth_sum = sum(delta for _, delta in grown)
-    progressing_nt = _growing_non_targets(timeline, i)
-    other_side: list[str] = []
-    if grown and at_least(growth_sum, c.bt_min_increase_sum_mm):
-        other_side.append(
-            f"{', '.join(lid for lid, _ in grown)} grew > {fmt_mm(c.bt_increase_pct)} % "
-            f"from nadir by {fmt_mm(growth_sum)} mm in all"
-        )
-    if recist.new_lesions:
-        other_side.append(f"new lesion {', '.join(recist.new_lesion_ids)}")
-    if progressing_nt:
-        other_side.append(f"non-target {', '.join(progressing_nt)} progressing")
-    if shrunk and other_side:
-        return Verdict(
-            "true",
-            f"DR: {', '.join(shrunk)} shrank > {fmt_mm(c.bt_decrease_pct)} % while "
-            + "; ".join(other_side),
-        )
     if not shrunk:
         return Verdict("false", f"no lesion shrank > {fmt_mm(c.bt_decrease_pct)} % from baseline")
-    return Verdict("false", f"{', '.join(shrunk)} shrank but nothing grew or appeared")
+    progressing_nt = _growing_non_targets(timeline, i)
+    # Some lesions shrink while OTHERS grow: a lesion cannot be on both sides (seed 002).
+    for lesion_id in shrunk:
+        others = [(lid, delta) for lid, delta in grown if lid != lesion_id]
+        growth_sum = sum(delta for _, delta in others)
+        other_side: list[str] = []
+        if others and at_least(growth_sum, c.bt_min_increase_sum_mm):
+            other_side.append(
+                f"{', '.join(lid for lid, _ in others)} grew > {fmt_mm(c.bt_increase_pct)} % "
+                f"from nadir by {fmt_mm(growth_sum)} mm in all"
+            )
+        if recist.new_lesions:
+            other_side.append(f"new lesion {', '.join(recist.new_lesion_ids)}")
+        if progressing_nt:
+            other_side.append(f"non-target {', '.join(progressing_nt)} progressing")
+        if other_side:
+            return Verdict(
+                "true",
+                f"DR: {', '.join(shrunk)} shrank > {fmt_mm(c.bt_decrease_pct)} % while "
+                + "; ".join(other_side),
+            )
+    return Verdict("false", f"{', '.join(shrunk)} shrank but no other lesion grew or appeared")
 
 
 def category_for_response(response: str) -> str:
@@ -189,26 +192,29 @@ def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
         return Verdict(NA, f"no RECIST PD at {where}")
     for tp in candidates:
         i = tp.index
-        shrunk: list[str] = []
+        shrunk: dict[str, float] = {}
         grown: list[str] = []
         for lesion_id, now, change, nadir in _measured_lesions(timeline, i):
             if change is not None and below(change, -c.tozuka_min_shrink_pct):
-                shrunk.append(f"{lesion_id} {fmt_pct(change)}")
+                shrunk[lesion_id] = change
             if nadir is not None and above(now, nadir):
                 grown.append(lesion_id)
-        growth = []
-        if grown:
-            growth.append(f"{', '.join(grown)} grew from nadir")
         growing_nt = _growing_non_targets(timeline, i)
-        if growing_nt:
-            growth.append(f"non-target {', '.join(growing_nt)} progressing")
-        if tp.new_lesions:
-            growth.append(f"new lesion {', '.join(tp.new_lesion_ids)}")
-        if shrunk and growth:
-            return Verdict(
-                DR,
-                f"DR at PD {timeline.label(i)}: {', '.join(shrunk)} shrank while "
-                + "; ".join(growth),
-            )
+        # Some lesions shrink while OTHERS grow or appear (seed 000): never the same lesion.
+        for lesion_id in shrunk:
+            growth = []
+            others = [lid for lid in grown if lid != lesion_id]
+            if others:
+                growth.append(f"{', '.join(others)} grew from nadir")
+            if growing_nt:
+                growth.append(f"non-target {', '.join(growing_nt)} progressing")
+            if tp.new_lesions:
+                growth.append(f"new lesion {', '.join(tp.new_lesion_ids)}")
+            if growth:
+                shrinking = ", ".join(f"{lid} {fmt_pct(pct)}" for lid, pct in shrunk.items())
+                return Verdict(
+                    DR,
+                    f"DR at PD {timeline.label(i)}: {shrinking} shrank while " + "; ".join(growth),
+                )
     labels = ", ".join(timeline.label(tp.index) for tp in candidates)
-    return Verdict(TRUE_PD, f"true PD at {labels}: no lesion shrank from baseline")
+    return Verdict(TRUE_PD, f"true PD at {labels}: no lesion shrank while another grew or appeared")
