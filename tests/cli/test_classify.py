@@ -227,3 +227,14 @@ def test_baseline_carries_lesion_diameters(document):
     baseline = by_id(document)["P01-true-PR"]["timepoints"][0]
     assert baseline["lesion_diameters_mm"] == {"L1": 40.0, "L2": 30.0, "B1": None}
     assert baseline["overall"] == "NA" and baseline["nadir_mm"] is None
+
+
+def test_changes_per_month(document):
+    # P01: 70 -> 42 mm at day 56 (1.8398 months): -40 % -> -21.7 %/month from baseline
+    tp = by_id(document)["P01-true-PR"]["timepoints"][1]
+    assert tp["change_from_baseline_per_month_pct"] == -21.7
+    assert tp["change_from_nadir_per_month_pct"] == -21.7
+    # TP2: 35 mm, -16.7 % from nadir 42 at TP1, 56 days earlier -> -9.1 %/month
+    tp2 = by_id(document)["P01-true-PR"]["timepoints"][2]
+    assert tp2["change_from_nadir_per_month_pct"] == -9.1
+    assert tp2["change_from_baseline_per_month_pct"] == round(-50 / (112 / 30.4375), 1)

@@ -179,6 +179,15 @@ class PatientResult:
             "change_from_previous_per_month_pct": round_pct(
                 patterns.per_month(timeline, previous, i - 1, i)
             ),
+            # Seed 004: each change also per month (days / 30.4375) since its reference scan.
+            "change_from_baseline_per_month_pct": round_pct(
+                patterns.per_month(timeline, tp.change_from_baseline_pct, 0, i)
+            ),
+            "change_from_nadir_per_month_pct": round_pct(
+                patterns.per_month(timeline, tp.change_from_nadir_pct, tp.nadir_index, i)
+                if tp.nadir_index is not None
+                else None
+            ),
             "target": tp.target,
             "non_target": tp.non_target,
             "new_lesions": tp.new_lesions,
@@ -220,6 +229,8 @@ def _empty_timepoint(
         "change_from_nadir_pct": None,
         "change_from_previous_pct": None,
         "change_from_previous_per_month_pct": None,
+        "change_from_baseline_per_month_pct": None,
+        "change_from_nadir_per_month_pct": None,
         "target": NA,
         "non_target": NA,
         "new_lesions": False,
