@@ -147,13 +147,13 @@ def test_table_and_srs_hold_the_true_sizes(sample_dir):
         assert result.study_date == spec.date
 
 
-def test_regenerating_gives_identical_ct_and_table(sample_dir, tmp_path):
+def test_regenerating_gives_identical_files(sample_dir, tmp_path):
     write_sample(tmp_path)
     first = sorted(p.relative_to(sample_dir) for p in sample_dir.rglob("*") if p.is_file())
     second = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert first == second
-    compared = [p for p in first if p.parent.name == "CT" or p.name == "lesions.csv"]
-    assert len(compared) == 3 * SLICES + 1
+    compared = [p for p in first if p.parent.name in ("CT", "SR") or p.name == "lesions.csv"]
+    assert len(compared) == 3 * SLICES + 3 + 1
     for relative in compared:
         assert (sample_dir / relative).read_bytes() == (tmp_path / relative).read_bytes()
 

@@ -508,6 +508,10 @@ def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False) -
             sr_files[spec.timepoint] = write_timepoint_sr(
                 record, spec.timepoint, ct_series[spec.timepoint], sr_folder / "recist.dcm",
                 series_description=f"RECIST measurements ({spec.label}, true sizes)",
+                # Fixed UIDs and time: regenerating the sample gives identical SR files too.
+                series_instance_uid=sample_uid("sr-series", spec.timepoint),
+                sop_instance_uid=sample_uid("sr", spec.timepoint),
+                content_datetime=dt.datetime.combine(spec.date, dt.time(12, 0)),
             )
     table = out / "lesions.csv"
     write_table([record], table)

@@ -11,6 +11,7 @@ reader (dcmjs) recognises the measured lesions as Bidirectional / Length annotat
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,6 +67,9 @@ def write_timepoint_sr(
     responses: Mapping[str, str] | None = None,
     series_number: int = 900,
     series_description: str = "RECIST measurements",
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    content_datetime: dt.datetime | None = None,
 ) -> Path:
     """Write the lesions of one time point as a TID 1500 Comprehensive 3D SR.
 
@@ -86,6 +90,10 @@ def write_timepoint_sr(
         Optional per-lesion response strings (``CR``, ``PR``, ``NEW``, ``iUPD`` ...).
     series_number, series_description
         Of the new SR series.
+    series_instance_uid, sop_instance_uid
+        UIDs of the SR; new ones when None. Fixed ones make a file reproducible.
+    content_datetime
+        Content (and instance creation) date and time; now when None.
 
     Returns
     -------
@@ -132,14 +140,22 @@ def write_timepoint_sr(
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report[0],
-        series_instance_uid=generate_uid(),
+        series_instance_uid=series_instance_uid or generate_uid(),
         series_number=series_number,
-        sop_instance_uid=generate_uid(),
+        sop_instance_uid=sop_instance_uid or generate_uid(),
         instance_number=1,
         manufacturer="napari-recist",
         series_description=series_description,
         is_complete=True,
     )
+    if content_datetime is not None:
+        date, time = content_datetime.strftime("%Y%m%d"), content_datetime.strftime("%H%M%S")
+        sr.ContentDate, sr.ContentTime = date, time
+        if "InstanceCreationDate" in sr:
+            sr.InstanceCreationDate, sr.InstanceCreationTime = date, time
+        for equipment in sr.get("ContributingEquipmentSequence", []):
+            if "ContributionDateTime" in equipment:  # highdicom stamps itself with "now"
+                equipment.ContributionDateTime = date + time
     _save_atomic(sr, out)
     return out
 
