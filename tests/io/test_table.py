@@ -861,3 +861,18 @@ def test_datetime_assessment_dates_are_written_as_dates(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     write_table([record], path)
     assert read_table(path).records[0].assessments[0].date == dt.date(2024, 1, 1)
+
+
+def test_a_row_without_size_or_state_is_not_evaluated_with_a_warning(tmp_path):
+    table = tmp_path / "blank.csv"
+    table.write_text(
+        "patient_id,timepoint,date,lesion_id,role,site,long_axis_mm,short_axis_mm,state\n"
+        "P1,0,2024-01-01,L1,target,lung,30,,\n"
+        "P1,1,2024-03-01,L1,target,lung,20,,\n"
+        "P1,1,2024-03-01,X1,new,brain,,,\n"
+    )
+    result = read_table(table)
+    measurement = result.records[0].assessment(1).measurements["X1"]
+    assert measurement.state is LesionState.NOT_EVALUATED
+    [warning] = [w for w in result.warnings if "neither a size nor a state" in w.message]
+    assert (warning.row, warning.column) == (4, "state")

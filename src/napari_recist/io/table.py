@@ -142,6 +142,7 @@ class _Row:
         "tracking_uid",
         "extra",
         "clean",
+        "blank",
     )
 
     def __init__(self, row: int) -> None:
@@ -160,6 +161,7 @@ class _Row:
         self.tracking_uid: str | None = None
         self.extra: dict[str, str] = {}
         self.clean = True
+        self.blank = False  # neither a size nor a state was given
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,6 +564,7 @@ class _Parser:
             state = LesionState.MEASURED  # the spec's default when a size is given
         else:
             state = LesionState.NOT_EVALUATED  # no size and no state: not evaluated
+            row.blank = True
         row.state = state
 
         if state is LesionState.MEASURED and nodal is not None and sizes_ok:
@@ -771,6 +774,14 @@ class _PatientChecker:
             return None
         if not self.build or (self.problems and not self.lenient):
             return None
+        for row in rows:
+            if row.blank and row.timepoint is not None and row.timepoint >= 0:
+                self.warn(
+                    row,
+                    f"lesion {row.lesion_id} has neither a size nor a state: taken as "
+                    "not-evaluated (give a size, or a state such as present or absent)",
+                    "state",
+                )
         return self._build(rows)
 
     def _has_baseline(self, rows: list[_Row], what: str) -> bool:
