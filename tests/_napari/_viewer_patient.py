@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
+
+from napari_recist.sample import CTSeriesIdentity, write_ct_series
 
 SIZE = 40  # pixels per side
 PIXEL_MM = 0.75
@@ -25,61 +26,41 @@ def write_ct(
     patient_id: str = PATIENT,
     lesion_radius_px: float = 6.0,
 ) -> list[Path]:
-    """Write an axial CT series: soft tissue disc with a brighter round lesion."""
-    folder.mkdir(parents=True, exist_ok=True)
-    study_uid = generate_uid(entropy_srcs=[patient_id, date.isoformat(), "study"])
-    series_uid = generate_uid(entropy_srcs=[patient_id, date.isoformat(), "series"])
-    frame_uid = generate_uid(entropy_srcs=[patient_id, date.isoformat(), "frame"])
+    """Write an axial CT series: soft tissue disc with a brighter round lesion.
+
+    Files are named in reverse order of position (as scanners number them): the loader must
+    sort by position.
+    """
+    identity = CTSeriesIdentity(
+        patient={
+            "PatientID": patient_id,
+            "PatientName": f"Viewer^{patient_id}",
+            "PatientBirthDate": "19600101",
+            "PatientSex": "M",
+        },
+        study_uid=generate_uid(entropy_srcs=[patient_id, date.isoformat(), "study"]),
+        study_date=date,
+        study_id="1",
+        accession_number="",
+        study_description="viewer test",
+        series_uid=generate_uid(entropy_srcs=[patient_id, date.isoformat(), "series"]),
+        series_number=2,
+        series_description="viewer test CT",
+        frame_of_reference_uid=generate_uid(entropy_srcs=[patient_id, date.isoformat(), "frame"]),
+    )
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     body = (yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2 < (SIZE / 2 - 2) ** 2
     lesion = (yy - 15) ** 2 + (xx - 22) ** 2 < lesion_radius_px**2
     hu = np.where(body, 40, -1000) + np.where(lesion, 60, 0)
-    paths = []
-    # Files named in reverse order of position: the loader must sort by position.
-    for index in range(n_slices):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"slice_{n_slices - index:03d}.dcm"
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.Modality = "CT"
-        ds.PatientID = patient_id
-        ds.PatientName = f"Viewer^{patient_id}"
-        ds.PatientBirthDate = "19600101"
-        ds.PatientSex = "M"
-        ds.StudyInstanceUID = study_uid
-        ds.SeriesInstanceUID = series_uid
-        ds.FrameOfReferenceUID = frame_uid
-        ds.StudyDate = ds.SeriesDate = ds.ContentDate = date.strftime("%Y%m%d")
-        ds.StudyTime = ds.SeriesTime = "090000"
-        ds.StudyID = "1"
-        ds.AccessionNumber = ""
-        ds.ReferringPhysicianName = ""
-        ds.SeriesNumber = 2
-        ds.InstanceNumber = index + 1
-        ds.Manufacturer = "napari-recist tests"
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [ORIGIN[0], ORIGIN[1], ORIGIN[2] + index * SLICE_MM]
-        ds.PixelSpacing = [PIXEL_MM, PIXEL_MM]
-        ds.SliceThickness = SLICE_MM
-        ds.KVP = 120
-        ds.Rows = ds.Columns = SIZE
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
-        ds.RescaleIntercept = -1024
-        ds.RescaleSlope = 1
-        ds.PixelData = (hu + 1024).astype(np.int16).tobytes()
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+    return write_ct_series(
+        np.repeat(hu[None], n_slices, axis=0),
+        folder,
+        identity,
+        first_voxel_lps=ORIGIN,
+        pixel_mm=PIXEL_MM,
+        slice_mm=SLICE_MM,
+        compress=False,
+    )
 
 
 def write_patient(root: Path, dates: tuple[dt.date, ...] = DATES) -> Path:

@@ -7,8 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+import pydicom
+from pydicom.dataset import FileDataset
+from pydicom.uid import generate_uid
 
 from napari_recist.model import (
     Assessment,
@@ -19,6 +20,7 @@ from napari_recist.model import (
     PatientRecord,
     Role,
 )
+from napari_recist.sample import CTSeriesIdentity, write_ct_series
 
 SIZE = 32
 PIXEL_MM = 0.8
@@ -33,64 +35,30 @@ def make_ct_series(
     n_slices: int = 4,
 ) -> list[FileDataset]:
     """Write a small axial CT series (one file per slice) and return the datasets."""
-    folder.mkdir(parents=True, exist_ok=True)
-    study_uid = generate_uid(entropy_srcs=[patient_id, study_date.isoformat(), "study"])
-    series_uid = generate_uid(entropy_srcs=[patient_id, study_date.isoformat(), "series"])
-    frame_uid = generate_uid(entropy_srcs=[patient_id, "frame"])
-    datasets = []
-    for index in range(n_slices):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"ct_{index:03d}.dcm"
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.PatientID = patient_id
-        ds.PatientName = f"Test^{patient_id}"
-        ds.PatientBirthDate = "19600101"
-        ds.PatientSex = "F"
-        ds.StudyInstanceUID = study_uid
-        ds.SeriesInstanceUID = series_uid
-        ds.FrameOfReferenceUID = frame_uid
-        ds.StudyDate = study_date.strftime("%Y%m%d")
-        ds.SeriesDate = ds.StudyDate
-        ds.ContentDate = ds.StudyDate
-        ds.StudyTime = "090000"
-        ds.SeriesTime = "090000"
-        ds.ContentTime = "090000"
-        ds.AccessionNumber = f"A{study_date:%Y%m%d}"
-        ds.StudyID = "1"
-        ds.ReferringPhysicianName = ""
-        ds.Modality = "CT"
-        ds.Manufacturer = "napari-recist tests"
-        ds.SeriesNumber = 1
-        ds.InstanceNumber = index + 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [ORIGIN[0], ORIGIN[1], ORIGIN[2] + index * SLICE_MM]
-        ds.PixelSpacing = [PIXEL_MM, PIXEL_MM]
-        ds.SliceThickness = SLICE_MM
-        ds.KVP = 120
-        ds.PositionReferenceIndicator = ""
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = SIZE
-        ds.Columns = SIZE
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
-        ds.RescaleIntercept = 0
-        ds.RescaleSlope = 1
-        ds.RescaleType = "HU"
-        pixels = np.full((SIZE, SIZE), -1000, dtype=np.int16)
-        pixels[8:24, 8:24] = 40
-        ds.PixelData = pixels.tobytes()
-        ds.save_as(path, enforce_file_format=True)
-        datasets.append(ds)
-    return datasets
+    identity = CTSeriesIdentity(
+        patient={
+            "PatientID": patient_id,
+            "PatientName": f"Test^{patient_id}",
+            "PatientBirthDate": "19600101",
+            "PatientSex": "F",
+        },
+        study_uid=generate_uid(entropy_srcs=[patient_id, study_date.isoformat(), "study"]),
+        study_date=study_date,
+        study_id="1",
+        accession_number=f"A{study_date:%Y%m%d}",
+        study_description="SR test",
+        series_uid=generate_uid(entropy_srcs=[patient_id, study_date.isoformat(), "series"]),
+        series_number=1,
+        series_description="SR test CT",
+        frame_of_reference_uid=generate_uid(entropy_srcs=[patient_id, "frame"]),
+    )
+    hu = np.full((n_slices, SIZE, SIZE), -1000, dtype=np.int16)
+    hu[:, 8:24, 8:24] = 40
+    paths = write_ct_series(
+        hu, folder, identity, first_voxel_lps=ORIGIN, pixel_mm=PIXEL_MM, slice_mm=SLICE_MM,
+        compress=False,
+    )
+    return [pydicom.dcmread(path) for path in paths]
 
 
 def pixel_to_lps(ds: FileDataset, column: float, row: float) -> tuple[float, float, float]:

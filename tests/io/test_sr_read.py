@@ -166,7 +166,7 @@ def test_dcmqi_volumetric_groups(tmp_path):
              "Finding": _code("52988006", "SCT", "Lesion")}
     metadata = {
         "SeriesDescription": "Measurements", "SeriesNumber": "1001", "InstanceNumber": "1",
-        "compositeContext": ["seg.dcm"], "imageLibrary": [f"ct_{i:03d}.dcm" for i in range(4)],
+        "compositeContext": ["seg.dcm"], "imageLibrary": [Path(ds.filename).name for ds in ct],
         "observerContext": {"ObserverType": "PERSON", "PersonObserverName": "Reader1"},
         "VerificationFlag": "VERIFIED", "CompletionFlag": "COMPLETE",
         "activitySession": "1", "timePoint": "1",
