@@ -25,7 +25,7 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk  # noqa: N813 - the name SimpleITK documents
 
-from napari_recist.io.series import load_series
+from napari_recist.io.volume import load_series
 from napari_recist.sample import CTSeriesIdentity, write_ct_series
 
 SIZE = 512

@@ -11,9 +11,10 @@ import pytest
 from scipy import ndimage
 
 from napari_recist.cli import main
-from napari_recist.io.series import load_series, scan_dicom_folder
+from napari_recist.io.dicom_scan import scan_dicom_folder
 from napari_recist.io.sr import read_sr
 from napari_recist.io.table import read_table
+from napari_recist.io.volume import load_series
 from napari_recist.model import LesionState, Role
 from napari_recist.sample import (
     COLUMNS,

@@ -8,8 +8,8 @@ from _viewer_patient import write_patient_with_sr
 
 from napari_recist._napari import reader
 from napari_recist._napari.binding import find_session, lesion_centre_world, session_layer
-from napari_recist._napari.layers import DisplayGeometry, flip_for_display
 from napari_recist._napari.widgets.compare import CompareWidget
+from napari_recist.io.display_geometry import DisplayGeometry, flip_for_display
 
 pytestmark = pytest.mark.viewer
 

@@ -14,12 +14,8 @@ import SimpleITK as sitk  # noqa: N813 - the name SimpleITK documents
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from napari_recist.errors import InputError
-from napari_recist.io.series import (
-    FILL_VALUE_HU,
-    find_series,
-    load_series,
-    scan_dicom_folder,
-)
+from napari_recist.io.dicom_scan import find_series, scan_dicom_folder
+from napari_recist.io.volume import FILL_VALUE_HU, load_series
 from napari_recist.sample import CTSeriesIdentity, write_ct_series
 
 CT5N = Path(pydicom.__file__).parent / "data/test_files/dicomdirtests/98892001/CT5N"

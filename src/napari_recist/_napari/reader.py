@@ -21,13 +21,7 @@ from typing import Any
 import numpy as np
 
 from napari_recist._napari.binding import IMAGE, LESIONS, bind_session, layer_metadata
-from napari_recist._napari.layers import (
-    DisplayGeometry,
-    flip_for_display,
-    lesion_shapes,
-    shapes_layer_kwargs,
-    window_limits,
-)
+from napari_recist._napari.layers import lesion_shapes, shapes_layer_kwargs, window_limits
 from napari_recist._napari.responsive import run_in_worker
 from napari_recist._napari.session import (
     PatientSession,
@@ -36,6 +30,7 @@ from napari_recist._napari.session import (
     session_from_folder_table,
 )
 from napari_recist.errors import InputError, Problem
+from napari_recist.io.display_geometry import DisplayGeometry, flip_for_display
 from napari_recist.model import PatientRecord
 
 LayerData = tuple[Any, ...]
@@ -144,8 +139,8 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
     InputError
         When the input holds no CT series and no SR, or every series is unreadable.
     """
-    from napari_recist.io.series import load_series
     from napari_recist.io.study import load_patient
+    from napari_recist.io.volume import load_series
 
     messages: list[str] = []
     by_date: dict[dt.date, Any] = {}

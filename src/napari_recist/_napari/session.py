@@ -19,9 +19,9 @@ from typing import Any
 
 from psygnal import Signal
 
-from napari_recist._napari.layers import DisplayGeometry
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
+from napari_recist.io.display_geometry import DisplayGeometry
 from napari_recist.model import (
     Assessment,
     AxisGeometry,

@@ -61,7 +61,7 @@ def render_key_image(
     Parameters
     ----------
     volume
-        `napari_recist.io.series.Volume` of the same study (array (z, y, x) in HU,
+        `napari_recist.io.volume.Volume` of the same study (array (z, y, x) in HU,
         ``lps_to_index``, ``spacing``).
     lesion
         The lesion (site picks the window; nodes are measured by the short axis).
@@ -233,7 +233,7 @@ def volumes_for(record: PatientRecord, study: Any) -> tuple[dict[int, Any], list
         Volume by time point number, and notes on time points without a usable CT.
     """
     from napari_recist.errors import InputError
-    from napari_recist.io.series import load_series
+    from napari_recist.io.volume import load_series
 
     volumes: dict[int, Any] = {}
     notes: list[str] = []

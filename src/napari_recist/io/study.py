@@ -1,6 +1,6 @@
 """A patient folder -> time points (by study date) -> CT series and SR documents -> a record.
 
-`load_patient` sorts what `napari_recist.io.series.scan_dicom_folder` finds into time points;
+`load_patient` sorts what `napari_recist.io.dicom_scan.scan_dicom_folder` finds into time points;
 `read_patient_record` reads every SR of the patient (`napari_recist.io.sr.read_sr`) and
 builds one `PatientRecord`, with every problem located by file and content item;
 `load_patient_record` is its strict form for callers that classify.
@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from napari_recist.errors import InputError, Problem
-from napari_recist.io.series import SeriesInfo, SRFileInfo, scan_dicom_folder
+from napari_recist.io.dicom_scan import SeriesInfo, SRFileInfo, scan_dicom_folder
 from napari_recist.io.sr import SRReadResult, read_sr
 from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord
 

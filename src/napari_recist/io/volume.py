@@ -1,14 +1,12 @@
-"""Find and load CT series: a folder of DICOM files -> series -> a volume in Hounsfield units.
+"""Load one CT series as a volume in Hounsfield units, with its patient and display geometry.
 
-Two public entry points:
-
-* `scan_dicom_folder` / `find_series` walk a folder tree once, read headers only and sort
-  what they find into CT image series (`SeriesInfo`), structured reports (`SRFileInfo`) and
-  notes about everything left out (non-DICOM files, other modalities, DICOMDIR...).
-* `load_series` turns one CT series into a `Volume`: voxels in HU ordered (z, y, x) with
-  positive spacing, an affine to patient LPS millimetres and warnings about the acquisition
-  (missing slices, uneven spacing, gantry tilt) in words and numbers. Single-frame CT and
-  multi-frame Enhanced / Legacy Converted Enhanced CT alike.
+`load_series` turns one CT series into a `Volume`: voxels in HU ordered (z, y, x) with
+positive spacing, an affine to patient LPS millimetres and warnings about the acquisition
+(missing slices, uneven spacing, gantry tilt) in words and numbers. Single-frame CT and
+multi-frame Enhanced / Legacy Converted Enhanced CT alike. Given a `SeriesInfo` from
+`napari_recist.io.dicom_scan.scan_dicom_folder`, it uses the headers the scan already read
+and opens each file once more, for its pixels only. `DisplayGeometry` says how a volume is
+shown in patient millimetres (napari's world axes S, P, L, no negative scale).
 
 Speed: headers of Explicit VR Little Endian files are read by `fast_header` (about 3x faster
 than ``dcmread``), other files by ``dcmread``, with the pixel data skipped; then the pixel
@@ -31,9 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,149 +38,41 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels import pixel_array as decode_pixel_array
 from pydicom.tag import Tag
-from pydicom.uid import (
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    MediaStorageDirectoryStorage,
-)
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from napari_recist.errors import InputError, Problem
-from napari_recist.io.fast_header import read_header as read_fast_header
+from napari_recist.io.dicom_scan import (
+    DAMAGED_NOTES,
+    DEFER_BYTES,
+    SeriesInfo,
+    ascii_numbers,
+    ascii_value,
+    default_workers,
+    group_headers,
+    integer_value,
+    parallel_map,
+    parse_dicom_date,
+    raw_element,
+    read_headers,
+    series_info,
+    series_sort_key,
+    text_value,
+    unsigned_short,
+    walk_files,
+)
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 # Uncompressed transfer syntaxes whose pixel bytes are little-endian and can be read as-is.
 _RAW_LITTLE_ENDIAN = {ExplicitVRLittleEndian, ImplicitVRLittleEndian}
-# Elements larger than this are not read while parsing headers (pixel data, private blobs).
-_DEFER_BYTES = 1024
-
-
-def default_workers() -> int:
-    """Threads for reading headers and pixels: CPU cores minus one (at least 1, at most 8)."""
-    return max(1, min(8, (os.cpu_count() or 1) - 1))
-
-
 # Slice spacing tolerances: steps differing by more than this from the median are "uneven".
 _SPACING_TOLERANCE_MM = 0.01
 _TILT_TOLERANCE_DEG = 0.1
 # A blank slice filling a gap holds the lowest value a CT stores (air is about -1000 HU).
 FILL_VALUE_HU = -1024
-
-SR_MODALITY = "SR"
-_TAG_OF = {
-    keyword: Tag(pydicom.datadict.tag_for_keyword(keyword))
-    for keyword in (
-        "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "ImageType",
-        "NumberOfFrames", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
-        "RescaleSlope", "RescaleIntercept", "Rows", "Columns", "BitsAllocated", "BitsStored",
-        "PixelRepresentation", "SamplesPerPixel", "PixelData",
-    )
-}
 # Enhanced and Legacy Converted Enhanced CT Image Storage: geometry in functional groups.
 _MULTI_FRAME_CT = {"1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.2.2"}
-# Notes about files that may have been slices of the series (as opposed to other objects).
-_DAMAGED = ("not a DICOM", "unreadable", "damaged")
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    """One image series found on disk, from its headers.
-
-    Parameters
-    ----------
-    series_uid, study_uid
-        Series and Study Instance UIDs.
-    modality
-        DICOM Modality, e.g. ``CT``.
-    study_date
-        Study Date, or None when absent or unreadable.
-    series_description
-        Series Description (empty when absent).
-    patient_id
-        Patient ID (empty when absent).
-    frame_of_reference_uid
-        Frame of Reference UID, or None.
-    series_number
-        Series Number, or None.
-    files
-        The image files of the series, sorted by path.
-    frame_count
-        Number of images (slices): files, or frames of multi-frame (enhanced) files.
-    """
-
-    series_uid: str
-    study_uid: str
-    modality: str
-    study_date: dt.date | None
-    series_description: str
-    patient_id: str
-    frame_of_reference_uid: str | None
-    series_number: int | None
-    files: tuple[Path, ...]
-    frame_count: int = 0
-
-    @property
-    def slice_count(self) -> int:
-        """Number of slices in the series (frames of multi-frame files count one each)."""
-        return max(self.frame_count, len(self.files))
-
-    def describe(self) -> str:
-        """One line naming the series for messages and lists."""
-        date = self.study_date.isoformat() if self.study_date else "no date"
-        text = self.series_description or "no description"
-        return (
-            f"{self.modality} series {self.series_uid} ({text}, {date}, "
-            f"{self.slice_count} slices)"
-        )
-
-
-@dataclass(frozen=True)
-class SRFileInfo:
-    """One structured report (SR) file found on disk, from its header.
-
-    Parameters
-    ----------
-    path
-        The file.
-    sop_class_uid, sop_instance_uid, series_uid, study_uid
-        Identifiers of the document.
-    study_date
-        Study Date, or None.
-    patient_id
-        Patient ID (empty when absent).
-    series_description
-        Series Description (empty when absent).
-    """
-
-    path: Path
-    sop_class_uid: str
-    sop_instance_uid: str
-    series_uid: str
-    study_uid: str
-    study_date: dt.date | None
-    patient_id: str
-    series_description: str
-
-
-@dataclass
-class DicomScan:
-    """What one walk of a folder tree found.
-
-    Attributes
-    ----------
-    series
-        CT image series, sorted by study date then series number.
-    sr_files
-        Structured reports, sorted by study date then path.
-    notes
-        Everything left out and why (non-DICOM files, other modalities, DICOMDIR...).
-    """
-
-    series: list[SeriesInfo] = field(default_factory=list)
-    sr_files: list[SRFileInfo] = field(default_factory=list)
-    notes: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -296,247 +185,6 @@ class Volume:
         return None
 
 
-# ----------------------------------------------------------------------------- headers
-
-
-def _walk_files(root: Path) -> list[Path]:
-    """Return every regular file under a folder (any depth), sorted, or the file itself."""
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise InputError([Problem(str(root), "no such file or folder")])
-    found: list[Path] = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders.sort()
-        found.extend(Path(folder, name) for name in sorted(names))
-    return found
-
-
-def _read_headers(
-    paths: Sequence[Path], *, defer_pixels: bool, workers: int
-) -> list[tuple[Path, Dataset | Problem]]:
-    """Read every file's header: `fast_header` (in `workers` threads), then pydicom.
-
-    ``dcmread`` is Python-bound and holds the GIL, so the files it needs are read in this
-    thread (threads made it 30-60 % slower on the 2-core reference machine).
-    """
-    fast = _parallel(lambda i: read_fast_header(paths[i]), len(paths), workers)
-    return [
-        (path, header if header is not None else _read_header(path, defer_pixels=defer_pixels))
-        for path, header in zip(paths, fast, strict=True)
-    ]
-
-
-def _read_header(path: Path, *, defer_pixels: bool) -> Dataset | Problem:
-    """Read one file's header with pydicom; a `Problem` when it is not readable DICOM."""
-    try:
-        if defer_pixels:
-            return pydicom.dcmread(path, defer_size=_DEFER_BYTES)
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError:
-        return Problem(str(path), "not a DICOM file (no 'DICM' marker at byte 128)")
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as error:
-        return Problem(str(path), f"unreadable DICOM header ({error})")
-
-
-def _parse_date(value: object) -> dt.date | None:
-    text = str(value or "").strip()
-    try:
-        return dt.datetime.strptime(text[:8], "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
-def _text(ds: Dataset, keyword: str) -> str:
-    return str(ds.get(keyword, "") or "").strip()
-
-
-def _raw_element(ds: Dataset, keyword: str) -> Any:
-    return ds.get_item(_TAG_OF[keyword], keep_deferred=True)  # None when absent
-
-
-def _ascii(ds: Dataset, keyword: str) -> str:
-    """Value of an ASCII-only element (UI, CS, DS, IS...) as text, backslash-separated.
-
-    Reads the raw bytes when pydicom has not converted the element yet: pydicom's value
-    conversion (DS/IS validation) costs more than the header read for per-slice fields.
-    """
-    element = _raw_element(ds, keyword)
-    if element is None:
-        return ""
-    value = element.value
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace").strip("\x00 ")
-    if value is None:
-        return ""
-    if isinstance(value, pydicom.multival.MultiValue | list | tuple):
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _unsigned_short(ds: Dataset, keyword: str, default: int) -> int:
-    """Value of a US element (Rows, Bits Allocated...) without pydicom's conversion."""
-    element = _raw_element(ds, keyword)
-    if element is None:
-        return default
-    value = element.value
-    if isinstance(value, bytes):
-        if len(value) < 2:
-            return default
-        return int.from_bytes(value[:2], "little" if element.is_little_endian else "big")
-    return int(value) if value is not None else default
-
-
-def _ascii_numbers(ds: Dataset, keyword: str) -> list[float]:
-    text = _ascii(ds, keyword)
-    return [float(part) for part in text.split("\\")] if text else []
-
-
-def _integer(value: object, default: int | None) -> int | None:
-    """An IS value as int; `default` when absent or not a number."""
-    try:
-        return int(str(value).strip()) if value not in (None, "") else default
-    except ValueError:
-        return default
-
-
-def _is_image(ds: Dataset) -> bool:
-    def has(keyword: str) -> bool:
-        return _raw_element(ds, keyword) is not None
-
-    return has("Rows") and has("Columns") and (has("PixelData") or has("SamplesPerPixel"))
-
-
-def _is_localizer(ds: Dataset) -> bool:
-    return "LOCALIZER" in _ascii(ds, "ImageType").upper().split("\\")
-
-
-def _classify(path: Path, ds: Dataset) -> str | Problem:
-    """Return ``"ct"``, ``"sr"`` or a `Problem` saying why the file is left out."""
-    meta = getattr(ds, "file_meta", None)
-    sop_class = _ascii(ds, "SOPClassUID") or str(getattr(meta, "MediaStorageSOPClassUID", ""))
-    modality = _ascii(ds, "Modality").upper()
-    if sop_class == MediaStorageDirectoryStorage:
-        return Problem(str(path), "DICOMDIR index file, not an image: left out")
-    if _raw_element(ds, "SOPClassUID") is None and not modality:
-        return Problem(str(path), "damaged DICOM file: no SOP Class UID (0008,0016), no Modality")
-    if modality == SR_MODALITY:
-        return "sr"
-    if modality == "CT" and not _is_image(ds):
-        return Problem(str(path), "damaged CT image: no Rows, Columns or Pixel Data")
-    if not _is_image(ds):
-        return Problem(str(path), f"{modality or 'unknown'} object without pixels: left out")
-    if modality != "CT":
-        return Problem(str(path), f"{modality or 'no'} modality image, not CT: left out")
-    if _is_localizer(ds):
-        return Problem(str(path), "CT localizer (scout) image: left out")
-    if not _ascii(ds, "SeriesInstanceUID"):
-        return Problem(str(path), "CT image without Series Instance UID (0020,000E): left out")
-    return "ct"
-
-
-def _series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
-    first = items[0][1]
-    number = _integer(first.get("SeriesNumber"), None)
-    return SeriesInfo(
-        series_uid=uid,
-        study_uid=_text(first, "StudyInstanceUID"),
-        modality=_text(first, "Modality"),
-        study_date=_parse_date(first.get("StudyDate")),
-        series_description=_text(first, "SeriesDescription"),
-        patient_id=_text(first, "PatientID"),
-        frame_of_reference_uid=_text(first, "FrameOfReferenceUID") or None,
-        series_number=number,
-        files=tuple(sorted(path for path, _ in items)),
-        frame_count=sum(_integer(_ascii(ds, "NumberOfFrames"), 1) or 1 for _, ds in items),
-    )
-
-
-def _sr_info(path: Path, ds: Dataset) -> SRFileInfo:
-    return SRFileInfo(
-        path=path,
-        sop_class_uid=_text(ds, "SOPClassUID"),
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-        series_uid=_text(ds, "SeriesInstanceUID"),
-        study_uid=_text(ds, "StudyInstanceUID"),
-        study_date=_parse_date(ds.get("StudyDate")),
-        patient_id=_text(ds, "PatientID"),
-        series_description=_text(ds, "SeriesDescription"),
-    )
-
-
-def _group_headers(
-    headers: Iterable[tuple[Path, Dataset | Problem]],
-) -> tuple[dict[str, list[tuple[Path, Dataset]]], list[tuple[Path, Dataset]], list[Problem]]:
-    """Sort headers into CT images by series UID, SR documents and notes."""
-    ct: dict[str, list[tuple[Path, Dataset]]] = defaultdict(list)
-    reports: list[tuple[Path, Dataset]] = []
-    notes: list[Problem] = []
-    for path, header in headers:
-        if isinstance(header, Problem):
-            notes.append(header)
-            continue
-        kind = _classify(path, header)
-        if isinstance(kind, Problem):
-            notes.append(kind)
-        elif kind == "sr":
-            reports.append((path, header))
-        else:
-            ct[_ascii(header, "SeriesInstanceUID")].append((path, header))
-    return ct, reports, notes
-
-
-def _series_sort_key(info: SeriesInfo) -> tuple[dt.date, int, str]:
-    return (info.study_date or dt.date.min, info.series_number or 0, info.series_uid)
-
-
-def scan_dicom_folder(root: str | os.PathLike[str]) -> DicomScan:
-    """Walk a folder tree once and sort what it holds into CT series, SRs and notes.
-
-    Only headers are read (``stop_before_pixels``). Files need no particular name or
-    extension; files that are not DICOM are noted, not fatal.
-
-    Parameters
-    ----------
-    root
-        A folder (searched at any depth) or a single file.
-
-    Returns
-    -------
-    DicomScan
-        ``.series`` (CT only), ``.sr_files`` and ``.notes``.
-
-    Raises
-    ------
-    InputError
-        When ``root`` does not exist.
-    """
-    paths = _walk_files(Path(root))
-    headers = _read_headers(paths, defer_pixels=False, workers=default_workers())
-    ct, reports, notes = _group_headers(headers)
-    series = sorted((_series_info(uid, items) for uid, items in ct.items()), key=_series_sort_key)
-    sr_files = sorted(
-        (_sr_info(path, ds) for path, ds in reports),
-        key=lambda sr: (sr.study_date or dt.date.min, str(sr.path)),
-    )
-    return DicomScan(series=series, sr_files=sr_files, notes=notes)
-
-
-def find_series(root: str | os.PathLike[str]) -> list[SeriesInfo]:
-    """Return the CT series under a folder (see `scan_dicom_folder` for SRs and notes).
-
-    Parameters
-    ----------
-    root
-        A folder, searched at any depth.
-
-    Returns
-    -------
-    list of SeriesInfo
-        Sorted by study date, then series number.
-    """
-    return scan_dicom_folder(root).series
-
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -556,9 +204,9 @@ class _Geometry:
 
 
 def _floats(ds: Dataset, keyword: str, count: int, path: Path) -> np.ndarray:
-    value = _ascii(ds, keyword)
+    value = ascii_value(ds, keyword)
     try:
-        numbers = np.array(_ascii_numbers(ds, keyword), dtype=float)
+        numbers = np.array(ascii_numbers(ds, keyword), dtype=float)
     except ValueError:
         numbers = np.array([])
     if numbers.size != count or not np.all(np.isfinite(numbers)):
@@ -680,8 +328,8 @@ class _Slice:
 
 
 def _stored_dtype(ds: Dataset) -> np.dtype:
-    bits = _unsigned_short(ds, "BitsAllocated", 16)
-    signed = _unsigned_short(ds, "PixelRepresentation", 0) == 1
+    bits = unsigned_short(ds, "BitsAllocated", 16)
+    signed = unsigned_short(ds, "PixelRepresentation", 0) == 1
     if bits not in (8, 16, 32):
         raise ValueError(f"Bits Allocated (0028,0100) {bits} is not supported")
     return np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<")
@@ -690,15 +338,15 @@ def _stored_dtype(ds: Dataset) -> np.dtype:
 def _prepare_slice(path: Path, ds: Dataset, frame: int | None = None) -> _Slice | Problem:
     """Check one CT header (or frame) for loadable pixel data and find its fast-path offset."""
     try:
-        if _unsigned_short(ds, "SamplesPerPixel", 1) != 1:
+        if unsigned_short(ds, "SamplesPerPixel", 1) != 1:
             return Problem(str(path), "more than one sample per pixel: not a CT image")
         stored = _stored_dtype(ds)
     except ValueError as error:
         return Problem(str(path), str(error))
-    if _raw_element(ds, "PixelData") is None:
+    if raw_element(ds, "PixelData") is None:
         return Problem(str(path), "no Pixel Data (7FE0,0010)")
     element = ds.get_item(PIXEL_DATA, keep_deferred=True)
-    rows, columns = _unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0)
+    rows, columns = unsigned_short(ds, "Rows", 0), unsigned_short(ds, "Columns", 0)
     expected = rows * columns * stored.itemsize
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     offset: int | None = None
@@ -716,11 +364,11 @@ def _prepare_slice(path: Path, ds: Dataset, frame: int | None = None) -> _Slice 
                 f"the file has {path.stat().st_size} bytes",
             )
     try:
-        slope = float(_ascii(ds, "RescaleSlope") or 1)
-        intercept = float(_ascii(ds, "RescaleIntercept") or 0)
+        slope = float(ascii_value(ds, "RescaleSlope") or 1)
+        intercept = float(ascii_value(ds, "RescaleIntercept") or 0)
     except ValueError:
         return Problem(str(path), "Rescale Slope / Intercept (0028,1053 / 0028,1052) not numbers")
-    bits_stored = _unsigned_short(ds, "BitsStored", stored.itemsize * 8)
+    bits_stored = unsigned_short(ds, "BitsStored", stored.itemsize * 8)
     return _Slice(path, ds, slope, intercept, offset, stored, bits_stored, frame)
 
 
@@ -813,13 +461,6 @@ def _to_hu(stored: np.ndarray, item: _Slice, dtype: np.dtype) -> np.ndarray:
     return (stored.astype(dtype) + dtype.type(int(item.intercept))).astype(dtype, copy=False)
 
 
-def _parallel(function: Callable[[int], Any], count: int, workers: int) -> list[Any]:
-    if workers <= 1 or count <= 1:
-        return [function(i) for i in range(count)]
-    with ThreadPoolExecutor(max_workers=min(workers, count)) as pool:
-        return list(pool.map(function, range(count)))
-
-
 def _buffer_dtype(slices: Sequence[_Slice]) -> np.dtype:
     """Array type the stored values are read into: their own, or int16 when they fit.
 
@@ -873,7 +514,7 @@ def _read_eager(
         if progress is not None:
             progress(1)
 
-    _parallel(read_one, len(slices), workers)
+    parallel_map(read_one, len(slices), workers)
     filled = sorted(set(range(depth)) - set(slots))
     if intercept is None:
         volume[filled] = FILL_VALUE_HU
@@ -927,7 +568,7 @@ def _source_paths(source: SeriesSource) -> tuple[list[Path], str | None]:
     if isinstance(source, SeriesInfo):
         return list(source.files), source.series_uid
     if isinstance(source, str | os.PathLike):
-        return _walk_files(Path(source)), None
+        return walk_files(Path(source)), None
     paths = [Path(p) for p in source]
     missing = [p for p in paths if not p.is_file()]
     if missing:
@@ -945,8 +586,8 @@ def _choose_series(
     if not ct:
         raise InputError([Problem(where, "no CT image series found")])
     if len(ct) > 1:
-        listing = [_series_info(uid, items) for uid, items in ct.items()]
-        listing.sort(key=_series_sort_key)
+        listing = [series_info(uid, items) for uid, items in ct.items()]
+        listing.sort(key=series_sort_key)
         raise InputError(
             [Problem(where, f"{len(ct)} CT series found; choose one with series_uid:")]
             + [Problem(where, "  " + info.describe()) for info in listing]
@@ -962,13 +603,13 @@ def _consistent_plane(
 
     def rounded(ds: Dataset, keyword: str) -> tuple[float, ...]:
         try:
-            return tuple(round(v, 4) for v in _ascii_numbers(ds, keyword))
+            return tuple(round(v, 4) for v in ascii_numbers(ds, keyword))
         except ValueError:
             return ()
 
     def plane(ds: Dataset) -> tuple[object, ...]:
         return (
-            _unsigned_short(ds, "Rows", 0), _unsigned_short(ds, "Columns", 0),
+            unsigned_short(ds, "Rows", 0), unsigned_short(ds, "Columns", 0),
             rounded(ds, "ImageOrientationPatient"), rounded(ds, "PixelSpacing"),
         )
 
@@ -999,10 +640,10 @@ def _frames(path: Path, header: Dataset) -> list[tuple[Dataset, int | None]]:
     C.7.6.16); each frame gets a single-frame-like header with those values copied from
     its per-frame group, else the shared one.
     """
-    count = _integer(_ascii(header, "NumberOfFrames"), 1) or 1
-    if count <= 1 and _ascii(header, "SOPClassUID") not in _MULTI_FRAME_CT:
+    count = integer_value(ascii_value(header, "NumberOfFrames"), 1) or 1
+    if count <= 1 and ascii_value(header, "SOPClassUID") not in _MULTI_FRAME_CT:
         return [(header, None)]
-    full = pydicom.dcmread(path, defer_size=_DEFER_BYTES)  # with the sequences
+    full = pydicom.dcmread(path, defer_size=DEFER_BYTES)  # with the sequences
     shared = _functional(full, "SharedFunctionalGroupsSequence")
     per_frame = full.get("PerFrameFunctionalGroupsSequence") or [None] * count
     copied = (
@@ -1061,7 +702,8 @@ def load_series(
     Parameters
     ----------
     source
-        A folder (searched at any depth), a list of files, or a `SeriesInfo`.
+        A folder (searched at any depth), a list of files, or a `SeriesInfo` (whose headers,
+        read by the folder scan, are used instead of reading them again).
     series_uid
         Which series to load when the source holds several CT series.
     lazy
@@ -1092,9 +734,15 @@ def load_series(
     else:
         where = str(paths[0].parent) if paths else "the files given"
     workers = workers or default_workers()
-    headers = _read_headers(paths, defer_pixels=True, workers=workers)
-    ct, _reports, notes = _group_headers(headers)
-    damaged = [n for n in notes if n.message.startswith(_DAMAGED)]
+    if isinstance(source, SeriesInfo) and len(source.headers) == len(source.files):
+        # The folder scan's headers: each file is opened once more, for its pixels only.
+        headers: list[tuple[Path, Dataset | Problem]] = list(
+            zip(source.files, source.headers, strict=True)
+        )
+    else:
+        headers = read_headers(paths, defer_pixels=True, workers=workers)
+    ct, _reports, notes = group_headers(headers)
+    damaged = [n for n in notes if n.message.startswith(DAMAGED_NOTES)]
     if strict and damaged:
         raise InputError(damaged)
     uid, items = _choose_series(ct, series_uid or uid_from_info, where)
@@ -1128,7 +776,7 @@ def load_series(
     files: list[Path | None] = [None] * geometry.depth
     frame_numbers: list[int | None] = [None] * geometry.depth
     for slot, item in zip(geometry.slots, ordered, strict=True):
-        sop_uids[slot] = _ascii(item.header, "SOPInstanceUID") or None
+        sop_uids[slot] = ascii_value(item.header, "SOPInstanceUID") or None
         files[slot] = item.path
         frame_numbers[slot] = None if item.frame is None else item.frame + 1
     return Volume(
@@ -1137,12 +785,12 @@ def load_series(
         origin=tuple(float(v) for v in geometry.origin),  # type: ignore[arg-type]
         direction=geometry.direction,
         affine=geometry.affine,
-        patient_id=_text(first, "PatientID"),
-        study_date=_parse_date(first.get("StudyDate")),
-        study_uid=_text(first, "StudyInstanceUID"),
+        patient_id=text_value(first, "PatientID"),
+        study_date=parse_dicom_date(first.get("StudyDate")),
+        study_uid=text_value(first, "StudyInstanceUID"),
         series_uid=uid,
-        frame_of_reference_uid=_text(first, "FrameOfReferenceUID") or None,
-        series_description=_text(first, "SeriesDescription"),
+        frame_of_reference_uid=text_value(first, "FrameOfReferenceUID") or None,
+        series_description=text_value(first, "SeriesDescription"),
         sop_instance_uids=tuple(sop_uids),
         files=tuple(files),
         window_center=_first_number(first.get("WindowCenter")),
@@ -1150,3 +798,4 @@ def load_series(
         warnings=warnings,
         frame_numbers=tuple(frame_numbers),
     )
+
