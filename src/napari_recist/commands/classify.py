@@ -64,9 +64,14 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     if not path.exists():
         raise InputError([Problem(source, "no such file or folder")])
     if path.is_dir():
-        from napari_recist.io.study import load_patient_record
+        from napari_recist.io.patient import open_patient
 
-        return [load_patient_record(path, lenient=lenient)]
+        ready = open_patient(path).for_classification(lenient)
+        for problem in ready.skipped:
+            print(f"skipped: {problem}", file=sys.stderr)
+        for problem in ready.remarks:
+            print(f"warning: {problem}", file=sys.stderr)
+        return [ready.record]
     from napari_recist.io.table import read_table
 
     result = read_table(path, lenient=lenient)

@@ -252,6 +252,9 @@ def run_cohort(args: argparse.Namespace) -> int:
     for label, problems in failures:
         for problem in problems:
             print(f"not classified: {label}: {problem}", file=sys.stderr)
+    for outcome in outcomes:
+        for remark in outcome.remarks:
+            print(f"warning: {outcome.label}: {remark}", file=sys.stderr)
     if not patients:
         raise InputError([Problem(args.source, "no patient could be classified")])
     summary = [

@@ -1,4 +1,4 @@
-"""Patient folder -> time points -> one PatientRecord from the SRs."""
+"""open_patient: one scan of a patient folder -> scans by date -> one checked record."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from _sr_samples import make_ct_series, write_patient
 
 from napari_recist.errors import InputError
+from napari_recist.io.patient import OpenedPatient, open_patient
 from napari_recist.io.sr import write_timepoint_sr
-from napari_recist.io.study import load_patient, load_patient_record, read_patient_record
 from napari_recist.model import Assessment, Lesion, LesionState, Measurement, PatientRecord, Role
 
 
@@ -24,15 +24,23 @@ def patient(tmp_path_factory):
     return root, record, ct, paths
 
 
-def test_load_patient_orders_timepoints_by_date(patient):
+def load_patient_record(path, lenient: bool = False) -> PatientRecord:
+    return open_patient(path).for_classification(lenient).record
+
+
+def read_patient_record(path) -> OpenedPatient:
+    return open_patient(path)
+
+
+def test_open_patient_orders_scans_by_date(patient):
     root, record, ct, paths = patient
-    study = load_patient(root)
-    assert study.patient_id == "P1"
-    assert [tp.date for tp in study.timepoints] == [a.date for a in record.assessments]
-    for timepoint, series, sr_path in zip(study.timepoints, ct.values(), paths, strict=True):
-        assert [info.series_uid for info in timepoint.series] == [series[0].SeriesInstanceUID]
-        assert [report.path for report in timepoint.sr_files] == [sr_path]
-        assert len(timepoint.image_files()) == len(series)
+    opened = open_patient(root)
+    assert opened.patient_id == "P1"
+    assert [scan.date for scan in opened.scans] == [a.date for a in record.assessments]
+    for scan, series, sr_path in zip(opened.scans, ct.values(), paths, strict=True):
+        assert scan.series is not None and scan.series.series_uid == series[0].SeriesInstanceUID
+        assert [report.path for report in scan.sr_files] == [sr_path]
+        assert len(scan.image_files()) == len(series)
 
 
 def test_patient_record_from_srs_equals_the_written_record(patient):
@@ -97,7 +105,7 @@ def test_problems_name_the_file_and_lenient_keeps_the_rest(tmp_path):
         load_patient_record(tmp_path)
     assert str(bad) in str(error.value) and "'Long Axis'" in str(error.value)
     result = read_patient_record(tmp_path)
-    assert len(result.problems) == 1
+    assert len(result.read_problems) == 1
     record = result.record
     assert record.assessment(1).measurements["L1"].state is LesionState.NOT_EVALUATED
     assert record.assessment(2).measurements["L1"].long_axis_mm == 22.0
@@ -108,7 +116,7 @@ def test_several_patients_in_one_folder_is_refused(tmp_path):
     make_ct_series(tmp_path / "a", "P1")
     make_ct_series(tmp_path / "b", "P2")
     with pytest.raises(InputError, match="holds several patients"):
-        load_patient(tmp_path)
+        open_patient(tmp_path)
 
 
 def test_folder_without_sr_is_refused(tmp_path):
@@ -136,7 +144,7 @@ def test_a_line_on_another_scan_is_found(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     result = read_patient_record(tmp_path)
-    assert result.problems == []
+    assert result.read_problems == []
     (assessment,) = result.record.assessments
     (measurement,) = assessment.measurements.values()
     assert assessment.date == dt.date(2024, 3, 12)
