@@ -150,3 +150,77 @@ def test_a_line_on_another_scan_is_found(tmp_path):
     assert assessment.date == dt.date(2024, 3, 12)
     assert measurement.long_axis.referenced_sop_uid == str(image.SOPInstanceUID)
     assert measurement.long_axis.points[0][2] == float(image.ImagePositionPatient[2])
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+class FileOpens:
+    """Count how often each file under a folder is opened (Python's audit hook)."""
+
+    active: FileOpens | None = None
+    installed = False
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> FileOpens:
+        if not FileOpens.installed:
+            import sys
+
+            sys.addaudithook(FileOpens._hook)
+            FileOpens.installed = True
+        FileOpens.active = self
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        FileOpens.active = None
+
+    @staticmethod
+    def _hook(event: str, args: tuple) -> None:
+        counter = FileOpens.active
+        if event != "open" or counter is None or not isinstance(args[0], str | Path):
+            return
+        path = str(Path(args[0]).resolve())
+        if path.startswith(counter.root):
+            counter.counts[path] = counter.counts.get(path, 0) + 1
+
+
+def open_and_load(root: Path) -> OpenedPatient:
+    """What the viewer does: open the patient, then read every scan's pixels."""
+    from napari_recist.io.volume import load_series
+
+    opened = open_patient(root)
+    for scan in opened.scans:
+        if scan.series is not None:
+            load_series(scan.series)
+    return opened
+
+
+@pytest.mark.parametrize("which", ["sample (RLE)", "uncompressed"])
+def test_each_dicom_file_is_opened_at_most_twice(patient, which):
+    root = SAMPLE if which == "sample (RLE)" else patient[0]
+    with FileOpens(root) as opens:
+        opened = open_and_load(root)
+    dicom = [path for path in opens.counts if not path.endswith(".csv")]
+    assert len(dicom) >= 3 and all(scan.series for scan in opened.scans)
+    worst = max(dicom, key=lambda path: opens.counts[path])
+    assert opens.counts[worst] <= 2, (worst, opens.counts[worst])
+
+
+def test_a_damaged_baseline_sr_never_makes_the_follow_up_the_baseline(tmp_path):
+    import shutil
+
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root)
+    (baseline_sr,) = (root / "2024-01-15_baseline" / "SR").iterdir()
+    baseline_sr.write_bytes(b"")  # an interrupted copy
+    opened = open_patient(root)
+    assert [scan.timepoint for scan in opened.scans] == [0, 1, 2]
+    assert any(str(baseline_sr) in str(p) for p in opened.read_problems)
+    with pytest.raises(InputError) as strict:
+        opened.for_classification()
+    assert str(baseline_sr) in str(strict.value)
+    with pytest.raises(InputError, match="no baseline"):
+        opened.for_classification(lenient=True)  # not re-based on week 8
