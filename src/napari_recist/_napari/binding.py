@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from psygnal import Signal
 from qtpy.QtCore import QTimer
 
 from napari_recist._napari.layers import (
@@ -63,6 +64,46 @@ def find_session(viewer: napari.Viewer) -> PatientSession | None:
     return None
 
 
+class SessionTracker:
+    """The patient session a viewer shows, followed once for every dock of that viewer.
+
+    The current session is the one of the most recently added patient layer; `changed`
+    is emitted with the new session (or None) when that changes, after the session has been
+    bound to the viewer (`bind_session`).
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self.session: PatientSession | None = None
+        viewer.layers.events.inserted.connect(self.update)
+        viewer.layers.events.removed.connect(self.update)
+        self.update()
+
+    def update(self, *_: object) -> None:
+        """Look for the current session again (called on every layer insertion/removal)."""
+        session = find_session(self.viewer)
+        if session is self.session:
+            return
+        self.session = session
+        if session is not None:
+            bind_session(self.viewer, session)
+        self.changed.emit(session)
+
+
+_TRACKERS: dict[int, SessionTracker] = {}
+
+
+def session_tracker(viewer: napari.Viewer) -> SessionTracker:
+    """The one `SessionTracker` of a viewer (the registry every dock asks)."""
+    real = unwrap(viewer)
+    tracker = _TRACKERS.get(id(real))
+    if tracker is None or unwrap(tracker.viewer) is not real:
+        tracker = _TRACKERS[id(real)] = SessionTracker(real)
+    return tracker
+
+
 def session_layer(
     viewer: napari.Viewer, session: PatientSession, timepoint: int, kind: str
 ) -> Layer | None:
@@ -97,8 +138,9 @@ def current_timepoint(viewer: napari.Viewer, session: PatientSession) -> int | N
     return session.timepoints[-1].timepoint if session.timepoints else None
 
 
-# Layers being rebuilt from the model: their data events are ours, not the user's.
-_REBUILDING: set[int] = set()
+# The callback that sends a lesion layer's user edits to the model, by layer: blocked while
+# the layer is rebuilt from the model (those data events are ours, not the user's).
+_EDIT_FOLLOWERS: dict[int, Any] = {}
 
 
 def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> None:
@@ -110,11 +152,12 @@ def refresh_lesion_layers(viewer: napari.Viewer, session: PatientSession) -> Non
         shapes = lesion_shapes(
             session.record, view.timepoint, view.geometry, session.lesion_responses(view.timepoint)
         )
-        _REBUILDING.add(id(unwrap(layer)))
-        try:
+        follower = _EDIT_FOLLOWERS.get(id(unwrap(layer)))
+        if follower is None:
             apply_lesion_shapes(layer, shapes)
-        finally:
-            _REBUILDING.discard(id(unwrap(layer)))
+            continue
+        with layer.events.data.blocker(follower):
+            apply_lesion_shapes(layer, shapes)
 
 
 def apply_moved_axes(
@@ -182,8 +225,6 @@ def _follow_user_edits(session: PatientSession, layer: Layer) -> None:
 
     def on_data(event: Any) -> None:
         action = str(getattr(event, "action", ""))
-        if id(unwrap(layer)) in _REBUILDING:
-            return
         indices = tuple(getattr(event, "data_indices", ()) or ())
         if action == "changed" and indices:
             # After napari has finished its own handling of the event.
@@ -193,6 +234,7 @@ def _follow_user_edits(session: PatientSession, layer: Layer) -> None:
             # tool comes back, and the user is told how to delete a measurement.
             QTimer.singleShot(0, lambda: _restore_after_removal(session, layer))
 
+    _EDIT_FOLLOWERS[id(unwrap(layer))] = on_data
     layer.events.data.connect(on_data)
 
 

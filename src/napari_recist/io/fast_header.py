@@ -20,7 +20,6 @@ from pathlib import Path
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 PIXEL_DATA_TAG = 0x7FE00010
@@ -170,7 +169,7 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         buffer.need(offset + size + length)
         value = buffer.data[offset + size : offset + size + length]
         meta[tag] = RawDataElement(
-            BaseTag(tag), vr.decode(), length, value, offset + size, False, True
+            tag, vr.decode(), length, value, offset + size, False, True
         )
         offset += size + length
     syntax = meta.get(0x00020010)
@@ -208,7 +207,7 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
             # Uncompressed or encapsulated (compressed: undefined length) alike, the value is
             # not read: its offset is kept; the decoder reads the fragments from the file.
             elements[tag] = RawDataElement(
-                BaseTag(tag), _VR_NAME[vr], length, None, offset, False, True
+                tag, _VR_NAME[vr], length, None, offset, False, True
             )
             break
         if length == _UNDEFINED:
@@ -223,7 +222,7 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
                 buffer.need(end)
                 data = buffer.data
             elements[tag] = RawDataElement(
-                BaseTag(tag), _VR_NAME[vr], length, data[offset:end], offset, False, True
+                tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
             )
         offset = end
 

@@ -12,20 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout
 
 from napari_recist._napari.binding import (
     IMAGE,
     LESIONS,
-    bind_session,
     camera,
-    find_session,
     layer_link,
     lesion_centre_world,
     session_layer,
     show_timepoint,
 )
 from napari_recist._napari.session import PatientSession
+from napari_recist._napari.widgets.base import SessionDock
 
 if TYPE_CHECKING:
     import napari
@@ -41,7 +40,7 @@ def _grid(viewer: napari.Viewer) -> Any:
     return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
 
 
-class CompareWidget(QWidget):
+class CompareWidget(SessionDock):
     """Pick two scans and a lesion; show them side by side, lesion centred in both.
 
     Parameters
@@ -51,9 +50,7 @@ class CompareWidget(QWidget):
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.session: PatientSession | None = None
+        super().__init__(napari_viewer)
         self.left_combo = QComboBox()
         self.right_combo = QComboBox()
         self.lesion_combo = QComboBox()
@@ -72,9 +69,11 @@ class CompareWidget(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addStretch(1)
-        self.viewer.layers.events.inserted.connect(self._find_session)
-        self.viewer.layers.events.removed.connect(self._find_session)
-        self._find_session()
+        self.follow_session()
+
+    def on_session_edited(self) -> None:
+        """Offer the scans and lesions of the session."""
+        self._fill_choices()
 
     def compare(
         self,
@@ -209,15 +208,3 @@ class CompareWidget(QWidget):
         self.lesion_combo.addItem("(none)", "")
         for lesion_id in session.lesion_ids():
             self.lesion_combo.addItem(lesion_id, lesion_id)
-
-    def _find_session(self, *_: object) -> None:
-        session = find_session(self.viewer)
-        if session is self.session:
-            return
-        if self.session is not None:
-            self.session.changed.disconnect(self._fill_choices)
-        self.session = session
-        if session is not None:
-            bind_session(self.viewer, session)
-            session.changed.connect(self._fill_choices)
-        self._fill_choices()

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout
 
-from napari_recist._napari.binding import find_session
 from napari_recist._napari.session import PatientSession
+from napari_recist._napari.widgets.base import SessionDock
 from napari_recist.errors import InputError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def export_structured_reports(session: PatientSession, folder: Path) -> list[Pat
                              where="the scans open in the viewer")
 
 
-class ExportWidget(QWidget):
+class ExportWidget(SessionDock):
     """Buttons that export the open patient's lesion table (CSV) and SRs.
 
     Parameters
@@ -56,8 +56,7 @@ class ExportWidget(QWidget):
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer)
         csv_button = QPushButton("Export lesion table (CSV)...")
         sr_button = QPushButton("Export DICOM SR (TID 1500)...")
         csv_button.clicked.connect(self._choose_csv)
@@ -69,11 +68,7 @@ class ExportWidget(QWidget):
         layout.addWidget(sr_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
-
-    @property
-    def session(self) -> PatientSession | None:
-        """The patient open in the viewer, if any."""
-        return find_session(self.viewer)
+        self.follow_session()
 
     def export_csv(self, path: Path) -> Path | None:
         """Write the lesion table; report the outcome in the widget and a notification."""

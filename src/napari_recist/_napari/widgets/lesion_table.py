@@ -22,21 +22,18 @@ from qtpy.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
-    QWidget,
 )
 
 from napari_recist._napari.binding import (
     LESIONS,
-    bind_session,
     centre_on_lesion,
     current_timepoint,
-    find_session,
     layer_link,
     session_layer,
     show_timepoint,
 )
 from napari_recist._napari.layers import drawn_axis_geometry, line_length_mm, unassigned_shapes
-from napari_recist._napari.session import PatientSession
+from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist.model import KNOWN_SITES, LesionState, Measurement, Role
 from napari_recist.palette import response_colour
@@ -68,7 +65,7 @@ def measurement_text(measurement: Measurement | None) -> str:
     return " x ".join(sizes) + " mm"
 
 
-class LesionTableWidget(QWidget):
+class LesionTableWidget(SessionDock):
     """Lesions x scans, with role/site/nodal editing and drawn-line measurements.
 
     Parameters
@@ -78,9 +75,7 @@ class LesionTableWidget(QWidget):
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.session: PatientSession | None = None
+        super().__init__(napari_viewer)
 
         self.patient_label = QLabel("Open a patient folder (File > Open Folder...)")
         self.timepoint_combo = QComboBox()
@@ -150,10 +145,8 @@ class LesionTableWidget(QWidget):
         layout.addLayout(actions)
         layout.addWidget(ResponseLegend())
 
-        self.viewer.layers.events.inserted.connect(self._find_session)
-        self.viewer.layers.events.removed.connect(self._find_session)
         self.viewer.layers.selection.events.active.connect(self._follow_active_layer)
-        self._find_session()
+        self.follow_session()
 
     # -- public actions (one session call each) ---------------------------------------------
     def selected_lesion(self) -> str | None:
@@ -343,17 +336,15 @@ class LesionTableWidget(QWidget):
         self.buttons["Undo"].setEnabled(session.can_undo)
 
     # -- internals ---------------------------------------------------------------------------
-    def _find_session(self, *_: object) -> None:
-        session = find_session(self.viewer)
-        if session is self.session:
-            return
-        if self.session is not None:
-            self.session.changed.disconnect(self.refresh)
-        self.session = session
+    def on_session_edited(self) -> None:
+        """Redraw the table after an edit."""
+        self.refresh()
+
+    def on_session_changed(self) -> None:
+        """Another patient: the scan chooser, then the table."""
+        session = self.session
         self.timepoint_combo.clear()
         if session is not None:
-            bind_session(self.viewer, session)
-            session.changed.connect(self.refresh)
             for view in session.timepoints:
                 self.timepoint_combo.addItem(view.name, view.timepoint)
             current = current_timepoint(self.viewer, session)

@@ -1,8 +1,8 @@
 """Patient plot dock widget: the current patient's spider and per-lesion trajectory.
 
-It draws the classification JSON it is given (`show_result`), with the same drawing functions
-and palette as the tumour-board report; the response panel calls `show_result` after every
-edit, so the plot follows the measurements. It never computes a verdict.
+It draws the classification JSON of the open patient after every edit (or the one it is given
+with `show_result`), with the same drawing functions and palette as the tumour-board report
+(`napari_recist.report`). It never computes a verdict.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout
 
+from napari_recist._napari.widgets.base import SessionDock
 from napari_recist.report.figures import draw_lesion_trajectory, draw_patient_spider
 from napari_recist.report.trajectories import (
     LesionSeries,
@@ -24,18 +25,17 @@ if TYPE_CHECKING:
     import napari
 
 
-class PatientPlotWidget(QWidget):
+class PatientPlotWidget(SessionDock):
     """Dock widget with the patient's % change (sum and lesions) and lesion diameters.
 
     Parameters
     ----------
-    viewer
+    napari_viewer
         The napari viewer the widget is docked in.
     """
 
-    def __init__(self, viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = viewer
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__(napari_viewer)
         self.result: dict[str, Any] | None = None
         self.figure = Figure(figsize=(4.5, 6.5), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -45,6 +45,16 @@ class PatientPlotWidget(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.canvas, stretch=1)
         self.canvas.setMinimumHeight(360)
+        self.follow_session()
+
+    def on_session_edited(self) -> None:
+        """Draw the open patient's new classification."""
+        if self.session is not None:
+            self.show_result(self.session.result)
+
+    def on_session_changed(self) -> None:
+        """Draw the patient now open (or clear the plots)."""
+        self.show_result(self.session.result if self.session is not None else None)
 
     def show_result(self, result_json: dict[str, Any] | None) -> None:
         """Draw one patient of the classification JSON (None clears the plots).
@@ -91,9 +101,7 @@ class PatientPlotWidget(QWidget):
         From the viewer's patient record when it is this patient (it has the roles, sites and
         baseline sizes), else from the JSON's ``lesion_diameters_mm``.
         """
-        from napari_recist._napari.binding import find_session
-
-        session = find_session(self.viewer)
+        session = self.session
         record = getattr(session, "record", None)
         if record is not None and record.patient_id == result_json.get("patient_id"):
             try:

@@ -9,17 +9,15 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QTextBrowser, QVBoxLayout
 
-from napari_recist._napari.binding import bind_session, find_session
-from napari_recist._napari.session import PatientSession
+from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist.palette import category_colour, response_colour
 
 if TYPE_CHECKING:
     import napari
 
-PLOT_WIDGET_METHOD = "show_result"  # helper widgets that draw the result implement this
 
 
 def _number(value: Any, unit: str = "", signed: bool = False) -> str:
@@ -130,7 +128,7 @@ def patient_html(patient: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-class ResponsePanelWidget(QWidget):
+class ResponsePanelWidget(SessionDock):
     """The patient's response at every scan, re-classified on every edit.
 
     Parameters
@@ -140,9 +138,7 @@ class ResponsePanelWidget(QWidget):
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.session: PatientSession | None = None
+        super().__init__(napari_viewer)
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(False)
         self.status = QLabel("")
@@ -151,9 +147,11 @@ class ResponsePanelWidget(QWidget):
         layout.addWidget(self.browser, 1)
         layout.addWidget(self.status)
         layout.addWidget(ResponseLegend())
-        self.viewer.layers.events.inserted.connect(self._find_session)
-        self.viewer.layers.events.removed.connect(self._find_session)
-        self._find_session()
+        self.follow_session()
+
+    def on_session_edited(self) -> None:
+        """Show the new classification."""
+        self.refresh()
 
     def text(self) -> str:
         """Return the panel's content as plain text."""
@@ -182,29 +180,3 @@ class ResponsePanelWidget(QWidget):
             self.status.setText(f"Autosaved to {saved}")
         elif saved is not None:
             self.status.setText(f"Every edit is autosaved to {saved}")
-        self._update_plot_widgets()
-
-    def _update_plot_widgets(self) -> None:
-        """Give the result to docked widgets that draw it (the patient plot widget)."""
-        if self.session is None or self.session.result is None:
-            return
-        window = getattr(self.viewer, "window", None)
-        docks = getattr(window, "dock_widgets", {}) if window is not None else {}
-        for widget in list(docks.values()):
-            show = getattr(widget, PLOT_WIDGET_METHOD, None)
-            if getattr(widget, "follows_session", False):
-                continue  # it listens to the session itself
-            if callable(show) and widget is not self:
-                show(self.session.result)
-
-    def _find_session(self, *_: object) -> None:
-        session = find_session(self.viewer)
-        if session is self.session:
-            return
-        if self.session is not None:
-            self.session.changed.disconnect(self.refresh)
-        self.session = session
-        if session is not None:
-            bind_session(self.viewer, session)
-            session.changed.connect(self.refresh)
-        self.refresh()
