@@ -7,6 +7,9 @@ colours from here so that a response has the same colour everywhere.
 
 from __future__ import annotations
 
+from napari_recist import vocabulary
+from napari_recist.vocabulary import Category, IResponse, Response
+
 # Okabe-Ito colours, by name.
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -21,29 +24,40 @@ LIGHT_GREY = "#CCCCCC"
 
 # Response words of shared/spec/lesion-table.md (RECIST 1.1, lesion level, plus NEW).
 RESPONSE_COLOURS: dict[str, str] = {
-    "CR": BLUISH_GREEN,
-    "PR": BLUE,
-    "SD": YELLOW,
-    "PD": VERMILLION,
-    "NEW": REDDISH_PURPLE,
-    "NON-CR/NON-PD": SKY_BLUE,
-    "NE": GREY,
-    "NA": LIGHT_GREY,
+    Response.CR: BLUISH_GREEN,
+    Response.PR: BLUE,
+    Response.SD: YELLOW,
+    Response.PD: VERMILLION,
+    Response.NEW: REDDISH_PURPLE,
+    Response.NON_CR_NON_PD: SKY_BLUE,
+    Response.NE: GREY,
+    Response.NA: LIGHT_GREY,
 }
 
 # Order in which legends list the responses.
-RESPONSE_ORDER: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NEW", "NON-CR/NON-PD", "NE", "NA")
+RESPONSE_ORDER: tuple[str, ...] = vocabulary.RESPONSE_ORDER
 
 # Dissociated-response categories (seed 002 in shared/spec/criteria.md).
 CATEGORY_COLOURS: dict[str, str] = {
-    "CR": BLUISH_GREEN,
-    "true PR": BLUE,
-    "true SD": YELLOW,
-    "true PD": VERMILLION,
-    "DR": ORANGE,
-    "NON-CR/NON-PD": SKY_BLUE,
-    "NE": GREY,
-    "NA": LIGHT_GREY,
+    Category.CR: BLUISH_GREEN,
+    Category.TRUE_PR: BLUE,
+    Category.TRUE_SD: YELLOW,
+    Category.TRUE_PD: VERMILLION,
+    Category.DR: ORANGE,
+    Category.NON_CR_NON_PD: SKY_BLUE,
+    Category.NE: GREY,
+    Category.NA: LIGHT_GREY,
+}
+
+
+# iRECIST words take the colour of their RECIST counterpart.
+_IRECIST_AS_RECIST: dict[str, Response] = {
+    IResponse.ICR: Response.CR,
+    IResponse.IPR: Response.PR,
+    IResponse.ISD: Response.SD,
+    IResponse.IUPD: Response.PD,
+    IResponse.ICPD: Response.PD,
+    IResponse.NON_ICR_NON_IUPD: Response.NON_CR_NON_PD,
 }
 
 
@@ -65,19 +79,12 @@ def response_colour(response: str | None) -> str:
         Hex colour; the ``NA`` colour for None or an unknown word.
     """
     if response is None:
-        return RESPONSE_COLOURS["NA"]
+        return RESPONSE_COLOURS[Response.NA]
     word = response.strip()
     if word in RESPONSE_COLOURS:
         return RESPONSE_COLOURS[word]
-    irecist = {
-        "iCR": "CR",
-        "iPR": "PR",
-        "iSD": "SD",
-        "iUPD": "PD",
-        "iCPD": "PD",
-        "NON-iCR/NON-iUPD": "NON-CR/NON-PD",
-    }
-    return RESPONSE_COLOURS.get(irecist.get(word, "NA"), RESPONSE_COLOURS["NA"])
+    return RESPONSE_COLOURS.get(_IRECIST_AS_RECIST.get(word, Response.NA),
+                                RESPONSE_COLOURS[Response.NA])
 
 
 def category_colour(category: str | None) -> str:
@@ -94,8 +101,8 @@ def category_colour(category: str | None) -> str:
         Hex colour; the ``NA`` colour for None or an unknown category.
     """
     if category is None:
-        return CATEGORY_COLOURS["NA"]
-    return CATEGORY_COLOURS.get(category.strip(), CATEGORY_COLOURS["NA"])
+        return CATEGORY_COLOURS[Category.NA]
+    return CATEGORY_COLOURS.get(category.strip(), CATEGORY_COLOURS[Category.NA])
 
 
 def hex_to_rgba(colour: str, alpha: float = 1.0) -> tuple[float, float, float, float]:

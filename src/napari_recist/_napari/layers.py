@@ -17,6 +17,7 @@ import numpy as np
 from napari_recist.io.display_geometry import DisplayGeometry
 from napari_recist.model import AxisGeometry, PatientRecord, Role
 from napari_recist.palette import hex_to_rgba, response_colour
+from napari_recist.vocabulary import Response
 
 if TYPE_CHECKING:
     from napari.layers import Shapes
@@ -132,7 +133,9 @@ def lesion_shapes(
         lesion = record.lesions.get(lesion_id)
         if lesion is None:
             continue
-        response = responses.get(lesion_id) or ("NEW" if lesion.role is Role.NEW else "NA")
+        response = responses.get(lesion_id) or (
+            Response.NEW if lesion.role is Role.NEW else Response.NA
+        )
         for axis, axis_geometry, length in (
             ("long", measurement.long_axis, measurement.long_axis_mm),
             ("short", measurement.short_axis, measurement.short_axis_mm),
@@ -145,7 +148,7 @@ def lesion_shapes(
             length_mm = float(length) if length is not None else polyline_length(
                 np.array(axis_geometry.points)
             )
-            shown = "" if response == "NA" else f" {response}"  # NA: e.g. at baseline
+            shown = "" if response == Response.NA else f" {response}"  # NA: e.g. at baseline
             label = f"{lesion_id} {length_mm:.1f} mm{shown}" if axis == "long" else ""
             values = {
                 "lesion_id": lesion_id,

@@ -20,6 +20,7 @@ from matplotlib.patches import Patch
 
 from napari_recist import palette
 from napari_recist.cohort.clinical import ClinicalRecord, SurvivalTime
+from napari_recist.criteria.contract import PatientJSON
 from napari_recist.report.figures import (
     DAYS_PER_MONTH,
     DAYS_PER_WEEK,
@@ -35,7 +36,7 @@ from napari_recist.report.figures import (
 )
 from napari_recist.report.figures import figure_png as figure_png  # cohort figures use it too
 
-Patient = Mapping[str, Any]
+Patient = PatientJSON
 
 WATERFALL_CLIP_PCT = 100.0  # bars above are clipped and labelled with their value
 MAX_SWIMMER_ROWS = 60

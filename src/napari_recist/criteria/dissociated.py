@@ -14,21 +14,22 @@ from napari_recist.criteria.numbers import above, at_least, below, fmt_mm, fmt_p
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.model import LesionState
+from napari_recist.vocabulary import Category, VuagnatType
 
-DR = "DR"
-DR1, DR2, DR3 = "DR1", "DR2", "DR3"
-NONE = "none"
-TRUE_PD = "true PD"
+DR = Category.DR
+DR1, DR2, DR3 = VuagnatType.DR1, VuagnatType.DR2, VuagnatType.DR3
+NONE = VuagnatType.NONE
+TRUE_PD = Category.TRUE_PD
 _VUAGNAT_RANK = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
 
 # Seed 002: RECIST overall response -> category when no DR.
 _CATEGORY = {
-    CR: "CR",
-    PR: "true PR",
-    SD: "true SD",
-    PD: "true PD",
-    NON_CR_NON_PD: NON_CR_NON_PD,
-    NE: NE,
+    CR: Category.CR,
+    PR: Category.TRUE_PR,
+    SD: Category.TRUE_SD,
+    PD: Category.TRUE_PD,
+    NON_CR_NON_PD: Category.NON_CR_NON_PD,
+    NE: Category.NE,
 }
 _NON_TARGET_GROWTH = (LesionState.PROGRESSION, LesionState.INCREASE)
 

@@ -13,13 +13,14 @@ from napari_recist.criteria.numbers import at_least, below, fmt_mm, fmt_signed_m
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.model import Lesion, LesionState
+from napari_recist.vocabulary import IResponse
 
-ICR = "iCR"
-IPR = "iPR"
-ISD = "iSD"
-IUPD = "iUPD"
-ICPD = "iCPD"
-NON_ICR_NON_IUPD = "NON-iCR/NON-iUPD"
+ICR = IResponse.ICR
+IPR = IResponse.IPR
+ISD = IResponse.ISD
+IUPD = IResponse.IUPD
+ICPD = IResponse.ICPD
+NON_ICR_NON_IUPD = IResponse.NON_ICR_NON_IUPD
 
 _RESET_RESPONSES = (ICR, IPR, ISD, NON_ICR_NON_IUPD)
 _IBOR_RANK = {ICR: 4, IPR: 3, ISD: 2, NON_ICR_NON_IUPD: 1}

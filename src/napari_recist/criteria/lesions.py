@@ -13,8 +13,9 @@ from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
 from napari_recist.criteria.settings import EPSILON
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.model import Lesion, LesionState, Role
+from napari_recist.vocabulary import Response
 
-NEW = "NEW"
+NEW = Response.NEW
 _NOT_EVALUATED = LesionState.NOT_EVALUATED
 _ABSENT = LesionState.ABSENT
 

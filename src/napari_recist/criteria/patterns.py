@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from napari_recist.criteria.contract import ProgressionPatternJSON
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, at_most, percent_change
 from napari_recist.criteria.recist import CR, NA, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
@@ -54,7 +55,7 @@ class ProgressionPattern:
     lesion_ids: list[str] = field(default_factory=list)
     reason: str = "no progression"
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProgressionPatternJSON:
         """Return the JSON object of the contract (lesion-table.md)."""
         return {
             "type": self.type,

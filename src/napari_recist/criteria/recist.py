@@ -21,14 +21,15 @@ from napari_recist.criteria.numbers import (
 )
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.model import Lesion, LesionState
+from napari_recist.vocabulary import Response
 
-CR = "CR"
-PR = "PR"
-SD = "SD"
-PD = "PD"
-NE = "NE"
-NA = "NA"
-NON_CR_NON_PD = "NON-CR/NON-PD"
+CR = Response.CR
+PR = Response.PR
+SD = Response.SD
+PD = Response.PD
+NE = Response.NE
+NA = Response.NA
+NON_CR_NON_PD = Response.NON_CR_NON_PD
 
 # Best overall response ranks (shared/spec/criteria.md: CR > PR > SD > NON-CR/NON-PD > PD > NE).
 _BOR_RANK = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0}

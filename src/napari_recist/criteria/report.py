@@ -12,6 +12,7 @@ from typing import Any
 
 from napari_recist.criteria import dissociated as dr
 from napari_recist.criteria import patterns
+from napari_recist.criteria.contract import PatientJSON, TimepointJSON
 from napari_recist.criteria.irecist import IrecistResult, classify_irecist
 from napari_recist.criteria.lesions import LesionResponse, lesion_responses
 from napari_recist.criteria.numbers import round_mm, round_pct
@@ -20,6 +21,7 @@ from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import PatientRecord
+from napari_recist.vocabulary import Category
 
 TRUE_RESPONSE = "true response"
 NON_RESPONSE = "non-response"
@@ -71,13 +73,13 @@ class PatientResult:
         if self.bernard_tessier_patient or self.irecist.pseudoprogression:
             return ATYPICAL_RESPONSE
         category = self.category
-        if category in ("CR", "true PR"):
+        if category in (Category.CR, Category.TRUE_PR):
             return TRUE_RESPONSE
-        if category in ("true SD", "true PD"):
+        if category in (Category.TRUE_SD, Category.TRUE_PD):
             return NON_RESPONSE
         return NA
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PatientJSON:
         """Return the patient object of the JSON contract, with reasons for every verdict."""
         recist, irecist, timeline = self.recist, self.irecist, self.timeline
         k = self.kinetics
@@ -139,7 +141,7 @@ class PatientResult:
             "timepoints": timepoints,
         }
 
-    def _pre_baseline_json(self, assessment: Any) -> dict[str, Any]:
+    def _pre_baseline_json(self, assessment: Any) -> TimepointJSON:
         sod = patterns.pre_baseline_sum(self.timeline, assessment)
         return _empty_timepoint(
             assessment.timepoint,
@@ -148,7 +150,7 @@ class PatientResult:
             "pre-baseline scan (growth kinetics only)",
         )
 
-    def _timepoint_json(self, i: int) -> dict[str, Any]:
+    def _timepoint_json(self, i: int) -> TimepointJSON:
         timeline = self.timeline
         tp = self.recist.timepoints[i]
         itp = self.irecist.timepoints[i]
@@ -218,7 +220,7 @@ class PatientResult:
 
 def _empty_timepoint(
     timepoint: int, date: str, sum_mm: float | None, reason: str
-) -> dict[str, Any]:
+) -> TimepointJSON:
     """A time point where no response applies (baseline, pre-baseline): NA and null."""
     return {
         "timepoint": timepoint,

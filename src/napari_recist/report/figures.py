@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from napari_recist import palette
+from napari_recist.criteria.contract import PatientJSON
 from napari_recist.report.trajectories import LesionSeries
+from napari_recist.vocabulary import Response
 
-Patient = Mapping[str, Any]
+Patient = PatientJSON
 
 DAYS_PER_WEEK = 7.0
 DAYS_PER_MONTH = 30.4375  # Ferte TGR convention, as Criteria.days_per_month
@@ -74,7 +76,7 @@ def patient_points(patient: Patient) -> list[PatientPoint]:
             continue
         days = (dt.date.fromisoformat(timepoint["date"]) - start).days
         change = 0.0 if number == 0 else timepoint.get("change_from_baseline_pct")
-        overall = "baseline" if number == 0 else str(timepoint.get("overall", "NA"))
+        overall = "baseline" if number == 0 else str(timepoint.get("overall", Response.NA))
         points.append(PatientPoint(number, days, change, overall))
     return sorted(points, key=lambda p: p.timepoint)
 
@@ -186,7 +188,7 @@ def draw_lesion_trajectory(ax: Axes, patient: Patient, lesions: Sequence[LesionS
         ys = [mm for _, _, mm in points]
         ax.plot(xs, ys, color="#555555", linewidth=1.0, linestyle=line_styles.get(series.role, "-"))
         point_labels = [
-            "baseline" if tp == 0 else responses.get((tp, series.lesion_id), "NA")
+            "baseline" if tp == 0 else responses.get((tp, series.lesion_id), Response.NA)
             for tp, _, _ in points
         ]
         labels += point_labels

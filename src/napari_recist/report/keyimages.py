@@ -18,6 +18,7 @@ from matplotlib.patches import Ellipse
 
 from napari_recist.model import Lesion, Measurement, PatientRecord
 from napari_recist.report.figures import figure_png, label_colour, new_figure
+from napari_recist.vocabulary import Response
 
 # Display windows (centre, width) in HU: the usual radiology presets.
 LUNG_WINDOW = (-600.0, 1500.0)
@@ -197,7 +198,7 @@ def key_images(
             response = (
                 "baseline"
                 if assessment.timepoint == 0
-                else responses.get((assessment.timepoint, lesion_id), "NA")
+                else responses.get((assessment.timepoint, lesion_id), Response.NA)
             )
             caption = f"{_describe(lesion, measurement)}, {response}"
             png = None

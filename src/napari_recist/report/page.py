@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from napari_recist.criteria.contract import PatientJSON
 from napari_recist.model import natural_key
 from napari_recist.report import html
 from napari_recist.report.figures import label_colour
 from napari_recist.report.keyimages import KeyImage
+from napari_recist.vocabulary import Response
 
-Patient = Mapping[str, Any]
+Patient = PatientJSON
 
 
 def _number(value: Any, unit: str = "") -> str:
@@ -47,7 +49,8 @@ def verdict_section(patient: Patient) -> str:
          reasons.get("hyperprogression")),
         ("Progression", patient.get("progression_date") or "none",
          reasons.get("progression_date")),
-        ("Progression pattern", pattern.get("type", "NA"), reasons.get("progression_pattern")),
+        ("Progression pattern", pattern.get("type", Response.NA),
+         reasons.get("progression_pattern")),
         ("Resistance", patient.get("resistance"), reasons.get("resistance")),
         ("Kinetics", "", reasons.get("kinetics")),
     ]  # fmt: skip

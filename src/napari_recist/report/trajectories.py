@@ -15,6 +15,7 @@ from typing import Any
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import build_timeline
 from napari_recist.model import Lesion, PatientRecord
+from napari_recist.vocabulary import Response
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ def lesion_series_from_json(
         if lesion is not None:
             role, site = str(lesion.role), lesion.site
         else:
-            is_new = any((tp.get("lesions") or {}).get(lesion_id) == "NEW" for tp in timepoints)
+            is_new = any(
+                (tp.get("lesions") or {}).get(lesion_id) == Response.NEW for tp in timepoints
+            )
             role, site = ("new" if is_new else ""), ""
         series.append(LesionSeries(lesion_id, role, site, numbers, days, diameters))
     return series

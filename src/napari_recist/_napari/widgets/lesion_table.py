@@ -37,6 +37,7 @@ from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist.model import KNOWN_SITES, LesionState, Measurement, Role
 from napari_recist.palette import response_colour
+from napari_recist.vocabulary import Response
 
 if TYPE_CHECKING:
     import napari
@@ -320,7 +321,7 @@ class LesionTableWidget(SessionDock):
             for offset, view in enumerate(session.timepoints):
                 measurement = session.measurement(view.timepoint, lesion_id)
                 response = session.lesion_responses(view.timepoint).get(lesion_id)
-                if response == "NA":  # e.g. at baseline: nothing to compare with yet
+                if response == Response.NA:  # e.g. at baseline: nothing to compare with yet
                     response = None
                 text = measurement_text(measurement)
                 item = QTableWidgetItem(f"{text} {response}" if text and response else text)

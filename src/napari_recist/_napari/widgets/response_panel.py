@@ -14,6 +14,7 @@ from qtpy.QtWidgets import QLabel, QTextBrowser, QVBoxLayout
 from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist.palette import category_colour, response_colour
+from napari_recist.vocabulary import Response
 
 if TYPE_CHECKING:
     import napari
@@ -58,7 +59,7 @@ def _reasons(entry: dict[str, Any]) -> str:
 def _pattern(patient: dict[str, Any]) -> str:
     pattern = patient.get("progression_pattern")
     if not isinstance(pattern, dict) or not pattern.get("type"):
-        return "NA"
+        return Response.NA
     organs = ", ".join(str(organ) for organ in pattern.get("organs") or [])
     text = str(pattern["type"])
     if organs:

@@ -1,0 +1,74 @@
+"""The response words: one documented ``str`` enum per vocabulary, each member with its source.
+
+Every module that writes or reads a verdict takes its words from here (criteria, palette,
+tables, the viewer, the report), so a word is spelled once. The members are ``str``: they
+compare equal to their text (``Response.PR == "PR"``), serialise to JSON as that text and
+key dictionaries interchangeably with it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _Word(str, Enum):
+    """A response word: its value is the text of shared/spec/lesion-table.md."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Response(_Word):
+    """RECIST 1.1 responses (Eisenhauer et al. 2009, Tables 1-3) and the lesion level."""
+
+    CR = "CR"  # RECIST 1.1 section 4.3.1 / Table 1: disappearance of all target lesions
+    PR = "PR"  # RECIST 1.1 section 4.3.1: at least a 30 % decrease of the sum of diameters
+    SD = "SD"  # RECIST 1.1 section 4.3.1: neither PR nor PD
+    PD = "PD"  # RECIST 1.1 section 4.3.1: +20 % and +5 mm from the nadir, or new lesions
+    NON_CR_NON_PD = "NON-CR/NON-PD"  # RECIST 1.1 Table 2: non-target disease only
+    NE = "NE"  # RECIST 1.1 Tables 1-3: not evaluable
+    NA = "NA"  # shared/spec/lesion-table.md: does not apply (baseline, pre-baseline)
+    NEW = "NEW"  # shared/spec/criteria.md section 3: a new lesion's lesion-level response
+
+
+class IResponse(_Word):
+    """iRECIST time-point responses (Seymour et al., Lancet Oncol 2017, Tables 2-3)."""
+
+    ICR = "iCR"
+    IPR = "iPR"
+    ISD = "iSD"
+    IUPD = "iUPD"  # unconfirmed progression
+    ICPD = "iCPD"  # confirmed progression
+    NON_ICR_NON_IUPD = "NON-iCR/NON-iUPD"
+    NE = "NE"
+    NA = "NA"
+
+
+class Category(_Word):
+    """Dissociated-response categories per assessment (seed 002, shared/spec/criteria.md)."""
+
+    CR = "CR"
+    TRUE_PR = "true PR"
+    TRUE_SD = "true SD"
+    TRUE_PD = "true PD"
+    DR = "DR"
+    NON_CR_NON_PD = "NON-CR/NON-PD"
+    NE = "NE"
+    NA = "NA"
+
+
+class VuagnatType(_Word):
+    """Vuagnat et al.'s dissociated-response types (seed 001, shared/spec/criteria.md)."""
+
+    DR1 = "DR1"
+    DR2 = "DR2"
+    DR3 = "DR3"
+    NONE = "none"
+    NA = "NA"
+
+
+# Response words for RECIST verdicts in the order legends and tables list them.
+RESPONSE_ORDER: tuple[Response, ...] = (
+    Response.CR, Response.PR, Response.SD, Response.PD, Response.NEW, Response.NON_CR_NON_PD,
+    Response.NE, Response.NA,
+)
