@@ -393,10 +393,10 @@ def scan_dicom_folder(
     """
     roots = [root] if isinstance(root, str | os.PathLike) else list(root)
     paths: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for item in roots:
         for path in walk_files(Path(item)):
-            key = path.resolve()
+            key = os.path.abspath(path)  # no syscall per file (resolve() costs one per part)
             if key not in seen:
                 seen.add(key)
                 paths.append(path)

@@ -15,11 +15,12 @@ against ``dcmread`` on pydicom's own test files (tests/io/test_fast_header.py).
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 PIXEL_DATA_TAG = 0x7FE00010
@@ -44,6 +45,7 @@ _LONG_LENGTH = struct.Struct("<I")
 _ITEM_HEADER = struct.Struct("<HHI")
 
 
+@functools.lru_cache(maxsize=64)
 def _explicit_little_endian_dataset(value: bytes) -> bool:
     """True for transfer syntaxes whose data set is Explicit VR Little Endian, not deflated.
 
@@ -226,8 +228,27 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
             )
         offset = end
 
-    # A FileDataset, like dcmread's, so that pydicom can read deferred values from the file.
-    return FileDataset(
-        str(path), elements, preamble=buffer.data[:128], file_meta=FileMetaDataset(meta),
-        is_implicit_VR=False, is_little_endian=True,
-    )
+    return _dataset(path, elements, meta, buffer.data[:128])
+
+
+def _dataset(
+    path: Path, elements: dict[int, RawDataElement], meta: dict[int, RawDataElement],
+    preamble: bytes,
+) -> Dataset:
+    """A dataset as ``dcmread`` gives it, built without its per-file costs.
+
+    It has what pydicom needs to read a deferred value from the file later (`filename`,
+    `fileobj_type`, `timestamp`), but no ``os.stat`` for the timestamp (None skips pydicom's
+    "file changed" check) and no re-validation of the file meta group, which holds only
+    group 2 elements by construction (the loop above stops at the first other group).
+    """
+    file_meta = FileMetaDataset()
+    file_meta._dict.update(meta)  # noqa: SLF001 - validated by construction, see above
+    dataset = Dataset(elements)
+    dataset.file_meta = file_meta
+    dataset.preamble = preamble
+    dataset.filename = str(path)
+    dataset.fileobj_type = open
+    dataset.timestamp = None
+    dataset.set_original_encoding(False, True)
+    return dataset
