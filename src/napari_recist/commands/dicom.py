@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from napari_recist.commands._output import is_stdout, write_via_file
 from napari_recist.errors import InputError, Problem
 from napari_recist.model import Assessment, PatientRecord
+
+log = logging.getLogger(__name__)
 
 
 def run_table(args: argparse.Namespace) -> int:
@@ -39,16 +43,20 @@ def run_table(args: argparse.Namespace) -> int:
     if result.problems and not args.lenient:
         raise InputError(result.problems)
     for problem in result.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+        log.warning("skipped: %s", problem)
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        log.warning("note: %s", note)  # how an input was read: shown even with --quiet
     record = result.record
-    write_table([record], args.csv)
+    write_via_file(args.csv, lambda path: write_table([record], path))
     dates = ", ".join(f"{a.label} {a.date}" for a in record.assessments)
-    print(
+    summary = (
         f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
         f"time points ({dates}) from {len(result.sr_results)} SR files -> {args.csv}"
     )
+    if is_stdout(args.csv):
+        log.info("%s", summary)  # stdout carries the table
+    else:
+        print(summary)
     return 0
 
 
@@ -79,9 +87,9 @@ def run_write_sr(args: argparse.Namespace) -> int:
 
     table = read_table(args.table, lenient=args.lenient)
     for problem in table.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        log.warning("skipped: %s", problem)
     for problem in table.warnings:
-        print(f"warning: {problem}", file=sys.stderr)
+        log.warning("warning: %s", problem)
     study = load_patient(_existing_folder(args.patient_dir))
     record = _patient_of(table.records, study.patient_id, args.table, args.patient_dir)
     images: dict[int, list[Path]] = {}
