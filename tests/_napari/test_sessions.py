@@ -185,15 +185,16 @@ def test_non_dicom_and_empty_folders_are_declined(make_napari_viewer, tmp_path: 
         assert len(viewer.layers) == 0
 
 
-def test_work_in_progress_the_table_reader_refuses_is_kept(make_napari_viewer, tmp_path: Path):
-    from napari_recist._napari.session import REJECTED_SESSION_FILE
-
+def test_work_in_progress_the_checker_refuses_is_kept_and_explained(
+    make_napari_viewer, tmp_path: Path
+):
     folder = write_patient_with_sr(tmp_path / "patient")
     viewer = make_napari_viewer()
     viewer.open(str(folder), plugin="napari-recist")
     session = find_session(viewer)
     table = LesionTableWidget(viewer)
-    # A target drawn first on a follow-up: allowed while working, refused by the table rules.
+    # A target drawn first on a follow-up: allowed while working; classified without it
+    # (as `classify --lenient` would) and explained.
     show_timepoint(viewer, session, 1)
     session_layer(viewer, session, 1, "lesions").add_lines(
         np.array([(3, 30, 5), (3, 30, 25)], dtype=float)
@@ -201,14 +202,15 @@ def test_work_in_progress_the_table_reader_refuses_is_kept(make_napari_viewer, t
     table.role_combo.setCurrentText("target")
     late = table.create_lesion()
     assert table.add_drawn_line("long")
-    assert "not classified" in ResponsePanelWidget(viewer).text().lower()
+    text = ResponsePanelWidget(viewer).text()
+    assert "not classified" not in text.lower()
+    assert f"target lesion {late} first appears at timepoint 1" in text
+    assert session.result is not None and late not in session.result["timepoints"][1]["lesions"]
 
     again = make_napari_viewer()
     start = len(notification_manager.records)
     again.open(str(folder), plugin="napari-recist")
-    text = messages_since(start)
-    assert "cannot be restored" in text and late in text
-    assert (folder / REJECTED_SESSION_FILE).is_file()
+    assert "restored the session" in messages_since(start)
     reopened = find_session(again)
-    assert "L1" in reopened.record.lesions  # the valid rows are back
-    assert late not in reopened.record.lesions
+    assert {"L1", late} <= set(reopened.record.lesions)  # nothing the reader drew is lost
+    assert any(late in warning for warning in reopened.classification_warnings)

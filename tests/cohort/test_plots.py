@@ -9,7 +9,8 @@ from PIL import Image
 from napari_recist import palette
 from napari_recist.cohort import plots
 from napari_recist.cohort.clinical import ClinicalRecord, SurvivalTime
-from napari_recist.cohort.trajectories import LesionSeries
+from napari_recist.report import figures
+from napari_recist.report.trajectories import LesionSeries
 
 
 def _not_blank(png: bytes) -> None:
@@ -98,7 +99,7 @@ def test_patient_figure_lesion_colours_follow_lesion_response(
     ]
     figure = plots.new_figure()
     ax = figure.add_subplot()
-    plots.draw_lesion_trajectory(ax, patient, lesions)
+    figures.draw_lesion_trajectory(ax, patient, lesions)
     l2 = ax.collections[1]
     colours = [to_hex(c) for c in l2.get_facecolors()]
     assert colours == [
@@ -109,8 +110,8 @@ def test_patient_figure_lesion_colours_follow_lesion_response(
     assert LesionSeries(
         "L2", "target", "liver", (0, 1), (0, 1), (30.0, 45.0)
     ).change_from_first_pct() == (0.0, 50.0)
-    _not_blank(plots.figure_png(plots.patient_figure(patient, lesions)))
-    _not_blank(plots.figure_png(plots.patient_figure(patient, None)))
+    _not_blank(plots.figure_png(figures.patient_figure(patient, lesions)))
+    _not_blank(plots.figure_png(figures.patient_figure(patient, None)))
 
 
 def test_kaplan_meier_with_at_risk_table() -> None:

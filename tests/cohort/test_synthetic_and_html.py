@@ -2,9 +2,9 @@
 
 import re
 
-from napari_recist.cohort import html
 from napari_recist.cohort.synthetic import clinical_csv, synthetic_cohort
 from napari_recist.model import Role
+from napari_recist.report import html
 
 
 def test_synthetic_cohort_is_deterministic_and_well_formed() -> None:

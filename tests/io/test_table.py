@@ -547,7 +547,7 @@ def test_lenient_skips_lesion_without_valid_baseline(tmp_path: Path) -> None:
     result = read_table(write(tmp_path, text), lenient=True)
     assert list(result.records[0].lesions) == ["L1"]
     assert [p.row for p in result.skipped] == [3, 5]
-    assert "L2 has no usable row at baseline" in result.skipped[1].message
+    assert "L2 has no usable measurement at baseline" in result.skipped[1].message
 
 
 def test_lenient_skips_out_of_order_timepoint(tmp_path: Path) -> None:
@@ -698,7 +698,7 @@ def test_lenient_reports_the_consequences_of_a_skipped_baseline(tmp_path: Path) 
     result = read_table(write(tmp_path, text), lenient=True)
     assert result.records == []
     assert [p.row for p in result.skipped] == [2, 3]
-    assert "no usable baseline row" in result.skipped[1].message
+    assert "no usable baseline measurement" in result.skipped[1].message
 
 
 def test_unreadable_csv_stops_with_an_error_even_when_lenient(tmp_path: Path) -> None:

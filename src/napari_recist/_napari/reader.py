@@ -11,7 +11,6 @@ Bad input never raises into napari: `get_reader` declines anything that is not D
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from napari_recist._napari.responsive import run_in_worker
 from napari_recist._napari.session import (
     PatientSession,
     TimepointView,
-    number_timepoints,
-    session_from_folder_table,
 )
 from napari_recist.errors import InputError, Problem
 from napari_recist.io.display_geometry import DisplayGeometry, flip_for_display
@@ -110,87 +107,55 @@ class LoadedPatient:
     messages: list[str] = field(default_factory=list)
 
 
-def _worth_telling(problem: Problem | str) -> bool:
-    """Leave out notes about files that are not DICOM (tables, notes, the session file)."""
-    return "not a DICOM file" not in str(problem)
-
-
-def _patient_folder(paths: Sequence[Path]) -> Path:
-    first = paths[0]
-    return first if first.is_dir() else first.parent
-
-
 def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
-    """Find the scans and lesions of a patient and load the CT volumes lazily.
+    """Open a patient with the project's one loader and prepare its scans for display.
 
     Parameters
     ----------
     paths
-        A patient folder, or DICOM files.
+        A patient folder, several folders, or DICOM files: all scanned once together.
 
     Returns
     -------
     LoadedPatient
         Scans by date with their display geometry and (lazy) arrays, the lesion record
-        (session table, else the SRs), and messages for the user.
+        (session table, else the SRs; checked when classified), and messages for the user.
 
     Raises
     ------
     InputError
-        When the input holds no CT series and no SR, or every series is unreadable.
+        When the input holds no CT series and no SR, or nothing at all could be shown.
     """
-    from napari_recist.io.study import load_patient
+    from napari_recist.io.patient import open_patient
     from napari_recist.io.volume import load_series
 
-    messages: list[str] = []
-    by_date: dict[dt.date, Any] = {}
-    has_sr = False
-    patient_id = ""
-    for path in paths:
-        study = load_patient(path)
-        patient_id = patient_id or study.patient_id
-        messages += [str(note) for note in study.notes if _worth_telling(note)]
-        for timepoint in study.timepoints:
-            has_sr = has_sr or bool(timepoint.sr_files)
-            for info in timepoint.series:
-                best = by_date.get(timepoint.date)
-                # One CT per scan date: the series with most slices (the diagnostic series,
-                # not a scout or a thick reconstruction).
-                if best is None or info.slice_count > best.slice_count:
-                    if best is not None:
-                        messages.append(f"{timepoint.date}: showing {info.describe()}, "
-                                        f"not {best.describe()}")
-                    by_date[timepoint.date] = info
-                else:
-                    messages.append(f"{timepoint.date}: showing {best.describe()}, "
-                                    f"not {info.describe()}")
-    where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
-    folder = _patient_folder(paths)
-    record = _patient_record(paths, has_sr, messages)
-    if record is None:
-        record = PatientRecord(patient_id or folder.name)
-    dates = sorted(set(by_date) | {a.date for a in record.assessments})
-    numbers = number_timepoints(dates, record)
-
+    opened = open_patient(paths)
+    messages = [*opened.notes, *(str(p) for p in opened.read_problems)]
+    if opened.record_source == "none" and any(scan.sr_files for scan in opened.scans):
+        messages.append(f"{opened.folder}: no structured report with lesion measurements "
+                        "found; the scans are shown without lesions")
+    record = opened.record
+    if not record.patient_id:
+        record = PatientRecord(opened.patient_id or opened.folder.name)
     timepoints: list[TimepointView] = []
     volumes: dict[int, Any] = {}
     problems: list[Problem | str] = []
-    for date in dates:
-        timepoint = numbers[date]
-        info = by_date.get(date)
-        without_image = TimepointView(timepoint, date, DisplayGeometry.patient_space())
-        if info is None:
-            timepoints.append(without_image)
-            messages.append(
-                f"{date}: lesions without the CT images of that date; they are listed and "
-                "classified, lines are drawn in patient coordinates (mm) where known"
-            )
+    for scan in opened.scans:
+        without_image = TimepointView(scan.timepoint, scan.date, DisplayGeometry.patient_space())
+        if scan.series is None:
+            if record.assessment(scan.timepoint) is not None:
+                timepoints.append(without_image)
+                messages.append(
+                    f"{scan.date}: lesions without the CT images of that date; they are listed "
+                    "and classified, lines are drawn in patient coordinates (mm) where known"
+                )
             continue
+        info = scan.series
         try:
             volume = load_series(info, lazy=True)
         except InputError as error:
             problems += error.problems
-            if record.assessment(timepoint) is not None:
+            if record.assessment(scan.timepoint) is not None:
                 timepoints.append(without_image)  # its lesions still count
             continue
         messages += [f"{info.describe()}: {warning}" for warning in volume.warnings]
@@ -200,11 +165,11 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
         uids = [uid or "" for uid in volume.sop_instance_uids]
         if 0 in flips:
             uids = uids[::-1]
-        volumes[timepoint] = flip_for_display(volume.array, flips)
+        volumes[scan.timepoint] = flip_for_display(volume.array, flips)
         timepoints.append(
             TimepointView(
-                timepoint,
-                date,
+                scan.timepoint,
+                scan.date,
                 geometry,
                 has_image=True,
                 slice_uids=uids,
@@ -213,36 +178,11 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
             )
         )
     if not timepoints:
-        raise InputError(problems or [Problem(where, "nothing could be loaded")])
+        where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} paths"
+        raise InputError(problems or [Problem(where, "nothing could be loaded: no CT series "
+                                              "and no lesion measurements")])
     messages += [str(problem) for problem in problems]
-    return LoadedPatient(record, timepoints, volumes, folder, messages)
-
-
-def _patient_record(
-    paths: Sequence[Path], has_sr: bool, messages: list[str]
-) -> PatientRecord | None:
-    """The lesions: the autosaved session table if present, else the SRs, else none.
-
-    SR problems do not stop the viewer: what could be read is shown and the problems are
-    listed to the user (each names its file and content item).
-    """
-    saved = session_from_folder_table(_patient_folder(paths), messages)
-    if saved is not None:
-        return saved
-    if not has_sr:
-        return None
-    from napari_recist.io.study import read_patient_record
-
-    records = []
-    for path in paths:
-        try:
-            result = read_patient_record(path)
-        except InputError as error:
-            messages += [str(p) for p in error.problems if _worth_telling(p)]
-            continue
-        messages += [str(p) for p in [*result.problems, *result.notes] if _worth_telling(p)]
-        records.append(result.record)
-    return records[0] if records else None
+    return LoadedPatient(record, timepoints, volumes, opened.folder, messages)
 
 
 def patient_layer_data(loaded: LoadedPatient, session: PatientSession) -> list[LayerData]:

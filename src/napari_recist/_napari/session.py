@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from psygnal import Signal
 
+from napari_recist.checks import RecordIssue, Severity
 from napari_recist.criteria.settings import Criteria
-from napari_recist.errors import InputError, Problem
+from napari_recist.errors import InputError
+from napari_recist.io.axis_columns import AXIS_COLUMNS, geometry_to_extra
 from napari_recist.io.display_geometry import DisplayGeometry
+from napari_recist.io.patient import SESSION_FILE
 from napari_recist.model import (
     Assessment,
     AxisGeometry,
@@ -33,18 +34,7 @@ from napari_recist.model import (
     natural_key,
 )
 
-SESSION_FILE = "napari-recist.session.csv"
-REJECTED_SESSION_FILE = "napari-recist.session.rejected.csv"
 UNDO_DEPTH = 100
-
-# Extra lesion-table columns that keep where each axis was drawn, so that reopening a
-# session restores the lines: "x y z; x y z" in LPS mm, and the image each was drawn on.
-AXIS_COLUMNS: dict[str, tuple[str, str]] = {
-    "long": ("long_axis_lps", "long_axis_sop_uid"),
-    "short": ("short_axis_lps", "short_axis_sop_uid"),
-}
-FRAME_COLUMN = "frame_of_reference_uid"
-
 
 @dataclass
 class TimepointView:
@@ -81,79 +71,6 @@ class TimepointView:
         """Layer name suffix: the date, then the model's label (e.g. ``2024-01-10 TP1``)."""
         label = Assessment(self.timepoint, self.date).label
         return f"{self.date.isoformat()} {label}"
-
-
-def encode_points(geometry: AxisGeometry) -> str:
-    """Write an axis's points as ``"x y z; x y z"`` (LPS mm) for the lesion table."""
-    return "; ".join(" ".join(f"{value:.3f}" for value in point) for point in geometry.points)
-
-
-def decode_points(text: str) -> tuple[tuple[float, float, float], ...]:
-    """Read points written by `encode_points`.
-
-    Raises
-    ------
-    ValueError
-        When the text is not a list of 3D points.
-    """
-    points = []
-    for chunk in text.split(";"):
-        values = [float(value) for value in chunk.split()]
-        if len(values) != 3:
-            raise ValueError(f"expected 3 coordinates per point, got {chunk.strip()!r}")
-        points.append((values[0], values[1], values[2]))
-    if len(points) < 2:
-        raise ValueError("an axis needs at least 2 points")
-    return tuple(points)
-
-
-def geometry_to_extra(measurement: Measurement) -> Measurement:
-    """Return the measurement with its axis end points copied into table columns."""
-    extra = dict(measurement.extra)
-    frame = None
-    for axis, geometry in (("long", measurement.long_axis), ("short", measurement.short_axis)):
-        points_column, uid_column = AXIS_COLUMNS[axis]
-        extra.pop(points_column, None)
-        extra.pop(uid_column, None)
-        if geometry is not None:
-            extra[points_column] = encode_points(geometry)
-            if geometry.referenced_sop_uid:
-                extra[uid_column] = geometry.referenced_sop_uid
-            frame = frame or geometry.frame_of_reference_uid
-    extra.pop(FRAME_COLUMN, None)
-    if frame:
-        extra[FRAME_COLUMN] = frame
-    return replace(measurement, extra=extra)
-
-
-def geometry_from_extra(measurement: Measurement, source: str) -> Measurement:
-    """Return the measurement with axes rebuilt from the table columns of `geometry_to_extra`.
-
-    Raises
-    ------
-    InputError
-        When a column holds something that is not a list of points.
-    """
-    axes: dict[str, AxisGeometry | None] = {
-        "long": measurement.long_axis,
-        "short": measurement.short_axis,
-    }
-    frame = measurement.extra.get(FRAME_COLUMN) or None
-    for axis, (points_column, uid_column) in AXIS_COLUMNS.items():
-        text = measurement.extra.get(points_column, "").strip()
-        if not text or axes[axis] is not None:
-            continue
-        try:
-            points = decode_points(text)
-        except ValueError as error:
-            raise InputError([f"{source}, lesion {measurement.lesion_id}, {points_column}: "
-                              f"{error}"]) from error
-        axes[axis] = AxisGeometry(
-            points=points,
-            referenced_sop_uid=measurement.extra.get(uid_column) or None,
-            frame_of_reference_uid=frame,
-        )
-    return replace(measurement, long_axis=axes["long"], short_axis=axes["short"])
 
 
 class PatientSession:
@@ -371,37 +288,50 @@ class PatientSession:
     def classify(self) -> None:
         """Re-classify the patient and keep the JSON, or why it cannot be classified.
 
-        The record first goes through the lesion table's checks (`io.table.rows_to_records`,
-        the rules the command line applies), so that the viewer classifies exactly what
-        `napari-recist classify` would accept, and work in progress that breaks a rule (a
-        target first drawn on a follow-up, say) is explained rather than classified.
+        The record goes through the project's one checker (`napari_recist.checks`), as the
+        command line and the batch do: work in progress that breaks a rule (a target first
+        drawn on a follow-up, say) is classified without the offending data, as
+        ``classify --lenient`` would, and each issue is listed by lesion and scan.
         """
+        from napari_recist.checks import check_record
         from napari_recist.criteria.report import classify_patient
-        from napari_recist.io.table import records_to_rows, rows_to_records
 
         self.classification_warnings = []
         if not self.record.assessments or self.record.baseline is None:
             self.result = None
             self.classification_error = "no baseline assessment yet: measure the baseline scan"
             return
-        rows = records_to_rows([self.record])
-        try:
-            checked = rows_to_records(rows, source="lesions in the viewer")
-        except InputError as error:
+        checked = check_record(self.record)
+        self.classification_warnings = [
+            self.describe_issue(issue) for issue in [*checked.errors, *checked.warnings]
+        ]
+        if checked.record is None:
             self.result = None
             self.classification_error = "; ".join(
-                _describe_row_problem(problem, rows) for problem in error.problems
+                self.describe_issue(issue) for issue in checked.errors
             )
             return
-        self.classification_warnings = [
-            _describe_row_problem(problem, rows) for problem in checked.warnings
-        ]
         try:
-            self.result = classify_patient(checked.records[0], self.criteria).to_json()
+            self.result = classify_patient(checked.record, self.criteria).to_json()
             self.classification_error = None
         except (InputError, ValueError) as error:
             self.result = None
             self.classification_error = str(error)
+
+    def describe_issue(self, issue: RecordIssue) -> str:
+        """Name a checker issue by lesion and scan, with what the classification did."""
+        where = []
+        if issue.lesion_id:
+            where.append(issue.lesion_id)
+        if issue.timepoint is not None:
+            view = self.view(issue.timepoint)
+            where.append(f"at {view.name}" if view else f"at time point {issue.timepoint}")
+        text = " ".join(where)
+        message = f"{text}: {issue.message}" if text else issue.message
+        if issue.severity is Severity.ERROR:
+            done = issue.lenient_note or "left out of the classification"
+            message += f" ({done})"
+        return message
 
     def table_record(self) -> PatientRecord:
         """Return a copy of the record with each axis's end points in table columns."""
@@ -464,112 +394,3 @@ class PatientSession:
         self.classify()
         self.save()
         self.changed.emit()
-
-
-def _describe_row_problem(problem: Problem | str, rows: Sequence[Mapping[str, str]]) -> str:
-    """Name a problem of the viewer's lesions by lesion and time point, not by table row."""
-    if not isinstance(problem, Problem):
-        return str(problem)
-    where = ""
-    if problem.row is not None and 0 <= problem.row - 2 < len(rows):
-        row = rows[problem.row - 2]
-        where = f"{row.get('lesion_id', '?')} at time point {row.get('timepoint', '?')}"
-    column = f" ({problem.column})" if problem.column else ""
-    return f"{where}{column}: {problem.message}" if where else f"{problem.message}{column}"
-
-
-def number_timepoints(
-    dates: Sequence[dt.date], record: PatientRecord
-) -> dict[dt.date, int]:
-    """Give each scan date a time point number consistent with the record.
-
-    Dates the record already has keep its numbers. Without a record, the first date is the
-    baseline. Other dates before the baseline count down (-1, -2, ...) and dates after it
-    follow the last known follow-up in date order.
-
-    Parameters
-    ----------
-    dates
-        Scan dates of the patient folder.
-    record
-        Lesion record (from SRs or the session table), possibly empty.
-
-    Returns
-    -------
-    dict
-        Date -> time point number.
-    """
-    numbers = {a.date: a.timepoint for a in record.assessments}
-    baseline = record.baseline.date if record.baseline is not None else None
-    unknown = sorted(set(dates) - set(numbers))
-    if baseline is None and not numbers and unknown:
-        baseline = unknown[0]
-        numbers[baseline] = 0
-        unknown = unknown[1:]
-    used = set(numbers.values())
-    for date in unknown:
-        if baseline is not None and date < baseline:
-            number = -1
-            while number in used:
-                number -= 1
-        else:
-            earlier = [n for d, n in numbers.items() if d < date]
-            number = max(earlier, default=0) + 1
-            while number in used:
-                number += 1
-        numbers[date] = number
-        used.add(number)
-    return numbers
-
-
-def session_from_folder_table(folder: Path, messages: list[str]) -> PatientRecord | None:
-    """Read the autosaved session table of a patient folder, if there is one.
-
-    The autosave keeps work in progress, which the lesion table reader may refuse (a target
-    drawn on a follow-up before its baseline, for instance). Then the rows it accepts are
-    restored, the others are listed in `messages`, and the file as it was is kept beside it
-    (`REJECTED_SESSION_FILE`) before any new autosave replaces it.
-
-    Parameters
-    ----------
-    folder
-        The patient folder.
-    messages
-        Receives what the user should be told.
-
-    Returns
-    -------
-    PatientRecord or None
-        The saved record with axis end points restored; None without a usable session file.
-    """
-    from napari_recist.io.table import read_table
-
-    path = folder / SESSION_FILE
-    if not path.is_file():
-        return None
-    try:
-        result = read_table(path)
-    except InputError as strict:
-        kept = folder / REJECTED_SESSION_FILE
-        shutil.copy2(path, kept)
-        messages.append(f"the saved session {path} has rows that cannot be restored; the file "
-                        f"as it was is kept as {kept.name}:")
-        messages += [str(problem) for problem in strict.problems]
-        try:
-            result = read_table(path, lenient=True)
-        except InputError:
-            return None
-    if not result.records:
-        return None
-    record = result.records[0]
-    try:
-        for assessment in record.assessments:
-            assessment.measurements = {
-                lesion_id: geometry_from_extra(measurement, os.fspath(path))
-                for lesion_id, measurement in assessment.measurements.items()
-            }
-    except InputError as error:
-        messages += [str(problem) for problem in error.problems]
-        return None
-    messages.append(f"restored the session saved in {path}")
-    return record

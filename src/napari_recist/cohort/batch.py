@@ -38,11 +38,15 @@ class PatientSource:
         The patient, when read from a lesion table.
     folder
         The patient folder of DICOM (CT and SR), read inside the task.
+    lenient
+        Classify a folder without the data the checker refuses (listed in the outcome's
+        remarks) instead of refusing the patient.
     """
 
     label: str
     record: PatientRecord | None = None
     folder: str | None = None
+    lenient: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,15 @@ class Outcome:
         The patient object of the classification JSON; None on failure.
     problems
         Why the patient could not be classified.
+    remarks
+        What was left out or is worth a look (lenient reading of a folder), each naming its
+        file.
     """
 
     label: str
     patient: dict[str, Any] | None
     problems: tuple[str, ...] = ()
+    remarks: tuple[str, ...] = ()
 
 
 @dataclass
@@ -125,7 +133,7 @@ def find_cohort(source: str | os.PathLike[str], lenient: bool = False) -> Cohort
         cohort.sources += [PatientSource(r.patient_id, record=r) for r in result.records]
     for folder in folders:
         if _looks_like_dicom_folder(folder):
-            cohort.sources.append(PatientSource(str(folder), folder=str(folder)))
+            cohort.sources.append(PatientSource(str(folder), folder=str(folder), lenient=lenient))
         else:
             cohort.warnings.append(f"{folder}: no DICOM file, not a patient folder")
     if not cohort.sources:
@@ -172,11 +180,14 @@ def classify_source(item: PatientSource, criteria: Criteria) -> Outcome:
 
     try:
         record = item.record
+        remarks: tuple[str, ...] = ()
         if record is None:
-            from napari_recist.io.study import load_patient_record
+            from napari_recist.io.patient import open_patient
 
-            record = load_patient_record(Path(str(item.folder)))
-        return Outcome(item.label, classify_patient(record, criteria).to_json())
+            ready = open_patient(Path(str(item.folder))).for_classification(item.lenient)
+            record = ready.record
+            remarks = tuple(str(p) for p in [*ready.skipped, *ready.remarks])
+        return Outcome(item.label, classify_patient(record, criteria).to_json(), (), remarks)
     except InputError as error:
         return Outcome(item.label, None, tuple(str(p) for p in error.problems))
     except ValueError as error:

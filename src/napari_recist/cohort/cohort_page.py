@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from napari_recist.cohort import html
 from napari_recist.cohort.analysis import EndpointAnalysis
-from napari_recist.cohort.plots import DAYS_PER_MONTH, label_colour
 from napari_recist.cohort.stats import FisherResult, GroupSurvival, HazardRatio, LogRankResult
 from napari_recist.cohort.tables import Frequency
+from napari_recist.report import html
+from napari_recist.report.figures import DAYS_PER_MONTH, label_colour
 
 
 def _months(days: float | None) -> str:

@@ -67,9 +67,14 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     if not path.exists():
         raise InputError([Problem(source, "no such file or folder")])
     if path.is_dir():
-        from napari_recist.io.study import load_patient_record
+        from napari_recist.io.patient import open_patient
 
-        return [load_patient_record(path, lenient=lenient)]
+        ready = open_patient(path).for_classification(lenient)
+        for problem in ready.skipped:
+            log.warning("skipped: %s", problem)
+        for problem in ready.remarks:
+            log.warning("warning: %s", problem)
+        return [ready.record]
     from napari_recist.io.table import read_table
 
     result = read_table(path, lenient=lenient)

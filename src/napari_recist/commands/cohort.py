@@ -254,6 +254,9 @@ def run_cohort(args: argparse.Namespace) -> int:
     for label, problems in failures:
         for problem in problems:
             log.warning("not classified: %s: %s", label, problem)
+    for outcome in outcomes:
+        for remark in outcome.remarks:
+            log.warning("warning: %s: %s", outcome.label, remark)
     if not patients:
         raise InputError([Problem(args.source, "no patient could be classified")])
     summary = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from tqdm import tqdm
 
 from napari_recist.commands._output import is_stdout, write_via_file
 from napari_recist.errors import InputError, Problem
-from napari_recist.model import Assessment, PatientRecord
+from napari_recist.model import PatientRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +32,25 @@ def run_table(args: argparse.Namespace) -> int:
     Raises
     ------
     InputError
-        Problems in the SRs (all listed), unless ``--lenient``.
+        Problems in the SRs or the record (all listed), unless ``--lenient``.
     """
-    from napari_recist.io.study import read_patient_record
+    from napari_recist.io.patient import open_patient
     from napari_recist.io.table import write_table
 
-    folder = _existing_folder(args.patient_dir)
-    result = read_patient_record(folder)
-    if result.problems and not args.lenient:
-        raise InputError(result.problems)
-    for problem in result.problems:
+    opened = open_patient(_existing_folder(args.patient_dir), use_session=False)
+    ready = opened.for_classification(args.lenient)
+    for problem in ready.skipped:
         log.warning("skipped: %s", problem)
-    for note in result.notes:
+    for problem in ready.remarks:
+        log.warning("warning: %s", problem)
+    for note in opened.notes:
         log.warning("note: %s", note)  # how an input was read: shown even with --quiet
-    record = result.record
+    record = ready.record
     write_via_file(args.csv, lambda path: write_table([record], path))
     dates = ", ".join(f"{a.label} {a.date}" for a in record.assessments)
     summary = (
         f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
-        f"time points ({dates}) from {len(result.sr_results)} SR files -> {args.csv}"
+        f"time points ({dates}) from {len(opened.sr_results)} SR files -> {args.csv}"
     )
     if is_stdout(args.csv):
         log.info("%s", summary)  # stdout carries the table
@@ -81,8 +80,8 @@ def run_write_sr(args: argparse.Namespace) -> int:
     InputError
         Bad table, no matching patient, time points without CT.
     """
-    from napari_recist.io.sr import write_timepoint_sr
-    from napari_recist.io.study import load_patient
+    from napari_recist.io.patient import open_patient
+    from napari_recist.io.sr_export import write_patient_srs
     from napari_recist.io.table import read_table
 
     table = read_table(args.table, lenient=args.lenient)
@@ -90,43 +89,17 @@ def run_write_sr(args: argparse.Namespace) -> int:
         log.warning("skipped: %s", problem)
     for problem in table.warnings:
         log.warning("warning: %s", problem)
-    study = load_patient(_existing_folder(args.patient_dir))
-    record = _patient_of(table.records, study.patient_id, args.table, args.patient_dir)
+    opened = open_patient(_existing_folder(args.patient_dir), read_lesions=False)
+    record = _patient_of(table.records, opened.patient_id, args.table, args.patient_dir)
     images: dict[int, list[Path]] = {}
-    missing = []
     for assessment in record.assessments:
-        timepoint = study.timepoint_on(assessment.date)
-        files = timepoint.image_files() if timepoint else []
-        if not files:
-            missing.append(
-                Problem(
-                    str(args.patient_dir),
-                    (
-                        f"no CT series dated {assessment.date} for {assessment.label} of patient "
-                        f"{record.patient_id}: an SR must reference the images it was measured on "
-                        "(the lesion table keeps table-only data)"
-                    ),
-                )
-            )
-        images[assessment.timepoint] = files
-    if missing:
-        raise InputError(missing)
+        scan = opened.scan_on(assessment.date)
+        images[assessment.timepoint] = scan.image_files() if scan is not None else []
     responses = _lesion_responses(record) if args.responses else {}
-    out = Path(args.out)
-    written = []
-    for assessment in tqdm(
-        record.assessments, desc="write SR", unit="SR", disable=args.quiet, file=sys.stderr
-    ):
-        path = out / _file_name(record.patient_id, assessment)
-        written.append(
-            write_timepoint_sr(
-                record,
-                assessment.timepoint,
-                images[assessment.timepoint],
-                path,
-                responses=responses.get(assessment.timepoint),
-            )
-        )
+    with tqdm(total=len(record.assessments), desc="write SR", unit="SR", disable=args.quiet,
+              file=sys.stderr) as bar:
+        written = write_patient_srs(record, images, Path(args.out), responses=responses,
+                                    where=str(args.patient_dir), progress=bar.update)
     for path in written:
         print(path)
     return 0
@@ -170,10 +143,3 @@ def _lesion_responses(record: PatientRecord) -> dict[int, dict[str, str]]:
             [Problem(record.patient_id, f"cannot compute responses: {error}")]
         ) from error
     return {tp["timepoint"]: dict(tp.get("lesions") or {}) for tp in result["timepoints"]}
-
-
-def _file_name(patient_id: str, assessment: Assessment) -> str:
-    """A file name that says whose scan and which time point: ``P1_TP2_2024-03-12_SR.dcm``."""
-    label = assessment.label.replace(" ", "-")
-    patient = re.sub(r"[^A-Za-z0-9._-]+", "_", patient_id) or "patient"
-    return f"{patient}_{label}_{assessment.date.isoformat()}_SR.dcm"

@@ -26,7 +26,7 @@ def write_patient_report(
     out: Path,
     record: object,
     criteria: object,
-    study: object | None,
+    opened: object | None,
     notes: list[str] | None = None,
     show_progress: bool = True,
 ) -> Path:
@@ -40,9 +40,9 @@ def write_patient_report(
         `napari_recist.model.PatientRecord`.
     criteria
         `napari_recist.criteria.settings.Criteria`.
-    study
-        `napari_recist.io.study.PatientStudy` of the patient folder, for key images; None for
-        a lesion table.
+    opened
+        `napari_recist.io.patient.OpenedPatient` of the patient folder, for key images; None
+        for a lesion table.
     notes
         Remarks on the inputs, shown at the end of the page.
     show_progress
@@ -54,13 +54,13 @@ def write_patient_report(
         The HTML file written (atomically); the spider / trajectory plot is also written
         beside it as a PNG of the same name.
     """
-    from napari_recist.cohort.keyimages import key_images, volumes_for
-    from napari_recist.cohort.patient_page import patient_page
-    from napari_recist.cohort.plots import figure_png, patient_figure
-    from napari_recist.cohort.trajectories import lesion_series
     from napari_recist.criteria.report import classify_patient
     from napari_recist.io.atomic import atomic_write_bytes, atomic_write_text
     from napari_recist.model import PatientRecord
+    from napari_recist.report.figures import figure_png, patient_figure
+    from napari_recist.report.keyimages import key_images, volumes_for
+    from napari_recist.report.page import patient_page
+    from napari_recist.report.trajectories import lesion_series
 
     assert isinstance(record, PatientRecord)
     try:
@@ -71,8 +71,8 @@ def write_patient_report(
     plot = figure_png(patient_figure(patient, lesion_series(record, criteria)))  # type: ignore[arg-type]
     images = None
     why_none = NO_IMAGES_FROM_TABLE
-    if study is not None:
-        volumes, volume_notes = volumes_for(record, study)
+    if opened is not None:
+        volumes, volume_notes = volumes_for(record, opened)
         notes += volume_notes
         responses = {
             (int(tp["timepoint"]), lesion_id): response
@@ -104,16 +104,14 @@ def run_report(args: argparse.Namespace) -> int:
         raise InputError([Problem(str(source), "no such file or folder")])
     written: list[Path] = []
     if source.is_dir():
-        from napari_recist.io.study import load_patient, read_patient_record
+        from napari_recist.io.patient import open_patient
 
-        result = read_patient_record(source)
-        if result.problems and not args.lenient:
-            raise InputError(result.problems)
-        study = load_patient(source)
-        notes = [str(p) for p in result.problems] + list(result.notes)
+        opened = open_patient(source)
+        ready = opened.for_classification(args.lenient)
+        notes = [str(p) for p in [*ready.skipped, *ready.remarks]] + opened.notes
         written.append(
             write_patient_report(
-                out, result.record, criteria, study, notes, show_progress=not args.quiet
+                out, ready.record, criteria, opened, notes, show_progress=not args.quiet
             )
         )
     else:

@@ -367,16 +367,19 @@ def series_sort_key(info: SeriesInfo) -> tuple[dt.date, int, str]:
     return (info.study_date or dt.date.min, info.series_number or 0, info.series_uid)
 
 
-def scan_dicom_folder(root: str | os.PathLike[str]) -> DicomScan:
-    """Walk a folder tree once and sort what it holds into CT series, SRs and notes.
+def scan_dicom_folder(
+    root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> DicomScan:
+    """Walk folder trees once and sort what they hold into CT series, SRs and notes.
 
-    Only headers are read (``stop_before_pixels``). Files need no particular name or
-    extension; files that are not DICOM are noted, not fatal.
+    Headers are read once, Pixel Data left unread (its offset kept), and kept in
+    `SeriesInfo.headers`. Files need no particular name or extension; files that are not
+    DICOM are noted, not fatal. A file reached twice (two overlapping paths) is read once.
 
     Parameters
     ----------
     root
-        A folder (searched at any depth) or a single file.
+        A folder (searched at any depth) or a single file, or several of them.
 
     Returns
     -------
@@ -386,9 +389,17 @@ def scan_dicom_folder(root: str | os.PathLike[str]) -> DicomScan:
     Raises
     ------
     InputError
-        When ``root`` does not exist.
+        When a path does not exist.
     """
-    paths = walk_files(Path(root))
+    roots = [root] if isinstance(root, str | os.PathLike) else list(root)
+    paths: list[Path] = []
+    seen: set[Path] = set()
+    for item in roots:
+        for path in walk_files(Path(item)):
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                paths.append(path)
     # Pixel Data is deferred, not dropped: the headers are kept for `load_series`, which
     # needs its offset in the file.
     headers = read_headers(paths, defer_pixels=True, workers=default_workers())

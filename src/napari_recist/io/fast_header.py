@@ -3,8 +3,9 @@
 pydicom's ``dcmread`` spends most of its time per element in Python bookkeeping; loading a CT
 series means reading hundreds of headers of which only a dozen values are used. This reader
 walks the top-level elements of the commonest encoding (Explicit VR Little Endian, which is
-what scanners and PACS export uncompressed) with `struct`, keeps every non-sequence element
-as a pydicom ``RawDataElement`` (so values are converted by pydicom, lazily, exactly as
+what scanners and PACS
+export, uncompressed or compressed) with `struct`, keeps every non-sequence element as a
+pydicom ``RawDataElement`` (so values are converted by pydicom, lazily, exactly as
 ``dcmread`` would), skips sequences, and stops at Pixel Data, noting its offset and length.
 
 Anything else (another transfer syntax, no preamble, an element it cannot walk, a file cut
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.tag import BaseTag
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 PIXEL_DATA_TAG = 0x7FE00010
 _ITEM = 0xFFFEE000
@@ -41,6 +43,22 @@ _TAG_VR = struct.Struct("<HH2s")
 _SHORT_LENGTH = struct.Struct("<H")
 _LONG_LENGTH = struct.Struct("<I")
 _ITEM_HEADER = struct.Struct("<HHI")
+
+
+def _explicit_little_endian_dataset(value: bytes) -> bool:
+    """True for transfer syntaxes whose data set is Explicit VR Little Endian, not deflated.
+
+    That is Explicit VR Little Endian itself and every compressed (encapsulated) syntax:
+    JPEG, JPEG-LS, JPEG 2000, RLE (PS3.5 section 10 and annex A.4).
+    """
+    try:
+        uid = UID(value.rstrip(b"\x00 ").decode("ascii"))
+    except UnicodeDecodeError:
+        return False
+    if uid == ExplicitVRLittleEndian:
+        return True
+    return bool(uid.is_transfer_syntax and uid.is_compressed and uid.is_little_endian
+                and not uid.is_implicit_VR and not uid.is_deflated)
 
 
 class _UnsupportedError(Exception):
@@ -127,10 +145,10 @@ def read_header(path: Path) -> Dataset | None:
     Dataset or None
         The top-level elements before Pixel Data (sequences left out) with ``file_meta``,
         and Pixel Data as a deferred raw element (value None, ``value_tell`` its file
-        offset, ``length`` its size), as ``dcmread(path, defer_size=...)`` gives it.
-        None when the file needs ``pydicom.dcmread`` (other transfer syntax, no preamble,
-        undefined-length Pixel Data, unusual encoding, cut short, unreadable: pydicom then
-        reports the problem).
+        offset, ``length`` its size, 0xFFFFFFFF for compressed data), as
+        ``dcmread(path, defer_size=...)`` gives it. None when the file needs
+        ``pydicom.dcmread`` (implicit VR, big endian or deflated data set, no preamble,
+        unusual encoding, cut short, unreadable: pydicom then reports the problem).
     """
     try:
         with open(path, "rb") as handle:
@@ -151,10 +169,12 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         tag, vr, length, size = _element_header(buffer, offset)
         buffer.need(offset + size + length)
         value = buffer.data[offset + size : offset + size + length]
-        meta[tag] = RawDataElement(tag, vr.decode(), length, value, offset + size, False, True)
+        meta[tag] = RawDataElement(
+            BaseTag(tag), vr.decode(), length, value, offset + size, False, True
+        )
         offset += size + length
     syntax = meta.get(0x00020010)
-    if syntax is None or syntax.value.rstrip(b"\x00 ").decode() != ExplicitVRLittleEndian:
+    if syntax is None or not _explicit_little_endian_dataset(syntax.value):
         return None
 
     elements: dict[int, RawDataElement] = {}
@@ -182,10 +202,14 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
                 raise _UnsupportedError("item tag or unknown VR at the top level")
             data = buffer.data
         offset += size
+        if vr == b"UN":
+            raise _UnsupportedError("UN element: pydicom decides its VR from the dictionary")
         if tag == PIXEL_DATA_TAG:
-            if length == _UNDEFINED:
-                return None  # encapsulated (compressed) data: pydicom reads the fragments
-            elements[tag] = RawDataElement(tag, _VR_NAME[vr], length, None, offset, False, True)
+            # Uncompressed or encapsulated (compressed: undefined length) alike, the value is
+            # not read: its offset is kept; the decoder reads the fragments from the file.
+            elements[tag] = RawDataElement(
+                BaseTag(tag), _VR_NAME[vr], length, None, offset, False, True
+            )
             break
         if length == _UNDEFINED:
             if vr != b"SQ":
@@ -199,7 +223,7 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
                 buffer.need(end)
                 data = buffer.data
             elements[tag] = RawDataElement(
-                tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
+                BaseTag(tag), _VR_NAME[vr], length, data[offset:end], offset, False, True
             )
         offset = end
 

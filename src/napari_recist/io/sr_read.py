@@ -11,12 +11,14 @@ else is returned.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import struct
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,8 +118,10 @@ def read_sr(
     source = str(path)
     result = SRReadResult(source=source)
     try:
-        dataset = pydicom.dcmread(path)
-        if _cut_short(path, dataset):
+        # One read of the file: parsed from memory, and checked for truncation there.
+        data = Path(path).read_bytes()
+        dataset = pydicom.dcmread(io.BytesIO(data))
+        if _cut_short(data, dataset):
             result.problems.append(Problem(source, "the file is cut short (it ends inside "
                                            "its content): nothing is read from it"))
             return result
@@ -150,7 +154,7 @@ def read_sr(
     return result
 
 
-def _cut_short(path: str | os.PathLike[str], dataset: Dataset) -> bool:
+def _cut_short(data: bytes, dataset: Dataset) -> bool:
     """True when the file ends before its last top-level element does.
 
     pydicom reads a truncated sequence silently up to the end of the file. PS3.10 7.1: the
@@ -163,9 +167,9 @@ def _cut_short(path: str | os.PathLike[str], dataset: Dataset) -> bool:
     group_length = meta.get("FileMetaInformationGroupLength") if meta is not None else None
     if group_length is None or syntax is None or syntax == DeflatedExplicitVRLittleEndian:
         return False
-    size = os.path.getsize(path)
+    size = len(data)
     last = None
-    with open(path, "rb") as handle:
+    with io.BytesIO(data) as handle:
         handle.seek(128 + 4 + 12 + int(group_length))
         for raw in data_element_generator(handle, syntax == ImplicitVRLittleEndian,
                                           syntax != ExplicitVRBigEndian, defer_size=0):

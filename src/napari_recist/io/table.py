@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from napari_recist.checks import RecordIssue, check_record
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import (
@@ -73,18 +74,6 @@ _BOOLEANS: dict[str, bool] = {
     "1": True,
     "0": False,
 }
-# RECIST 1.1 section 3.3 / 4.3: a target lesion is followed by its size; the words present,
-# progression, increase and equivocal describe non-target and new lesions only.
-_TARGET_STATES = frozenset(
-    {
-        LesionState.MEASURED,
-        LesionState.TOO_SMALL,
-        LesionState.ABSENT,
-        LesionState.NOT_EVALUATED,
-    }
-)
-# Pre-baseline scans serve growth kinetics (shared/spec/criteria.md): only target sizes count.
-_SIZE_STATES = frozenset({LesionState.MEASURED, LesionState.TOO_SMALL, LesionState.ABSENT})
 _ROLE_WORDS = "target, non-target or new"
 _STATE_WORDS = ", ".join(state.value for state in LesionState)
 _DELIMITERS = (",", ";", "\t")
@@ -169,7 +158,9 @@ class _Row:
 # --------------------------------------------------------------------------------------------
 
 
-def read_table(path: str | os.PathLike[str], *, lenient: bool = False) -> TableReadResult:
+def read_table(
+    path: str | os.PathLike[str], *, lenient: bool = False, check_records: bool = True
+) -> TableReadResult:
     """Read a lesion table and build one patient record per patient.
 
     Parameters
@@ -179,6 +170,10 @@ def read_table(path: str | os.PathLike[str], *, lenient: bool = False) -> TableR
     lenient
         Skip bad rows (and patients without a baseline) and list them in
         `TableReadResult.skipped` instead of raising.
+    check_records
+        Apply the record rules (`napari_recist.checks.check_record`) too. False reads the
+        rows as they are (the viewer's session table: work in progress, checked when it is
+        classified); only what a table cannot hold is refused.
 
     Returns
     -------
@@ -199,7 +194,7 @@ def read_table(path: str | os.PathLike[str], *, lenient: bool = False) -> TableR
         raise InputError([Problem(source, f"cannot read the file: {reason}")]) from None
     text = _decode(data, source)
     header, header_row, rows = _split_csv(text, source)
-    return _rows_to_result(header, rows, source, lenient, header_row)
+    return _rows_to_result(header, rows, source, lenient, header_row, check_records)
 
 
 def rows_to_records(
@@ -538,18 +533,6 @@ class _Parser:
             else:
                 row.short_mm = size
 
-        if row.long_mm is not None and row.short_mm is not None and row.short_mm > row.long_mm:
-            # The short axis is perpendicular to the longest diameter, so never longer.
-            self.warnings.append(
-                Problem(
-                    source,
-                    f"short_axis_mm {format_size(row.short_mm)} is larger than long_axis_mm "
-                    f"{format_size(row.long_mm)}: are the two columns swapped?",
-                    number,
-                    "short_axis_mm",
-                )
-            )
-
         state: LesionState | None
         if self.i_state >= 0 and values[self.i_state]:
             text = values[self.i_state]
@@ -566,30 +549,6 @@ class _Parser:
             state = LesionState.NOT_EVALUATED  # no size and no state: not evaluated
             row.blank = True
         row.state = state
-
-        if state is LesionState.MEASURED and nodal is not None and sizes_ok:
-            # RECIST 1.1 section 4.3: nodes are measured by the short axis, others by the long.
-            if nodal and row.short_mm is None:
-                bad("a measured lymph node needs short_axis_mm", "short_axis_mm")
-            elif not nodal and row.long_mm is None:
-                bad("a measured lesion needs long_axis_mm", "long_axis_mm")
-        if state is LesionState.ABSENT and (
-            (row.long_mm or 0.0) > 0.0 or (row.short_mm or 0.0) > 0.0
-        ):
-            bad("state 'absent' contradicts a size greater than 0", "state")
-        if role is Role.TARGET and state is not None and state not in _TARGET_STATES:
-            bad(
-                f"a target lesion's state must be measured, too-small, absent or "
-                f"not-evaluated, not '{state.value}' (that word describes non-target and new "
-                "lesions)",
-                "state",
-            )
-        if role is Role.NEW and row.timepoint is not None and row.timepoint <= 0:
-            bad(
-                "a new lesion cannot be at baseline or before (timepoint "
-                f"{row.timepoint}): new lesions appear after baseline",
-                "timepoint",
-            )
 
         if self.i_uid >= 0 and values[self.i_uid]:
             row.tracking_uid = values[self.i_uid]
@@ -667,11 +626,12 @@ def _rows_to_result(
     source: str,
     lenient: bool,
     header_row: int = 1,
+    check_records: bool = True,
 ) -> TableReadResult:
     """Parse, check and assemble; shared by `read_table` and `rows_to_records`."""
     layout = _layout(header, source, header_row)
     with paused_garbage_collection():
-        return _check_and_build(layout, numbered_rows, source, lenient)
+        return _check_and_build(layout, numbered_rows, source, lenient, check_records)
 
 
 def _check_and_build(
@@ -679,6 +639,7 @@ def _check_and_build(
     numbered_rows: Iterable[tuple[int, list[str]]],
     source: str,
     lenient: bool,
+    check_records: bool = True,
 ) -> TableReadResult:
     """Parse every row, check each patient and build the records."""
     parser = _Parser(layout, source)
@@ -717,7 +678,8 @@ def _check_and_build(
     build = lenient or not problems
     for patient_id, patient_rows in by_patient.items():
         checker = _PatientChecker(
-            patient_id, patient_rows, source, lenient, build, unplaced.get(patient_id, set())
+            patient_id, patient_rows, source, lenient, build, unplaced.get(patient_id, set()),
+            check_records,
         )
         record = checker.check()
         problems.extend(checker.problems)
@@ -744,7 +706,9 @@ class _PatientChecker:
         lenient: bool,
         build: bool,
         unplaced_lesions: set[str],
+        check_records: bool = True,
     ) -> None:
+        self.check_records = check_records
         self.patient_id = patient_id
         self.build = build
         self.unplaced_lesions = unplaced_lesions
@@ -763,59 +727,60 @@ class _PatientChecker:
         )
 
     def check(self) -> PatientRecord | None:
-        """Run every check; return the record (None when the patient cannot be built)."""
-        rows = self._drop_pre_baseline_extras(self.rows)
-        rows = self._check_rows_against_each_other(rows)
-        if not self._has_baseline(rows, "has no baseline (timepoint 0)"):
+        """Run every check; return the record (None when the patient cannot be built).
+
+        The checks across rows that only a table can break (duplicates, one date per time
+        point, one role per lesion) are made here; the rules about the record itself are
+        `napari_recist.checks.check_record`'s, mapped back to rows and columns.
+        """
+        rows = self._check_rows_against_each_other(self.rows)
+        buildable = [row for row in rows if row.clean]
+        kept = {id(row) for row in buildable}
+        refused = set(self.unplaced_lesions) | {
+            row.lesion_id for row in self.rows if id(row) not in kept
+        }
+        if not self.check_records:
+            if not self.build or (self.problems and not self.lenient) or not buildable:
+                return None
+            return self._build(buildable)
+        checked = check_record(self._build(buildable), refused_lesions=refused)
+        locate = _RowLocator(buildable or self.rows)
+        for issue in checked.errors:
+            if issue.consequential and not self.lenient:
+                continue  # it follows from rows already reported
+            self.problems.append(self._problem(issue, locate))
+        self.warnings.extend(self._problem(issue, locate) for issue in checked.warnings)
+        if checked.record is None or not self.build or (self.problems and not self.lenient):
             return None
-        rows = self._check_date_order(rows)
-        rows = self._check_lesions_at_baseline(rows)
-        if not self._has_baseline(rows, "has no usable baseline row left"):
-            return None
-        if not self.build or (self.problems and not self.lenient):
-            return None
-        for row in rows:
-            if row.blank and row.timepoint is not None and row.timepoint >= 0:
+        for row in buildable:
+            assessment = checked.record.assessment(row.timepoint)  # type: ignore[arg-type]
+            if (
+                row.blank and row.timepoint is not None and row.timepoint >= 0
+                and assessment is not None and row.lesion_id in assessment.measurements
+            ):
                 self.warn(
                     row,
                     f"lesion {row.lesion_id} has neither a size nor a state: taken as "
                     "not-evaluated (give a size, or a state such as present or absent)",
                     "state",
                 )
-        return self._build(rows)
+        return checked.record
 
-    def _has_baseline(self, rows: list[_Row], what: str) -> bool:
-        """RECIST 1.1 section 3: responses are judged against a baseline (time point 0)."""
-        if any(row.timepoint == 0 for row in rows):
-            return True
-        if self.unplaced_lesions:
-            if not self.lenient:
-                return False  # the baseline may be among the rows already reported
-            what = "has no usable baseline row (timepoint 0) once its bad rows are skipped"
-        message = f"patient {self.patient_id} {what}"
-        if self.lenient:
-            message += f": its {len(self.rows)} row(s) are skipped"
-        self.error(self.rows[0], message, "timepoint")
-        return False
-
-    def _drop_pre_baseline_extras(self, rows: list[_Row]) -> list[_Row]:
-        kept = []
-        for row in rows:
-            if (
-                row.timepoint is not None
-                and row.timepoint < 0
-                and row.role is not Role.NEW  # a new lesion there is an error of its row
-                and (row.role is not Role.TARGET or row.state not in _SIZE_STATES)
-            ):
-                if row.clean:
-                    self.warn(
-                        row,
-                        "pre-baseline rows are used only for target sizes (growth kinetics): "
-                        "this row is ignored",
-                    )
-                continue
-            kept.append(row)
-        return kept
+    def _problem(self, issue: RecordIssue, locate: _RowLocator) -> Problem:
+        """A record issue as a table problem: the row and column it comes from."""
+        row = locate.row(issue)
+        message = issue.message
+        if issue.related_timepoint is not None and issue.timepoint is not None:
+            message += (
+                f" (timepoint {issue.timepoint} at row {locate.first_of_timepoint(issue.timepoint)}"
+                f", timepoint {issue.related_timepoint} at row "
+                f"{locate.first_of_timepoint(issue.related_timepoint)})"
+            )
+        if self.lenient and issue.left_out:
+            message += f": its {issue.left_out} row(s) are skipped"
+        elif self.lenient and issue.lenient_note:
+            message += f": {issue.lenient_note}"
+        return Problem(self.source, message, row, issue.field)
 
     def _check_rows_against_each_other(self, rows: list[_Row]) -> list[_Row]:
         """One date per time point, one row per lesion per time point, a role per lesion."""
@@ -881,96 +846,6 @@ class _PatientChecker:
                 column,
             )
 
-    def _check_date_order(self, rows: list[_Row]) -> list[_Row]:
-        """Dates strictly increase with the time point, anchored at the baseline."""
-        first_rows: dict[int, _Row] = {}
-        for row in rows:
-            if row.date is not None:
-                first_rows.setdefault(row.timepoint, row)  # type: ignore[arg-type]
-        if 0 not in first_rows:
-            return rows
-        dropped: set[int] = set()
-        for direction in (1, -1):
-            anchor = first_rows[0]
-            timepoints = sorted((tp for tp in first_rows if tp * direction > 0), key=abs)
-            for timepoint in timepoints:
-                current = first_rows[timepoint]
-                assert current.date is not None and anchor.date is not None
-                in_order = current.date > anchor.date if direction > 0 else (
-                    current.date < anchor.date
-                )
-                if in_order:
-                    anchor = current
-                    continue
-                word = "after" if direction > 0 else "before"
-                message = (
-                    f"date out of order: timepoint {timepoint} ({current.date}, row "
-                    f"{current.row}) is not {word} timepoint {anchor.timepoint} "
-                    f"({anchor.date}, row {anchor.row})"
-                )
-                if self.lenient:
-                    count = sum(1 for row in rows if row.timepoint == timepoint)
-                    message += f": the {count} row(s) of timepoint {timepoint} are skipped"
-                self.error(current, message, "date")
-                dropped.add(timepoint)
-        if not dropped or not self.lenient:
-            return rows
-        return [row for row in rows if row.timepoint not in dropped]
-
-    def _check_lesions_at_baseline(self, rows: list[_Row]) -> list[_Row]:
-        """Targets and non-targets are chosen at baseline; targets measured there."""
-        by_lesion: dict[str, list[_Row]] = {}
-        for row in rows:
-            by_lesion.setdefault(row.lesion_id, []).append(row)
-        dropped: set[str] = set()
-        for lesion_id, lesion_rows in by_lesion.items():
-            first = lesion_rows[0]
-            if first.role is Role.NEW:
-                continue
-            baseline = next((row for row in lesion_rows if row.timepoint == 0), None)
-            message = ""
-            culprit = first
-            if baseline is None:
-                after = next((row for row in lesion_rows if (row.timepoint or 0) > 0), None)
-                if lesion_id in self.unplaced_lesions:
-                    if not self.lenient:
-                        continue  # its baseline row may be among the rows already reported
-                    message = (
-                        f"{first.role} lesion {lesion_id} has no usable row at baseline once "
-                        "its bad rows are skipped"
-                    )
-                elif after is not None:
-                    culprit = after
-                    message = (
-                        f"{first.role} lesion {lesion_id} first appears at timepoint "
-                        f"{after.timepoint}: targets and non-targets are chosen at baseline "
-                        "(RECIST 1.1 section 3.3); a lesion first seen later is 'new'"
-                    )
-                else:
-                    message = f"{first.role} lesion {lesion_id} has no row at baseline"
-                column = "timepoint"
-            elif (
-                first.role is Role.TARGET
-                and baseline.state is not None
-                and baseline.state is not LesionState.MEASURED
-            ):
-                # RECIST 1.1 section 3.3.1: target lesions are measurable, so measured there.
-                culprit = baseline
-                message = (
-                    f"target lesion {lesion_id} must be measured at baseline, its state is "
-                    f"{baseline.state.value}"
-                )
-                column = "state"
-            if not message:
-                continue
-            if self.lenient:
-                message += f": its {len(lesion_rows)} row(s) are skipped"
-                dropped.add(lesion_id)
-            self.error(culprit, message, column)
-        if not dropped:
-            return rows
-        return [row for row in rows if row.lesion_id not in dropped]
-
     def _build(self, rows: list[_Row]) -> PatientRecord:
         lesions: dict[str, Lesion] = {}
         assessments: dict[int, Assessment] = {}
@@ -996,47 +871,38 @@ class _PatientChecker:
                 short_axis_mm=row.short_mm,
                 extra=row.extra,
             )
-        first_timepoint = _first_timepoints(rows)  # rows are in time point order
-        record = PatientRecord(self.patient_id, lesions, list(assessments.values()))
-        self._fill_not_evaluated(record, first_timepoint)
-        return record
-
-    def _fill_not_evaluated(
-        self, record: PatientRecord, first_timepoint: Mapping[str, int | None]
-    ) -> None:
-        """A covered lesion with no row at an assessment is not evaluated there.
-
-        shared/spec/criteria.md: an assessment covers the baseline lesions from baseline on
-        and a new lesion from the assessment where it first appears.
-        """
-        for assessment in record.assessments:
-            if assessment.timepoint < 0:
-                continue  # pre-baseline scans need only target sizes
-            missing = []
-            for lesion_id, lesion in record.lesions.items():
-                if lesion_id in assessment.measurements:
-                    continue
-                start = 0 if lesion.role is not Role.NEW else first_timepoint[lesion_id]
-                if start is not None and assessment.timepoint >= start:
-                    missing.append(lesion_id)
-                    assessment.measurements[lesion_id] = Measurement(
-                        lesion_id, LesionState.NOT_EVALUATED
-                    )
-            if missing:
-                self.warnings.append(
-                    Problem(
-                        self.source,
-                        f"patient {record.patient_id}, timepoint {assessment.timepoint}: no row "
-                        f"for lesion(s) {', '.join(missing)}, counted as not-evaluated",
-                    )
-                )
+        return PatientRecord(self.patient_id, lesions, list(assessments.values()))
 
 
-def _first_timepoints(rows: Iterable[_Row]) -> dict[str, int | None]:
-    first: dict[str, int | None] = {}
-    for row in rows:
-        first.setdefault(row.lesion_id, row.timepoint)
-    return first
+
+class _RowLocator:
+    """Row numbers of a patient's rows by lesion and time point."""
+
+    def __init__(self, rows: Sequence[_Row]) -> None:
+        self.rows = rows
+        self.by_key: dict[tuple[int | None, str], int] = {}
+        self.by_lesion: dict[str, int] = {}
+        self.by_timepoint: dict[int | None, int] = {}
+        for row in rows:
+            self.by_key.setdefault((row.timepoint, row.lesion_id), row.row)
+            self.by_lesion.setdefault(row.lesion_id, row.row)
+            self.by_timepoint.setdefault(row.timepoint, row.row)
+
+    def first_of_timepoint(self, timepoint: int) -> int | None:
+        return self.by_timepoint.get(timepoint)
+
+    def row(self, issue: RecordIssue) -> int | None:
+        """The row an issue is about: its lesion at its time point, else the nearest."""
+        if issue.lesion_id is not None:
+            found = self.by_key.get((issue.timepoint, issue.lesion_id))
+            if found is None:
+                found = self.by_lesion.get(issue.lesion_id)
+            return found
+        if issue.timepoint is not None and issue.timepoint in self.by_timepoint:
+            return self.by_timepoint[issue.timepoint]
+        if issue.code == "no-baseline" and self.rows:
+            return self.rows[0].row
+        return None
 
 
 def _text(value: object) -> str:

@@ -37,31 +37,13 @@ def export_structured_reports(session: PatientSession, folder: Path) -> list[Pat
         When the SR writer refuses a scan (no images, images of another patient...), or
         when no scan has both measurements and images.
     """
-    from napari_recist.io.sr_write import write_timepoint_sr
+    from napari_recist.io.sr_export import write_patient_srs
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for view in session.timepoints:
-        if session.record.assessment(view.timepoint) is None:
-            continue
-        if not view.series_files:
-            raise InputError(
-                [f"{view.name}: no CT images are open for this scan; an SR must reference "
-                 "the images it was measured on"]
-            )
-        name = f"{session.record.patient_id}_{view.date.isoformat()}_TP{view.timepoint}_sr.dcm"
-        written.append(
-            write_timepoint_sr(
-                session.record,
-                view.timepoint,
-                view.series_files,
-                folder / name,
-                responses=session.lesion_responses(view.timepoint),
-            )
-        )
-    if not written:
-        raise InputError(["nothing to export: no scan has measurements yet"])
-    return written
+    images = {view.timepoint: view.series_files for view in session.timepoints}
+    responses = {view.timepoint: session.lesion_responses(view.timepoint)
+                 for view in session.timepoints}
+    return write_patient_srs(session.record, images, folder, responses=responses,
+                             where="the scans open in the viewer")
 
 
 class ExportWidget(QWidget):

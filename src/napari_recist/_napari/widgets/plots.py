@@ -13,8 +13,8 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from napari_recist.cohort.plots import draw_lesion_trajectory, draw_patient_spider
-from napari_recist.cohort.trajectories import (
+from napari_recist.report.figures import draw_lesion_trajectory, draw_patient_spider
+from napari_recist.report.trajectories import (
     LesionSeries,
     lesion_series,
     lesion_series_from_json,

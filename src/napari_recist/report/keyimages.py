@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from matplotlib.patches import Ellipse
 
-from napari_recist.cohort.plots import figure_png, label_colour, new_figure
 from napari_recist.model import Lesion, Measurement, PatientRecord
+from napari_recist.report.figures import figure_png, label_colour, new_figure
 
 # Display windows (centre, width) in HU: the usual radiology presets.
 LUNG_WINDOW = (-600.0, 1500.0)
@@ -213,19 +213,19 @@ def key_images(
     return images
 
 
-def volumes_for(record: PatientRecord, study: Any) -> tuple[dict[int, Any], list[str]]:
-    """Load (lazily) the CT volume of each assessment from the patient's study folder.
+def volumes_for(record: PatientRecord, opened: Any) -> tuple[dict[int, Any], list[str]]:
+    """Load (lazily) the CT volume of each assessment from the opened patient folder.
 
-    The series chosen for an assessment is the one holding the images the measurements
-    reference (SOP Instance UID of the axes); without references, the series with the most
-    slices on that study date.
+    The series of each scan date is the one `napari_recist.io.patient.open_patient` chose
+    (the one the lines reference, else the one with the most slices); its headers were read
+    by the folder scan, so only the pixels of the slices cropped are read.
 
     Parameters
     ----------
     record
         The patient.
-    study
-        `napari_recist.io.study.PatientStudy` of the same folder.
+    opened
+        `napari_recist.io.patient.OpenedPatient` of the same folder.
 
     Returns
     -------
@@ -240,26 +240,12 @@ def volumes_for(record: PatientRecord, study: Any) -> tuple[dict[int, Any], list
     for assessment in record.assessments:
         if assessment.timepoint < 0:
             continue
-        timepoint = study.timepoint_on(assessment.date)
-        if timepoint is None or not timepoint.series:
+        scan = opened.scan_on(assessment.date)
+        if scan is None or scan.series is None:
             notes.append(f"{assessment.label} ({assessment.date}): no CT series of this date")
             continue
-        referenced = {
-            m.long_axis.referenced_sop_uid
-            for m in assessment.measurements.values()
-            if m.long_axis is not None and m.long_axis.referenced_sop_uid
-        }
-        candidates = sorted(timepoint.series, key=lambda s: -len(s.files))
-        chosen = candidates[0]
-        for info in candidates:
-            try:
-                volume = load_series(info, lazy=True)
-            except InputError as error:
-                notes.append(f"{assessment.label}: CT series not readable ({error})")
-                continue
-            if not referenced or any(volume.slice_index_of(uid) is not None for uid in referenced):
-                volumes[assessment.timepoint] = volume
-                break
-            if info is chosen:
-                volumes[assessment.timepoint] = volume  # fallback if no series matches
+        try:
+            volumes[assessment.timepoint] = load_series(scan.series, lazy=True)
+        except InputError as error:
+            notes.append(f"{assessment.label}: CT series not readable ({error})")
     return volumes, notes

@@ -1,4 +1,4 @@
-"""Patient folder -> time points -> one PatientRecord from the SRs."""
+"""open_patient: one scan of a patient folder -> scans by date -> one checked record."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from _sr_samples import make_ct_series, write_patient
 
 from napari_recist.errors import InputError
+from napari_recist.io.patient import OpenedPatient, open_patient
 from napari_recist.io.sr import write_timepoint_sr
-from napari_recist.io.study import load_patient, load_patient_record, read_patient_record
 from napari_recist.model import Assessment, Lesion, LesionState, Measurement, PatientRecord, Role
 
 
@@ -24,15 +24,23 @@ def patient(tmp_path_factory):
     return root, record, ct, paths
 
 
-def test_load_patient_orders_timepoints_by_date(patient):
+def load_patient_record(path, lenient: bool = False) -> PatientRecord:
+    return open_patient(path).for_classification(lenient).record
+
+
+def read_patient_record(path) -> OpenedPatient:
+    return open_patient(path)
+
+
+def test_open_patient_orders_scans_by_date(patient):
     root, record, ct, paths = patient
-    study = load_patient(root)
-    assert study.patient_id == "P1"
-    assert [tp.date for tp in study.timepoints] == [a.date for a in record.assessments]
-    for timepoint, series, sr_path in zip(study.timepoints, ct.values(), paths, strict=True):
-        assert [info.series_uid for info in timepoint.series] == [series[0].SeriesInstanceUID]
-        assert [report.path for report in timepoint.sr_files] == [sr_path]
-        assert len(timepoint.image_files()) == len(series)
+    opened = open_patient(root)
+    assert opened.patient_id == "P1"
+    assert [scan.date for scan in opened.scans] == [a.date for a in record.assessments]
+    for scan, series, sr_path in zip(opened.scans, ct.values(), paths, strict=True):
+        assert scan.series is not None and scan.series.series_uid == series[0].SeriesInstanceUID
+        assert [report.path for report in scan.sr_files] == [sr_path]
+        assert len(scan.image_files()) == len(series)
 
 
 def test_patient_record_from_srs_equals_the_written_record(patient):
@@ -97,7 +105,7 @@ def test_problems_name_the_file_and_lenient_keeps_the_rest(tmp_path):
         load_patient_record(tmp_path)
     assert str(bad) in str(error.value) and "'Long Axis'" in str(error.value)
     result = read_patient_record(tmp_path)
-    assert len(result.problems) == 1
+    assert len(result.read_problems) == 1
     record = result.record
     assert record.assessment(1).measurements["L1"].state is LesionState.NOT_EVALUATED
     assert record.assessment(2).measurements["L1"].long_axis_mm == 22.0
@@ -108,7 +116,7 @@ def test_several_patients_in_one_folder_is_refused(tmp_path):
     make_ct_series(tmp_path / "a", "P1")
     make_ct_series(tmp_path / "b", "P2")
     with pytest.raises(InputError, match="holds several patients"):
-        load_patient(tmp_path)
+        open_patient(tmp_path)
 
 
 def test_folder_without_sr_is_refused(tmp_path):
@@ -136,9 +144,83 @@ def test_a_line_on_another_scan_is_found(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     result = read_patient_record(tmp_path)
-    assert result.problems == []
+    assert result.read_problems == []
     (assessment,) = result.record.assessments
     (measurement,) = assessment.measurements.values()
     assert assessment.date == dt.date(2024, 3, 12)
     assert measurement.long_axis.referenced_sop_uid == str(image.SOPInstanceUID)
     assert measurement.long_axis.points[0][2] == float(image.ImagePositionPatient[2])
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+class FileOpens:
+    """Count how often each file under a folder is opened (Python's audit hook)."""
+
+    active: FileOpens | None = None
+    installed = False
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> FileOpens:
+        if not FileOpens.installed:
+            import sys
+
+            sys.addaudithook(FileOpens._hook)
+            FileOpens.installed = True
+        FileOpens.active = self
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        FileOpens.active = None
+
+    @staticmethod
+    def _hook(event: str, args: tuple) -> None:
+        counter = FileOpens.active
+        if event != "open" or counter is None or not isinstance(args[0], str | Path):
+            return
+        path = str(Path(args[0]).resolve())
+        if path.startswith(counter.root):
+            counter.counts[path] = counter.counts.get(path, 0) + 1
+
+
+def open_and_load(root: Path) -> OpenedPatient:
+    """What the viewer does: open the patient, then read every scan's pixels."""
+    from napari_recist.io.volume import load_series
+
+    opened = open_patient(root)
+    for scan in opened.scans:
+        if scan.series is not None:
+            load_series(scan.series)
+    return opened
+
+
+@pytest.mark.parametrize("which", ["sample (RLE)", "uncompressed"])
+def test_each_dicom_file_is_opened_at_most_twice(patient, which):
+    root = SAMPLE if which == "sample (RLE)" else patient[0]
+    with FileOpens(root) as opens:
+        opened = open_and_load(root)
+    dicom = [path for path in opens.counts if not path.endswith(".csv")]
+    assert len(dicom) >= 3 and all(scan.series for scan in opened.scans)
+    worst = max(dicom, key=lambda path: opens.counts[path])
+    assert opens.counts[worst] <= 2, (worst, opens.counts[worst])
+
+
+def test_a_damaged_baseline_sr_never_makes_the_follow_up_the_baseline(tmp_path):
+    import shutil
+
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root)
+    (baseline_sr,) = (root / "2024-01-15_baseline" / "SR").iterdir()
+    baseline_sr.write_bytes(b"")  # an interrupted copy
+    opened = open_patient(root)
+    assert [scan.timepoint for scan in opened.scans] == [0, 1, 2]
+    assert any(str(baseline_sr) in str(p) for p in opened.read_problems)
+    with pytest.raises(InputError) as strict:
+        opened.for_classification()
+    assert str(baseline_sr) in str(strict.value)
+    with pytest.raises(InputError, match="no baseline"):
+        opened.for_classification(lenient=True)  # not re-based on week 8

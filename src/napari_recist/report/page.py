@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from napari_recist.cohort import html
-from napari_recist.cohort.keyimages import KeyImage
-from napari_recist.cohort.plots import label_colour
 from napari_recist.model import natural_key
+from napari_recist.report import html
+from napari_recist.report.figures import label_colour
+from napari_recist.report.keyimages import KeyImage
 
 Patient = Mapping[str, Any]
 
