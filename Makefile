@@ -1,9 +1,16 @@
 # make demo / make test / make bench: each creates .venv and installs what it needs itself.
+# make package: the packaging step of CI (.ci/packaging: wheel, clean installs, npe2 validate).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The Qt binding the tests run on: napari-recist[viewer] pins none (napari's plugin guidelines
+# leave it to the user), so the test setup installs one itself. PyQt6 renders under Xvfb here
+# and passes the whole suite; `make test QT_BINDING=PyQt5` runs it on the other. qtpy (napari)
+# and pytest-qt are both told which one, so a venv holding both never mixes them.
+QT_BINDING ?= PyQt6
+QT_API := $(shell echo '$(QT_BINDING)' | tr '[:upper:]' '[:lower:]')
+STAMP := $(VENV)/.installed-$(QT_API)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Virtual display for napari's GL canvas (QT_QPA_PLATFORM=offscreen cannot render layers),
 # dcmtk for dsrdump, nodejs/npm for OHIF's SR reader (dcmjs), chromium for report rendering,
@@ -13,12 +20,12 @@ DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 lib
 	libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dcmtk nodejs \
 	chromium pixelmed-apps
 
-.PHONY: demo test bench lint system-deps js-deps screenshot clean
+.PHONY: demo test bench lint package system-deps js-deps screenshot clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test]" "$(QT_BINDING)"
 	touch $(STAMP)
 
 system-deps:
@@ -38,7 +45,13 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps js-deps
 	$(BIN)/ruff check src tests benchmarks
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest -p no:cacheprovider
+	QT_API=$(QT_API) PYTEST_QT_API=$(QT_API) \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest -p no:cacheprovider
+
+# Build the sdist and wheel, install them clean on the oldest and newest Python here, validate
+# the plugin manifest in a [viewer] install (a few minutes; needs only PyPI).
+package: system-deps
+	QT_BINDING=$(QT_BINDING) PYTHON=$(PYTHON) bash .ci/packaging
 
 # OHIF's SR reader (npm dcmjs, pinned by tests/_js/package-lock.json) for the SR tests.
 js-deps:

@@ -1,22 +1,91 @@
 """Command line: ``napari-recist classify | sample | table | write-sr | report | cohort``.
 
 Each sub-command is declared here and implemented in the module that owns the work; this
-module only parses arguments, turns `InputError` into a message and exit code 2, and never
-shows a traceback to a user.
+module only parses arguments and keeps the conventions every command shares:
+
+- ``--version``; exit codes 0 (done), 2 (bad input or usage, a missing extra), 130
+  (interrupted), 141 (standard output closed early, as a shell reports a tool stopped by
+  SIGPIPE); never a traceback for bad input, a missing extra or a closed pipe;
+- ``-`` for standard output on every single-file output option (`commands._output`);
+- ``--quiet`` / ``--verbose`` on every command: diagnostics go through `logging` to stderr,
+  results to stdout;
+- a command whose extra is not installed says which one (``install napari-recist[cohort]``);
+- no colour is written, so ``NO_COLOR`` is respected by construction.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import logging
+import os
+import platform
 import sys
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from napari_recist import __version__
 from napari_recist.errors import InputError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+# 128 + SIGPIPE: what a shell reports for `cat big | head`; `set -o pipefail` scripts see it.
+EXIT_CLOSED_PIPE = 141
 
 Handler = Callable[[argparse.Namespace], int]
+
+log = logging.getLogger("napari_recist")
+
+
+@dataclass(frozen=True)
+class Extra:
+    """An optional dependency group (``pip install "napari-recist[NAME]"``).
+
+    Parameters
+    ----------
+    name
+        The extra's name in pyproject.toml.
+    modules
+        Top-level modules a command of this extra imports.
+    """
+
+    name: str
+    modules: tuple[str, ...]
+
+    def missing(self) -> list[str]:
+        """The modules of this extra that cannot be imported."""
+        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+
+
+# What each command needs beyond the core install (pyproject.toml [project.optional-dependencies]).
+COHORT = Extra("cohort", ("matplotlib", "lifelines", "scipy", "distributed", "pandas"))
+REPORT = Extra("cohort", ("matplotlib",))  # the tumour-board page draws its plots only
+IMAGING = Extra("imaging", ("SimpleITK",))
+PACS = Extra("pacs", ("dicomweb_client", "pynetdicom", "platformdirs"))
+VIEWER = Extra("viewer", ("napari", "npe2", "magicgui", "matplotlib"))
+EXTRAS = (COHORT, IMAGING, PACS, VIEWER)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options every sub-command takes (its parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    noise = common.add_argument_group("diagnostics (stderr)").add_mutually_exclusive_group()
+    noise.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or info lines; warnings (rows skipped, how an input was read) "
+        "and errors are always shown",
+    )
+    noise.add_argument(
+        "-v", "--verbose", action="store_true", help="also debug lines: what was read, timings"
+    )
+    return common
+
+
+COMMON = _common_options()
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -28,13 +97,18 @@ def _classify(args: argparse.Namespace) -> int:
 def _add_classify(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "classify",
+        parents=[COMMON],
         help="classify a lesion table (CSV) or a patient folder of DICOM",
         description="Classify every patient: RECIST 1.1, iRECIST, lesion-level response, "
         "dissociated response, atypical patterns. Prints a summary per patient.",
     )
     parser.add_argument("source", help="lesion table (CSV) or patient folder with DICOM SR")
-    parser.add_argument("--json", metavar="OUT.json", help="write the classification JSON")
-    parser.add_argument("--csv", metavar="OUT.csv", help="write one row per patient per timepoint")
+    parser.add_argument(
+        "--json", metavar="OUT.json", help="write the classification JSON (- for stdout)"
+    )
+    parser.add_argument(
+        "--csv", metavar="OUT.csv", help="write one row per patient per timepoint (- for stdout)"
+    )
     parser.add_argument(
         "--confirm",
         action="store_true",
@@ -56,6 +130,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sample",
+        parents=[COMMON],
         help="write a synthetic patient (3 CT studies, TID 1500 SRs, lesion table)",
         description="Write a synthetic chest-abdomen CT patient at baseline, week 8 and "
         "week 16 with a dissociated response (lung lesion and node shrink, liver lesion "
@@ -63,7 +138,7 @@ def _add_sample(subparsers: argparse._SubParsersAction) -> None:
         "measurements and lesions.csv. Deterministic: rerunning gives identical CT files.",
     )
     parser.add_argument("folder", help="output folder (created; the sample's files are replaced)")
-    parser.set_defaults(handler=_sample)
+    parser.set_defaults(handler=_sample, folder_options={"FOLDER": "folder"})
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -75,6 +150,7 @@ def _report(args: argparse.Namespace) -> int:
 def _add_report(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
+        parents=[COMMON],
         help="tumour-board HTML page for a patient folder of DICOM or a lesion table",
         description="Write a self-contained HTML page per patient: the response table with "
         "reasons per timepoint, key images of each lesion cropped from the CT (when DICOM is "
@@ -87,7 +163,7 @@ def _add_report(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
-    parser.set_defaults(handler=_report)
+    parser.set_defaults(handler=_report, extra=REPORT, folder_options={"--out": "out"})
 
 
 def _cohort(args: argparse.Namespace) -> int:
@@ -99,6 +175,7 @@ def _cohort(args: argparse.Namespace) -> int:
 def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "cohort",
+        parents=[COMMON],
         help="classify a whole study: CSV tables, frequencies, plots, survival statistics",
         description="Classify every patient of a lesion table or of a folder of patient "
         "folders (DICOM SR), in parallel with Dask, and write per-patient and per-assessment "
@@ -122,8 +199,7 @@ def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_cohort)
+    parser.set_defaults(handler=_cohort, extra=COHORT, folder_options={"--out": "out"})
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -135,12 +211,15 @@ def _table(args: argparse.Namespace) -> int:
 def _add_table(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "table",
+        parents=[COMMON],
         help="read a patient folder's TID 1500 SRs into a lesion table (CSV)",
         description="Read every measurement SR (ours, OHIF, 3D Slicer/dcmqi) of one patient "
         "folder, order the time points by study date and write the lesion table.",
     )
     parser.add_argument("patient_dir", metavar="PATIENT_DIR", help="folder of one patient")
-    parser.add_argument("--csv", metavar="OUT.csv", required=True, help="lesion table to write")
+    parser.add_argument(
+        "--csv", metavar="OUT.csv", required=True, help="lesion table to write (- for stdout)"
+    )
     parser.add_argument(
         "--lenient", action="store_true",
         help="keep what can be read and list the rest on stderr instead of failing",
@@ -157,6 +236,7 @@ def _write_sr(args: argparse.Namespace) -> int:
 def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "write-sr",
+        parents=[COMMON],
         help="write one TID 1500 SR per time point of a lesion table",
         description="Write a DICOM Comprehensive 3D SR (TID 1500) for every time point of the "
         "patient in TABLE.csv, referencing the CT images of that date found in PATIENT_DIR. "
@@ -172,8 +252,7 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_write_sr)
+    parser.set_defaults(handler=_write_sr, folder_options={"--out": "out"})
 
 
 # Each entry adds one sub-command to the parser.
@@ -189,12 +268,142 @@ def build_parser() -> argparse.ArgumentParser:
         prog="napari-recist",
         description="Longitudinal tumour response on CT (RECIST 1.1, iRECIST, dissociated "
         "response).",
+        epilog="Exit codes: 0 done, 2 bad input or usage or a missing extra, 130 interrupted, "
+        "141 standard output closed early. '-' on an output file option is standard output.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"napari-recist {__version__}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add_command in COMMANDS:
         add_command(subparsers)
     return parser
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever `sys.stderr` is when a line is logged."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+class _Formatter(logging.Formatter):
+    """Messages as written (they carry their own ``warning:`` / ``skipped:`` word)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno <= logging.DEBUG:
+            return f"debug: {text}"
+        if record.levelno >= logging.ERROR and not text.startswith("error:"):
+            return f"error: {text}"
+        return text
+
+
+@dataclass
+class _Logging:
+    """The ``napari_recist`` logger's state, set for one run and put back after it."""
+
+    handler: logging.Handler
+    level: int
+    propagate: bool
+
+    @classmethod
+    def start(cls, args: argparse.Namespace) -> _Logging:
+        handler = _StderrHandler()
+        handler.setFormatter(_Formatter("%(message)s"))
+        state = cls(handler, log.level, log.propagate)
+        if getattr(args, "verbose", False):
+            log.setLevel(logging.DEBUG)
+        elif getattr(args, "quiet", False):
+            log.setLevel(logging.WARNING)
+        else:
+            log.setLevel(logging.INFO)
+        log.addHandler(handler)
+        log.propagate = False
+        return state
+
+    def stop(self) -> None:
+        log.removeHandler(self.handler)
+        log.setLevel(self.level)
+        log.propagate = self.propagate
+
+
+def _missing_extra_message(command: str, extra: str, modules: Sequence[str]) -> str:
+    return (
+        f"napari-recist {command} needs the [{extra}] extra ({', '.join(modules)} not "
+        f"installed): install napari-recist[{extra}], e.g. pip install \"napari-recist[{extra}]\""
+    )
+
+
+def _extra_of(module: str, declared: Extra | None) -> str | None:
+    """The extra that provides `module` (the command's own first), or None for core."""
+    for extra in (declared, *EXTRAS):
+        if extra is not None and module in extra.modules:
+            return extra.name
+    return None
+
+
+def _check_folder_options(args: argparse.Namespace) -> None:
+    from napari_recist.commands._output import refuse_stdout_folder
+
+    for option, dest in getattr(args, "folder_options", {}).items():
+        refuse_stdout_folder(option, getattr(args, dest))
+
+
+def _silence_standard_streams() -> None:
+    """Point stdout and stderr at /dev/null so the exit does not fail on a flush."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):  # not a real file (pytest's capture)
+            pass
+    os.close(devnull)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; problems become messages and exit codes."""
+    handler: Handler = args.handler
+    extra: Extra | None = getattr(args, "extra", None)
+    try:
+        if extra is not None and (missing := extra.missing()):
+            log.error(_missing_extra_message(args.command, extra.name, missing))
+            return EXIT_BAD_INPUT
+        _check_folder_options(args)
+        started = time.perf_counter()
+        code = handler(args)
+        sys.stdout.flush()
+        log.debug("%s finished in %.2f s (exit %d)", args.command, time.perf_counter() - started,
+                  code)
+        return code
+    except InputError as error:
+        for problem in error.problems:
+            log.error("error: %s", problem)
+        return EXIT_BAD_INPUT
+    except ModuleNotFoundError as error:
+        module = (error.name or "").partition(".")[0]
+        name = _extra_of(module, extra)
+        if name is None:
+            raise
+        log.error(_missing_extra_message(args.command, name, [module]))
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as a Unix tool does.
+        _silence_standard_streams()
+        return EXIT_CLOSED_PIPE
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,19 +417,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input (the problems are printed on stderr).
+        0 on success, 2 on bad input or a missing extra (the problems are printed on
+        stderr), 130 when interrupted, 141 when standard output was closed early.
     """
     args = build_parser().parse_args(argv)
-    handler: Handler = args.handler
+    state = _Logging.start(args)
     try:
-        return handler(args)
-    except InputError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        log.debug(
+            "napari-recist %s, Python %s on %s", __version__, platform.python_version(),
+            platform.platform(terse=True),
+        )
+        return _run(args)
+    finally:
+        state.stop()
 
 
 if __name__ == "__main__":

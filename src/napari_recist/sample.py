@@ -538,7 +538,7 @@ def run_sample(args: argparse.Namespace) -> int:
     """
     root = Path(args.folder)
     try:
-        written = write_sample(root, show_progress=True)
+        written = write_sample(root, show_progress=not getattr(args, "quiet", False))
     except OSError as error:
         raise InputError([Problem(str(root), f"cannot write the sample here ({error})")]) from error
     total = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())

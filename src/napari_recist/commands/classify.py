@@ -6,16 +6,19 @@ import argparse
 import csv
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from napari_recist.commands._output import is_stdout, one_stdout, open_output
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
-from napari_recist.io.atomic import atomic_open, atomic_write_text
 from napari_recist.model import PatientRecord
+
+log = logging.getLogger(__name__)
 
 # One row per patient per time point in --csv.
 CSV_COLUMNS = (
@@ -68,19 +71,20 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
 
         ready = open_patient(path).for_classification(lenient)
         for problem in ready.skipped:
-            print(f"skipped: {problem}", file=sys.stderr)
+            log.warning("skipped: %s", problem)
         for problem in ready.remarks:
-            print(f"warning: {problem}", file=sys.stderr)
+            log.warning("warning: %s", problem)
         return [ready.record]
     from napari_recist.io.table import read_table
 
     result = read_table(path, lenient=lenient)
     for problem in result.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        log.warning("skipped: %s", problem)
     for problem in result.warnings:
-        print(f"warning: {problem}", file=sys.stderr)
+        log.warning("warning: %s", problem)
     if not result.records:
         raise InputError([Problem(source, "no patient left to classify")])
+    log.debug("%s: %d patients read from the lesion table", source, len(result.records))
     return result.records
 
 
@@ -194,6 +198,7 @@ def run_classify(args: argparse.Namespace) -> int:
         raise InputError([str(error)]) from None
     if args.confirm:
         criteria = dataclasses.replace(criteria, require_confirmation=True)
+    one_stdout({"--json": args.json, "--csv": args.csv})
     records = load_records(args.source, args.lenient)
     patients = []
     problems = []
@@ -205,21 +210,26 @@ def run_classify(args: argparse.Namespace) -> int:
                 problems.append(Problem(args.source, str(error)))
     if problems:
         raise InputError(problems)
-    for patient in patients:
-        _print_patient(patient, sys.stdout, criteria.require_confirmation)
+    # stdout carries either the terminal summary or one output given as `-`, never both.
+    if not (is_stdout(args.json) or is_stdout(args.csv)):
+        for patient in patients:
+            _print_patient(patient, sys.stdout, criteria.require_confirmation)
     document = {"criteria": criteria.to_dict(), "patients": patients}
     try:
         if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(args.json, json.dumps(document, indent=2) + "\n")
-            print(f"wrote {args.json}")
+            with open_output(args.json) as handle:
+                handle.write(json.dumps(document, indent=2) + "\n")
+            if not is_stdout(args.json):
+                log.info("wrote %s", args.json)
         if args.csv:
-            Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(args.csv, "w", newline="") as handle:
+            with open_output(args.csv, newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
                 writer.writeheader()
                 writer.writerows(csv_rows(patients))
-            print(f"wrote {args.csv}")
+            if not is_stdout(args.csv):
+                log.info("wrote %s", args.csv)
+    except BrokenPipeError:
+        raise
     except OSError as error:
         raise InputError(
             [Problem(str(error.filename or ""), f"cannot write: {error.strerror}")]

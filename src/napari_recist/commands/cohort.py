@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from napari_recist.errors import InputError, Problem
+
+log = logging.getLogger(__name__)
 
 PLOT_FILES: tuple[tuple[str, str], ...] = (
     ("waterfall.png", "Waterfall: best change in sum of target diameters, by category"),
@@ -237,9 +239,9 @@ def run_cohort(args: argparse.Namespace) -> int:
     clinical = read_clinical_table(args.clinical) if args.clinical else None
     cohort = find_cohort(args.source, lenient=args.lenient)
     for line in cohort.skipped:
-        print(f"skipped: {line}", file=sys.stderr)
+        log.warning("skipped: %s", line)
     for line in cohort.warnings:
-        print(f"warning: {line}", file=sys.stderr)
+        log.warning("warning: %s", line)
     outcomes = classify_sources(
         cohort.sources,
         criteria,
@@ -251,10 +253,10 @@ def run_cohort(args: argparse.Namespace) -> int:
     failures = [(o.label, o.problems) for o in outcomes if o.patient is None]
     for label, problems in failures:
         for problem in problems:
-            print(f"not classified: {label}: {problem}", file=sys.stderr)
+            log.warning("not classified: %s: %s", label, problem)
     for outcome in outcomes:
         for remark in outcome.remarks:
-            print(f"warning: {outcome.label}: {remark}", file=sys.stderr)
+            log.warning("warning: %s: %s", outcome.label, remark)
     if not patients:
         raise InputError([Problem(args.source, "no patient could be classified")])
     summary = [
@@ -267,16 +269,16 @@ def run_cohort(args: argparse.Namespace) -> int:
         missing = sorted(ids - set(clinical))
         extra = sorted(set(clinical) - ids)
         if missing:
-            print(
-                f"warning: {len(missing)} patients not in the clinical table: "
-                f"{', '.join(missing[:10])}",
-                file=sys.stderr,
+            log.warning(
+                "warning: %d patients not in the clinical table: %s",
+                len(missing),
+                ", ".join(missing[:10]),
             )
         if extra:
-            print(
-                f"warning: {len(extra)} clinical rows match no classified patient: "
-                f"{', '.join(extra[:10])}",
-                file=sys.stderr,
+            log.warning(
+                "warning: %d clinical rows match no classified patient: %s",
+                len(extra),
+                ", ".join(extra[:10]),
             )
         summary.append(
             f"Patients without clinical data: {len(missing)}; clinical rows "

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from napari_recist.commands._output import is_stdout, write_via_file
 from napari_recist.errors import InputError, Problem
 from napari_recist.model import PatientRecord
+
+log = logging.getLogger(__name__)
 
 
 def run_table(args: argparse.Namespace) -> int:
@@ -36,18 +40,22 @@ def run_table(args: argparse.Namespace) -> int:
     opened = open_patient(_existing_folder(args.patient_dir), use_session=False)
     ready = opened.for_classification(args.lenient)
     for problem in ready.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        log.warning("skipped: %s", problem)
     for problem in ready.remarks:
-        print(f"warning: {problem}", file=sys.stderr)
+        log.warning("warning: %s", problem)
     for note in opened.notes:
-        print(f"note: {note}", file=sys.stderr)
+        log.warning("note: %s", note)  # how an input was read: shown even with --quiet
     record = ready.record
-    write_table([record], args.csv)
+    write_via_file(args.csv, lambda path: write_table([record], path))
     dates = ", ".join(f"{a.label} {a.date}" for a in record.assessments)
-    print(
+    summary = (
         f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
         f"time points ({dates}) from {len(opened.sr_results)} SR files -> {args.csv}"
     )
+    if is_stdout(args.csv):
+        log.info("%s", summary)  # stdout carries the table
+    else:
+        print(summary)
     return 0
 
 
@@ -78,9 +86,9 @@ def run_write_sr(args: argparse.Namespace) -> int:
 
     table = read_table(args.table, lenient=args.lenient)
     for problem in table.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
+        log.warning("skipped: %s", problem)
     for problem in table.warnings:
-        print(f"warning: {problem}", file=sys.stderr)
+        log.warning("warning: %s", problem)
     opened = open_patient(_existing_folder(args.patient_dir), read_lesions=False)
     record = _patient_of(table.records, opened.patient_id, args.table, args.patient_dir)
     images: dict[int, list[Path]] = {}

@@ -109,7 +109,11 @@ def run_report(args: argparse.Namespace) -> int:
         opened = open_patient(source)
         ready = opened.for_classification(args.lenient)
         notes = [str(p) for p in [*ready.skipped, *ready.remarks]] + opened.notes
-        written.append(write_patient_report(out, ready.record, criteria, opened, notes))
+        written.append(
+            write_patient_report(
+                out, ready.record, criteria, opened, notes, show_progress=not args.quiet
+            )
+        )
     else:
         from napari_recist.commands.classify import load_records
 
@@ -118,7 +122,8 @@ def run_report(args: argparse.Namespace) -> int:
             records = [r for r in records if r.patient_id == args.patient]
             if not records:
                 raise InputError([Problem(str(source), f"no patient '{args.patient}'")])
-        for record in tqdm(records, desc="reports", unit="patient", disable=len(records) < 2):
+        quiet = len(records) < 2 or args.quiet
+        for record in tqdm(records, desc="reports", unit="patient", disable=quiet):
             written.append(write_patient_report(out, record, criteria, None, show_progress=False))
     for path in written:
         print(f"report: {path}", file=sys.stdout)
