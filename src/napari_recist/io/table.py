@@ -3,8 +3,8 @@
 The format is shared/spec/lesion-table.md: one row per lesion per assessment. Reading checks
 every row and every patient and reports all problems at once (file, spreadsheet row number with
 the header as row 1, column, what is wrong); in lenient mode the bad rows are skipped and listed
-instead. Writing goes through a temporary file in the same folder and `os.replace`, so a crash
-never leaves a half-written table over the user's file.
+instead. Writing goes through the one atomic writer (`napari_recist.io.atomic`), so a crash never
+leaves a half-written table over the user's file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from napari_recist.checks import RecordIssue, check_record
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
+from napari_recist.io.atomic import atomic_open
 from napari_recist.model import (
     KNOWN_SITES,
     Assessment,
@@ -999,31 +999,10 @@ def write_table(
     """
     with paused_garbage_collection():
         columns, lines = _table_lines(records, extra_columns)
-    target = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
-        newline="",
-        dir=target.parent,
-        prefix=f".{target.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, _file_mode(target))
-        os.replace(handle.name, target)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(lines)
 
 
 _ROLE_TEXT = {role: role.value for role in Role}
@@ -1101,13 +1080,3 @@ def _table_lines(
         for line, extra in lines:
             line.extend([extra.get(name, "") if extra else "" for name in extra_names])
     return columns + list(extra_names), [line for line, _ in lines]
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for the new table: the old file's, else the default for a new file."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
