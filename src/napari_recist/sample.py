@@ -314,10 +314,19 @@ def _phantom_sampled(timepoint: int, lesions: Sequence[LesionSpec], grid: Phanto
     yy, xx = np.meshgrid(y, x, indexing="ij")
     volume = np.empty((grid.slices, grid.rows, grid.columns), dtype=np.int16)
     for k in range(grid.slices):
-        scanner = np.stack([xx, yy, np.full(xx.shape, grid.z_of(k)), np.ones(xx.shape)])
-        qx, qy, qz, _ = np.tensordot(to_patient, scanner, axes=1)
-        plane = np.full(xx.shape, float(AIR_HU))
+        z = grid.z_of(k)
+        qx, qy, qz = (
+            (to_patient[i, 0] * xx + to_patient[i, 1] * yy + (to_patient[i, 2] * z
+                                                              + to_patient[i, 3]))
+            .astype(np.float32)
+            for i in range(3)
+        )
+        z_low, z_high = float(qz.min()), float(qz.max())
+        plane = np.full(xx.shape, float(AIR_HU), dtype=np.float32)
         for _what, cx, cy, ax, ay, extent, hu in ANATOMY:
+            if extent is not None and (z_high < extent[0] - extent[1]
+                                       or z_low > extent[0] + extent[1]):
+                continue  # the slice misses this organ
             limit = 1.0 if extent is None else 1.0 - ((qz - extent[0]) / extent[1]) ** 2
             plane[((qx - cx) / ax) ** 2 + ((qy - cy) / ay) ** 2 <= limit] = hu
         for spec in lesions:
@@ -326,6 +335,8 @@ def _phantom_sampled(timepoint: int, lesions: Sequence[LesionSpec], grid: Phanto
                 continue
             long_mm, short_mm, cranio_caudal_mm = axes
             cx, cy, cz = spec.centre_lps
+            if z_high < cz - cranio_caudal_mm or z_low > cz + cranio_caudal_mm:
+                continue
             angle = np.radians(spec.angle_deg)
             along = (qx - cx) * np.cos(angle) + (qy - cy) * np.sin(angle)
             across = -(qx - cx) * np.sin(angle) + (qy - cy) * np.cos(angle)
