@@ -357,6 +357,12 @@ def _measure_slice(volume: Volume, k: int, seed_yx: np.ndarray, settings: Measur
     if isinstance(region, Problem):
         return SemiAutomaticResult(None, region, k)
     rows, columns = np.nonzero(region.mask)
+    if len(rows) == 0:
+        return SemiAutomaticResult(
+            LesionState.TOO_SMALL, None, k, area_mm2=0.0, lesion_hu=region.lesion_hu,
+            surrounding_hu=region.surrounding_hu, hu_window=region.window,
+            notes=(*region.notes, "the lesion is smaller than a pixel around the click: too "
+                   "small to measure (RECIST 1.1)"))
     to_mm = np.column_stack([columns, rows]) * region.pixel_mm + region.origin_mm
     edge_rows, edge_columns = np.nonzero(_boundary(region.mask))
     edge_mm = np.column_stack([edge_columns, edge_rows]) * region.pixel_mm + region.origin_mm
