@@ -4,9 +4,10 @@ Each follow-up CT of the patient folder is registered to the baseline CT
 (`napari_recist.imaging.registration`, cached per pair of series), every baseline lesion
 with lines is mapped onto it and measured semi-automatically there
 (`napari_recist.imaging.propagation`). The result is a draft for a reader to review: a lesion
-table of the follow-ups only, every row with ``method = semi-automatic``, a confidence, the
-registration status and the proposed lines; it is never merged with the reader's own
-measurements.
+table whose follow-up rows (``source = proposal``) have ``method = semi-automatic``, a
+confidence, the registration status and the proposed lines, after the reader's baseline rows
+(``source = reader``, unchanged); it is written to its own file, never into the reader's
+session or SRs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,9 +128,17 @@ def run_propagate(args: argparse.Namespace) -> int:
             measurements[draft.lesion_id] = draft
             print("  " + _describe(proposal, draft))
         drafts.append(Assessment(number, date, measurements))
-    lesion_ids = {lesion_id for a in drafts for lesion_id in a.measurements}
-    draft_record = PatientRecord(record.patient_id,
-                                 {i: record.lesions[i] for i in sorted(lesion_ids)}, drafts)
+    # The reader's baseline rows come first, marked source = reader (so the draft is a lesion
+    # table that reads and classifies); every follow-up row is source = proposal.
+    reader_rows = {lesion_id: replace(m, extra={**m.extra, "source": "reader"})
+                   for lesion_id, m in baseline.measurements.items()}
+    for assessment in drafts:
+        for lesion_id, m in assessment.measurements.items():
+            assessment.measurements[lesion_id] = replace(m, extra={**m.extra,
+                                                                   "source": "proposal"})
+    draft_record = PatientRecord(
+        record.patient_id, {i: record.lesions[i] for i in sorted(reader_rows)},
+        [Assessment(0, baseline.date, reader_rows), *drafts])
     if args.csv:
         try:
             write_table([draft_record], args.csv)
