@@ -262,6 +262,39 @@ COMMANDS += [_add_table, _add_write_sr]
 COMMANDS += [_add_sample]
 
 
+# --- propagate (lesion propagation and semi-automatic measurement; needs SimpleITK) -------
+def _propagate(args: argparse.Namespace) -> int:
+    from napari_recist.commands.propagate import run_propagate
+
+    return run_propagate(args)
+
+
+def _add_propagate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "propagate",
+        help="propose and measure every baseline lesion on the follow-up CTs (a draft)",
+        description="Register each follow-up CT of a patient folder to the baseline CT "
+        "(SimpleITK, cached per pair of series), map every baseline lesion onto it and "
+        "measure it semi-automatically there. Prints one line per lesion and writes, with "
+        "--csv, a draft lesion table of the follow-ups (method = semi-automatic, confidence, "
+        "registration status, proposed lines) for a reader to review.",
+    )
+    parser.add_argument("patient_dir", metavar="PATIENT_DIR", help="folder of one patient")
+    parser.add_argument("--csv", metavar="OUT.csv", help="write the draft lesion table")
+    parser.add_argument("--refine", action="store_true",
+                        help="refine the registration around each lesion (B-spline)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="where registrations are kept (default ~/.cache/napari-recist)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write registrations on disk")
+    parser.add_argument("--lenient", action="store_true",
+                        help="skip unreadable SR content (listed on stderr) instead of failing")
+    parser.set_defaults(handler=_propagate)
+
+
+COMMANDS += [_add_propagate]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every sub-command."""
     parser = argparse.ArgumentParser(

@@ -305,3 +305,18 @@ def build_record(
         lesions={lesion.lesion_id: lesion for lesion in lesions},
         assessments=sorted(assessments, key=lambda a: a.timepoint),
     )
+
+
+class MeasurementMethod(str, Enum):
+    """How a measurement was made; kept in the lesion table's ``method`` column and the SR.
+
+    A semi-automatic proposal (`SEMI_AUTOMATIC`) is a draft until a reader accepts or
+    adjusts it (`SEMI_AUTOMATIC_ADJUSTED`); `MANUAL` lines were drawn by the reader.
+    """
+
+    MANUAL = "manual"
+    SEMI_AUTOMATIC = "semi-automatic"
+    SEMI_AUTOMATIC_ADJUSTED = "semi-automatic, adjusted by reader"
+
+    def __str__(self) -> str:
+        return self.value

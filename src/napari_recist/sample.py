@@ -19,8 +19,8 @@ import argparse
 import datetime as dt
 import os
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -132,12 +132,12 @@ def sample_uid(*parts: object) -> str:
 # ----------------------------------------------------------------------------- phantom
 
 
-def _axes_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _axes_grid(grid: PhantomGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LPS x, y of each pixel centre (rows, columns) and z of each slice, in mm."""
-    x0, y0, z0 = FIRST_VOXEL_LPS
-    x = x0 + PIXEL_MM * np.arange(COLUMNS)
-    y = y0 + PIXEL_MM * np.arange(ROWS)
-    z = z0 + SLICE_MM * np.arange(SLICES)
+    x0, y0, z0 = grid.first_voxel_lps
+    x = x0 + grid.pixel_mm * np.arange(grid.columns)
+    y = y0 + grid.pixel_mm * np.arange(grid.rows)
+    z = z0 + grid.slice_mm * np.arange(grid.slices)
     yy, xx = np.meshgrid(y, x, indexing="ij")
     return xx, yy, z
 
@@ -170,48 +170,188 @@ def _lesion_mask(xx: np.ndarray, yy: np.ndarray, z: float, spec: LesionSpec,
     return (along / (long_mm * scale)) ** 2 + (across / (short_mm * scale)) ** 2 <= 1.0
 
 
-def phantom_hu(timepoint: int) -> np.ndarray:
+@dataclass(frozen=True)
+class PhantomGrid:
+    """Where a CT scanner samples the phantom: an axial grid in scanner LPS millimetres.
+
+    Parameters
+    ----------
+    slices, rows, columns
+        Array shape ``(z, y, x)``.
+    pixel_mm, slice_mm
+        In-plane pixel size and slice spacing.
+    first_voxel_lps
+        LPS position of the centre of voxel ``(0, 0, 0)`` (most inferior slice).
+    """
+
+    slices: int
+    rows: int
+    columns: int
+    pixel_mm: float
+    slice_mm: float
+    first_voxel_lps: tuple[float, float, float]
+
+    @classmethod
+    def centred(cls, slices: int, rows: int, columns: int, pixel_mm: float, slice_mm: float,
+                first_z_mm: float) -> PhantomGrid:
+        """A grid centred on the patient's axis (x = y = 0), starting at height `first_z_mm`."""
+        return cls(slices, rows, columns, pixel_mm, slice_mm,
+                   (-(columns - 1) * pixel_mm / 2, -(rows - 1) * pixel_mm / 2, first_z_mm))
+
+    def z_of(self, k: int) -> float:
+        """LPS z of the centre of slice `k`."""
+        return self.first_voxel_lps[2] + k * self.slice_mm
+
+
+SAMPLE_GRID = PhantomGrid(SLICES, ROWS, COLUMNS, PIXEL_MM, SLICE_MM, FIRST_VOXEL_LPS)
+
+# The organs, painted in this order: (what, centre x, y, semi-axes x, y, (centre z, semi-axis
+# z) or None for a cylinder along the table, HU).
+ANATOMY: tuple[tuple[str, float, float, float, float, tuple[float, float] | None, int], ...] = (
+    ("body outline, subcutaneous fat", 0, 0, 170, 120, None, FAT_HU),
+    ("muscle and organs", 0, 0, 158, 108, None, SOFT_TISSUE_HU),
+    # Liver: right upper abdomen, its dome under the right lung.
+    ("liver", -65, 0, 85, 90, (-205, 75), LIVER_HU),
+    # Lungs: two half-ellipsoids above the diaphragm, the mediastinum between them.
+    ("right lung", -85, 5, 58, 88, (-40, 115), LUNG_HU),
+    ("left lung", 85, 5, 58, 88, (-40, 115), LUNG_HU),
+    # Mediastinal fat pad where the lymph node sits.
+    ("mediastinal fat", 8, -24, 26, 22, (-75, 40), FAT_HU),
+    # Spine: vertebral body (cortex and cancellous bone) and the spinal canal.
+    ("vertebral cortex", 0, 72, 20, 17, None, CORTICAL_BONE_HU),
+    ("cancellous bone", 0, 72, 17, 14, None, CANCELLOUS_BONE_HU),
+    ("spinal canal", 0, 98, 8, 7, None, CSF_HU),
+)
+
+
+def rigid_transform(rotation_deg: Sequence[float] = (0.0, 0.0, 0.0),
+                    translation_mm: Sequence[float] = (0.0, 0.0, 0.0),
+                    centre_lps: Sequence[float] = (0.0, 0.0, -150.0)) -> np.ndarray:
+    """Return a 4x4 rigid motion of the patient in the scanner (LPS mm).
+
+    Parameters
+    ----------
+    rotation_deg
+        Rotations about the x, y and z axes (applied in that order) in degrees.
+    translation_mm
+        Shift applied after the rotation.
+    centre_lps
+        The point the patient rotates about.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``M`` with ``scanner = M @ (patient, 1)``.
+    """
+    ax, ay, az = np.radians(np.asarray(rotation_deg, dtype=float))
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    rotation = rz @ ry @ rx
+    centre = np.asarray(centre_lps, dtype=float)
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation
+    matrix[:3, 3] = centre - rotation @ centre + np.asarray(translation_mm, dtype=float)
+    return matrix
+
+
+def phantom_hu(
+    timepoint: int,
+    *,
+    lesions: Sequence[LesionSpec] = LESIONS,
+    grid: PhantomGrid = SAMPLE_GRID,
+    patient_to_scanner: np.ndarray | None = None,
+    supersample: int = 1,
+) -> np.ndarray:
     """Draw the phantom at one time point.
 
     Parameters
     ----------
     timepoint
-        0, 1 or 2 (index into `TIMEPOINTS`).
+        Index into each lesion's ``semi_axes_mm`` (0, 1 or 2 for `TIMEPOINTS`).
+    lesions
+        The lesions to draw (default: the sample patient's).
+    grid
+        The scanner's sampling grid (default: the sample patient's 60 x 256 x 256).
+    patient_to_scanner
+        4x4 rigid motion of the patient in the scanner at this scan (`rigid_transform`), or
+        None for the patient lying exactly as in the phantom's own coordinates.
+    supersample
+        Sub-samples per pixel along x and y whose mean gives the pixel value (partial volume
+        at edges, as a real CT has); 1 paints each pixel by its centre.
 
     Returns
     -------
     numpy.ndarray
-        int16 HU, shape ``(SLICES, ROWS, COLUMNS)``, slice 0 the most inferior.
+        int16 HU, shape ``(slices, rows, columns)``, slice 0 the most inferior.
     """
-    xx, yy, z_positions = _axes_grid()
-    volume = np.full((SLICES, ROWS, COLUMNS), AIR_HU, dtype=np.int16)
+    if patient_to_scanner is not None or supersample > 1:
+        return _phantom_sampled(timepoint, lesions, grid, patient_to_scanner, supersample)
+    xx, yy, z_positions = _axes_grid(grid)
+    volume = np.full((grid.slices, grid.rows, grid.columns), AIR_HU, dtype=np.int16)
     for k, z in enumerate(z_positions):
         plane = volume[k]
-        plane[_ellipse(xx, yy, 0, 0, 170, 120)] = FAT_HU  # body outline, subcutaneous fat
-        plane[_ellipse(xx, yy, 0, 0, 158, 108)] = SOFT_TISSUE_HU  # muscle and organs
-        # Liver: right upper abdomen, its dome under the right lung.
-        plane[_ellipse(xx, yy, -65, 0, 85, 90, _ellipsoid_scale(z, -205, 75))] = LIVER_HU
-        # Lungs: two half-ellipsoids above the diaphragm, the mediastinum between them.
-        for side in (-1, 1):
-            scale = _ellipsoid_scale(z, -40, 115)
-            plane[_ellipse(xx, yy, side * 85, 5, 58, 88, scale)] = LUNG_HU
-        # Mediastinal fat pad where the lymph node sits.
-        plane[_ellipse(xx, yy, 8, -24, 26, 22, _ellipsoid_scale(z, -75, 40))] = FAT_HU
-        # Spine: vertebral body (cortex and cancellous bone) and the spinal canal.
-        plane[_ellipse(xx, yy, 0, 72, 20, 17)] = CORTICAL_BONE_HU
-        plane[_ellipse(xx, yy, 0, 72, 17, 14)] = CANCELLOUS_BONE_HU
-        plane[_ellipse(xx, yy, 0, 98, 8, 7)] = CSF_HU
-        for spec in LESIONS:
+        for _what, cx, cy, ax, ay, extent, hu in ANATOMY:
+            scale = 1.0 if extent is None else _ellipsoid_scale(z, extent[0], extent[1])
+            plane[_ellipse(xx, yy, cx, cy, ax, ay, scale)] = hu
+        for spec in lesions:
             axes = spec.semi_axes_mm[timepoint]
             if axes is not None:
                 plane[_lesion_mask(xx, yy, float(z), spec, axes)] = spec.hu
     return volume
 
 
-def slice_index_of_z(z_mm: float) -> int:
+def _phantom_sampled(timepoint: int, lesions: Sequence[LesionSpec], grid: PhantomGrid,
+                     patient_to_scanner: np.ndarray | None, supersample: int) -> np.ndarray:
+    """Draw the phantom at sub-pixel samples of a moved patient and average them per pixel."""
+    s = max(1, int(supersample))
+    to_patient = np.linalg.inv(patient_to_scanner if patient_to_scanner is not None
+                               else np.eye(4))
+    x0, y0, _ = grid.first_voxel_lps
+    offsets = (np.arange(s) + 0.5) / s - 0.5
+    x = x0 + grid.pixel_mm * (np.arange(grid.columns)[:, None] + offsets[None, :]).ravel()
+    y = y0 + grid.pixel_mm * (np.arange(grid.rows)[:, None] + offsets[None, :]).ravel()
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    volume = np.empty((grid.slices, grid.rows, grid.columns), dtype=np.int16)
+    for k in range(grid.slices):
+        z = grid.z_of(k)
+        qx, qy, qz = (
+            (to_patient[i, 0] * xx + to_patient[i, 1] * yy + (to_patient[i, 2] * z
+                                                              + to_patient[i, 3]))
+            .astype(np.float32)
+            for i in range(3)
+        )
+        z_low, z_high = float(qz.min()), float(qz.max())
+        plane = np.full(xx.shape, float(AIR_HU), dtype=np.float32)
+        for _what, cx, cy, ax, ay, extent, hu in ANATOMY:
+            if extent is not None and (z_high < extent[0] - extent[1]
+                                       or z_low > extent[0] + extent[1]):
+                continue  # the slice misses this organ
+            limit = 1.0 if extent is None else 1.0 - ((qz - extent[0]) / extent[1]) ** 2
+            plane[((qx - cx) / ax) ** 2 + ((qy - cy) / ay) ** 2 <= limit] = hu
+        for spec in lesions:
+            axes = spec.semi_axes_mm[timepoint]
+            if axes is None:
+                continue
+            long_mm, short_mm, cranio_caudal_mm = axes
+            cx, cy, cz = spec.centre_lps
+            if z_high < cz - cranio_caudal_mm or z_low > cz + cranio_caudal_mm:
+                continue
+            angle = np.radians(spec.angle_deg)
+            along = (qx - cx) * np.cos(angle) + (qy - cy) * np.sin(angle)
+            across = -(qx - cx) * np.sin(angle) + (qy - cy) * np.cos(angle)
+            inside = ((along / long_mm) ** 2 + (across / short_mm) ** 2
+                      + ((qz - cz) / cranio_caudal_mm) ** 2) <= 1.0
+            plane[inside] = spec.hu
+        pixels = plane.reshape(grid.rows, s, grid.columns, s).mean(axis=(1, 3))
+        volume[k] = np.rint(pixels).astype(np.int16)
+    return volume
+
+
+def slice_index_of_z(z_mm: float, grid: PhantomGrid = SAMPLE_GRID) -> int:
     """Return the index of the slice centred at height `z_mm` (LPS z)."""
-    index = (z_mm - FIRST_VOXEL_LPS[2]) / SLICE_MM
-    if not float(index).is_integer() or not 0 <= index < SLICES:
+    index = (z_mm - grid.first_voxel_lps[2]) / grid.slice_mm
+    if not float(index).is_integer() or not 0 <= index < grid.slices:
         raise ValueError(f"z = {z_mm} mm is not a slice centre of the sample grid")
     return int(index)
 
@@ -379,8 +519,17 @@ def _axis(centre: np.ndarray, direction: np.ndarray, half_mm: float, sop_uid: st
     )
 
 
+def true_centre_lps(spec: LesionSpec, patient_to_scanner: np.ndarray | None = None) -> np.ndarray:
+    """Return where a lesion's centre lies in the scanner (LPS mm) when the patient is moved."""
+    centre = np.array(spec.centre_lps, dtype=float)
+    if patient_to_scanner is None:
+        return centre
+    return patient_to_scanner[:3, :3] @ centre + patient_to_scanner[:3, 3]
+
+
 def _measurement(spec: LesionSpec, timepoint: int, slice_uids: Sequence[str],
-                 frame_uid: str) -> Measurement | None:
+                 frame_uid: str, grid: PhantomGrid = SAMPLE_GRID,
+                 patient_to_scanner: np.ndarray | None = None) -> Measurement | None:
     axes = spec.semi_axes_mm[timepoint]
     if axes is None:
         return None
@@ -391,7 +540,19 @@ def _measurement(spec: LesionSpec, timepoint: int, slice_uids: Sequence[str],
     angle = np.radians(spec.angle_deg)
     long_direction = np.array([np.cos(angle), np.sin(angle), 0.0])
     short_direction = np.array([-np.sin(angle), np.cos(angle), 0.0])
-    sop_uid = slice_uids[slice_index_of_z(spec.centre_lps[2])]
+    if patient_to_scanner is None:
+        sop_uid = slice_uids[slice_index_of_z(spec.centre_lps[2], grid)]
+    else:
+        # The lines a reader draws on the axial slice nearest the moved centre: the true
+        # directions turned with the patient and laid into that slice.
+        centre = true_centre_lps(spec, patient_to_scanner)
+        k = int(np.clip(round((centre[2] - grid.first_voxel_lps[2]) / grid.slice_mm), 0,
+                        grid.slices - 1))
+        centre[2] = grid.z_of(k)
+        sop_uid = slice_uids[k]
+        turned = [patient_to_scanner[:3, :3] @ d for d in (long_direction, short_direction)]
+        long_direction, short_direction = (
+            np.array([d[0], d[1], 0.0]) / np.hypot(d[0], d[1]) for d in turned)
     return Measurement(
         spec.lesion.lesion_id,
         LesionState.MEASURED,
@@ -402,27 +563,85 @@ def _measurement(spec: LesionSpec, timepoint: int, slice_uids: Sequence[str],
     )
 
 
-def _identity(spec: TimepointSpec) -> CTSeriesIdentity:
+@dataclass(frozen=True)
+class PhantomPatient:
+    """Everything that makes one synthetic patient: lesions, scans, grid and patient motion.
+
+    The default (`SAMPLE_PATIENT`) is the committed sample patient; other values make test
+    patients, e.g. follow-ups where the patient lies shifted and turned on the table.
+
+    Parameters
+    ----------
+    lesions, timepoints
+        What is drawn and when.
+    grid
+        The scanner grid of every scan.
+    motions
+        Per time point, the 4x4 rigid motion of the patient in the scanner
+        (`rigid_transform`); missing or None: the patient lies as in phantom coordinates.
+    supersample
+        Sub-samples per pixel along x and y (partial volume at edges); 1: none.
+    patient
+        Patient module attributes.
+    variant
+        Mixed into every UID when not empty, so test patients never share the sample's UIDs.
+    sr_timepoints
+        The time points that get a TID 1500 SR with the true sizes; None: all.
+    """
+
+    lesions: tuple[LesionSpec, ...] = LESIONS
+    timepoints: tuple[TimepointSpec, ...] = TIMEPOINTS
+    grid: PhantomGrid = SAMPLE_GRID
+    motions: Mapping[int, np.ndarray | None] = field(default_factory=dict)
+    supersample: int = 1
+    patient: Mapping[str, str] = field(default_factory=lambda: dict(PATIENT))
+    variant: str = ""
+    sr_timepoints: tuple[int, ...] | None = None
+
+    def uid(self, *parts: object) -> str:
+        """A UID of this patient (the sample's own UIDs when `variant` is empty)."""
+        return sample_uid(self.variant, *parts) if self.variant else sample_uid(*parts)
+
+    def motion(self, timepoint: int) -> np.ndarray | None:
+        """The patient's motion in the scanner at a time point, or None."""
+        return self.motions.get(timepoint)
+
+    def hu(self, timepoint: int) -> np.ndarray:
+        """The CT of one time point (`phantom_hu` with this patient's settings)."""
+        return phantom_hu(timepoint, lesions=self.lesions, grid=self.grid,
+                          patient_to_scanner=self.motion(timepoint),
+                          supersample=self.supersample)
+
+
+SAMPLE_PATIENT = PhantomPatient()
+
+
+def _identity(spec: TimepointSpec, patient: PhantomPatient = SAMPLE_PATIENT) -> CTSeriesIdentity:
     return CTSeriesIdentity(
-        patient=dict(PATIENT),
-        study_uid=sample_uid("study", spec.timepoint),
+        patient=dict(patient.patient),
+        study_uid=patient.uid("study", spec.timepoint),
         study_date=spec.date,
         study_id=f"S{spec.timepoint + 1}",
         accession_number=f"NRS{spec.date:%Y%m%d}",
         study_description=f"CT chest abdomen ({spec.label})",
-        series_uid=sample_uid("series", spec.timepoint),
+        series_uid=patient.uid("series", spec.timepoint),
         series_number=2,
-        series_description="CT chest abdomen 5 mm (synthetic phantom)",
-        frame_of_reference_uid=sample_uid("frame of reference", spec.timepoint),
+        series_description=f"CT chest abdomen {patient.grid.slice_mm:g} mm (synthetic phantom)",
+        frame_of_reference_uid=patient.uid("frame of reference", spec.timepoint),
     )
 
 
-def _slice_uids(spec: TimepointSpec) -> list[str]:
-    return [sample_uid("image", spec.timepoint, k) for k in range(SLICES)]
+def _slice_uids(spec: TimepointSpec, patient: PhantomPatient = SAMPLE_PATIENT) -> list[str]:
+    return [patient.uid("image", spec.timepoint, k) for k in range(patient.grid.slices)]
 
 
-def sample_record() -> PatientRecord:
-    """Return the true lesion measurements of the sample patient.
+def sample_record(patient: PhantomPatient = SAMPLE_PATIENT) -> PatientRecord:
+    """Return the true lesion measurements of the sample patient (or of another phantom).
+
+    Parameters
+    ----------
+    patient
+        Which phantom patient; default the sample patient.
 
     Returns
     -------
@@ -431,18 +650,20 @@ def sample_record() -> PatientRecord:
         long and short axes (mm) and their end points in LPS on the slice they lie in.
     """
     assessments = []
-    for spec in TIMEPOINTS:
-        identity = _identity(spec)
-        uids = _slice_uids(spec)
+    for spec in patient.timepoints:
+        identity = _identity(spec, patient)
+        uids = _slice_uids(spec, patient)
         measurements = {}
-        for lesion_spec in LESIONS:
+        for lesion_spec in patient.lesions:
             measurement = _measurement(
-                lesion_spec, spec.timepoint, uids, identity.frame_of_reference_uid
+                lesion_spec, spec.timepoint, uids, identity.frame_of_reference_uid,
+                patient.grid, patient.motion(spec.timepoint),
             )
             if measurement is not None:
                 measurements[measurement.lesion_id] = measurement
         assessments.append(Assessment(spec.timepoint, spec.date, measurements))
-    return build_record(PATIENT["PatientID"], [s.lesion for s in LESIONS], assessments)
+    return build_record(patient.patient["PatientID"], [s.lesion for s in patient.lesions],
+                        assessments)
 
 
 def study_folder(root: str | os.PathLike[str], spec: TimepointSpec) -> Path:
@@ -460,7 +681,8 @@ class SampleFiles:
     record: PatientRecord
 
 
-def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False) -> SampleFiles:
+def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False,
+                 patient: PhantomPatient = SAMPLE_PATIENT) -> SampleFiles:
     """Write the sample patient: CT, one TID 1500 SR per time point and the lesion table.
 
     Layout: ``ROOT/<date>_<label>/CT/CT0001.dcm...``, ``ROOT/<date>_<label>/SR/recist.dcm``
@@ -472,6 +694,9 @@ def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False) -
         Output folder, created if needed; existing files of the sample are replaced.
     show_progress
         Show a progress bar (tqdm) on stderr.
+    patient
+        Which phantom patient (default the sample patient; `PhantomPatient` makes others,
+        e.g. with the patient moved between scans).
 
     Returns
     -------
@@ -485,32 +710,35 @@ def write_sample(root: str | os.PathLike[str], *, show_progress: bool = False) -
 
     out = Path(root)
     out.mkdir(parents=True, exist_ok=True)
-    record = sample_record()
+    record = sample_record(patient)
+    grid = patient.grid
     ct_series: dict[int, list[Path]] = {}
     sr_files: dict[int, Path] = {}
-    with tqdm(total=SLICES * len(TIMEPOINTS), desc="sample CT", unit="slice",
+    with tqdm(total=grid.slices * len(patient.timepoints), desc="sample CT", unit="slice",
               disable=not show_progress) as bar:
-        for spec in TIMEPOINTS:
+        for spec in patient.timepoints:
             folder = study_folder(out, spec)
-            uids = _slice_uids(spec)
+            uids = _slice_uids(spec, patient)
             ct_series[spec.timepoint] = write_ct_series(
-                phantom_hu(spec.timepoint),
+                patient.hu(spec.timepoint),
                 folder / "CT",
-                _identity(spec),
-                first_voxel_lps=FIRST_VOXEL_LPS,
-                pixel_mm=PIXEL_MM,
-                slice_mm=SLICE_MM,
+                _identity(spec, patient),
+                first_voxel_lps=grid.first_voxel_lps,
+                pixel_mm=grid.pixel_mm,
+                slice_mm=grid.slice_mm,
                 sop_uid=uids.__getitem__,
                 progress=bar.update,
             )
+            if patient.sr_timepoints is not None and spec.timepoint not in patient.sr_timepoints:
+                continue
             sr_folder = folder / "SR"
             sr_folder.mkdir(exist_ok=True)
             sr_files[spec.timepoint] = write_timepoint_sr(
                 record, spec.timepoint, ct_series[spec.timepoint], sr_folder / "recist.dcm",
                 series_description=f"RECIST measurements ({spec.label}, true sizes)",
                 # Fixed UIDs and time: regenerating the sample gives identical SR files too.
-                series_instance_uid=sample_uid("sr-series", spec.timepoint),
-                sop_instance_uid=sample_uid("sr", spec.timepoint),
+                series_instance_uid=patient.uid("sr-series", spec.timepoint),
+                sop_instance_uid=patient.uid("sr", spec.timepoint),
                 content_datetime=dt.datetime.combine(spec.date, dt.time(12, 0)),
             )
     table = out / "lesions.csv"

@@ -124,11 +124,13 @@ def record_with_lines(ct_by_timepoint: dict[int, list[FileDataset]]) -> PatientR
     ct0, ct1 = ct_by_timepoint[0], ct_by_timepoint[1]
     base = baseline.measurements
     base["L1"] = replace(base["L1"], long_axis=axis_on(ct0[1], (5, 5), (25, 20)),
-                         short_axis=axis_on(ct0[1], (10, 20), (20, 10)))
+                         short_axis=axis_on(ct0[1], (10, 20), (20, 10)),
+                         extra={"method": "semi-automatic, adjusted by reader"})
     base["L5"] = replace(base["L5"], long_axis=axis_on(ct0[2], (3, 3), (10, 20)))
     follow = follow_up.measurements
     follow["L1"] = replace(follow["L1"], long_axis=axis_on(ct1[2], (6.5, 7.25), (22, 19)),
-                           short_axis=axis_on(ct1[2], (10, 18), (18, 10)))
+                           short_axis=axis_on(ct1[2], (10, 18), (18, 10)),
+                           extra={"method": "manual"})
     follow["N2"] = replace(follow["N2"], long_axis=AxisGeometry(
         ((0.5, -1.0, 101.0), (5.0, 5.5, 104.0)), None, str(ct1[0].FrameOfReferenceUID)))
     return record

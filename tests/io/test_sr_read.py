@@ -246,7 +246,8 @@ def test_a_file_cut_short_is_refused_whole(patient, tmp_path, fraction):
 
 def test_bad_coordinates_cost_only_the_line(patient, tmp_path):
     def edit(ds):
-        scoord = _item(_groups(ds)[0], "Long Axis").ContentSequence[0]
+        scoord = next(child for child in _item(_groups(ds)[0], "Long Axis").ContentSequence
+                      if child.ValueType == "SCOORD")
         scoord.GraphicData = [1.0, 2.0, 3.0]  # not (column, row) pairs
     path = _edited(patient, tmp_path, edit)
     result = read_sr(path, _images(patient[1]))
@@ -267,3 +268,20 @@ def test_image_without_plane_attributes_keeps_the_length(patient):
     assert len(result.problems) == 2
     assert "has no position, orientation or pixel spacing" in result.problems[0].message
     assert result.measurements["L1"].long_axis_mm == 32.0
+
+
+def test_measurement_method_round_trips(patient):
+    # TID 300 Measurement Method (SCT 370129005) on each axis length, from the table's
+    # method column: "manual" is SCT Manual, the semi-automatic methods are private codes.
+    _, ct, paths = patient
+    baseline = read_sr(paths[0], _images(ct))
+    follow_up = read_sr(paths[1], _images(ct))
+    assert baseline.measurements["L1"].extra == {"method": "semi-automatic, adjusted by reader"}
+    assert follow_up.measurements["L1"].extra == {"method": "manual"}
+    assert baseline.measurements["L5"].extra == {}
+    l1 = _item(_groups(pydicom.dcmread(paths[1]))[0], "Long Axis")
+    (method,) = [child for child in l1.ContentSequence if child.ValueType == "CODE"]
+    name, value = method.ConceptNameCodeSequence[0], method.ConceptCodeSequence[0]
+    assert (name.CodeValue, name.CodingSchemeDesignator) == ("370129005", "SCT")
+    assert (value.CodeValue, value.CodingSchemeDesignator) == ("87982008", "SCT")
+    assert method.RelationshipType == "HAS CONCEPT MOD"

@@ -13,7 +13,7 @@ import hashlib
 
 from highdicom.sr import CodedConcept
 
-from napari_recist.model import LesionState, Role
+from napari_recist.model import LesionState, MeasurementMethod, Role
 
 PRIVATE_SCHEME = "99NAPARIRECIST"
 
@@ -40,6 +40,21 @@ LENGTH = _code("410668003", "SCT", "Length")  # dcmjs Length tool
 DIAMETER = _code("81827009", "SCT", "Diameter")
 LONG_AXIS_NAMES = {code_key(LONG_AXIS), code_key(LENGTH), code_key(DIAMETER)}
 SHORT_AXIS_NAMES = {code_key(SHORT_AXIS)}
+
+# --- Measurement method (TID 300: HAS CONCEPT MOD of each axis length) --------------------
+# The concept name is SNOMED CT "Measurement Method" (SRT G-C036 before DICOM moved to SCT).
+# Its values: "Manual" of CID 7230 (Segmentation Algorithm Type); PS3.16 as shipped in
+# pydicom's concept dictionary has no semi-automatic value (only Manual and Automated), so
+# the two semi-automatic methods use private codes. Keys: `MeasurementMethod` values.
+MEASUREMENT_METHOD = _code("370129005", "SCT", "Measurement Method")
+MEASUREMENT_METHOD_NAMES = {code_key(MEASUREMENT_METHOD), ("SRT", "G-C036")}
+METHOD_CODES: dict[MeasurementMethod, CodedConcept] = {
+    MeasurementMethod.MANUAL: _code("87982008", "SCT", "Manual"),
+    MeasurementMethod.SEMI_AUTOMATIC: _private("semi-automatic", "Semi-automatic"),
+    MeasurementMethod.SEMI_AUTOMATIC_ADJUSTED: _private(
+        "semi-auto-adjust", "Semi-automatic, adjusted by reader"),
+}
+METHOD_BY_VALUE = {code_key(value): method for method, value in METHOD_CODES.items()}
 
 MILLIMETRE = _code("mm", "UCUM", "millimeter")
 # UCUM length units accepted on read, as factors to millimetres.

@@ -222,6 +222,7 @@ class _GroupReader:
         self.pending: dict[str, PixelLine] = {}
         self.attempted: set[str] = set()
         self.ohif_tool: str | None = None
+        self.method: str | None = None
 
     def problem(self, message: str, item: str | None = None) -> None:
         column = self.where if item is None else f"{self.where}, {item}"
@@ -277,6 +278,7 @@ class _GroupReader:
             lesion_id, state,
             long_axis_mm=self.sizes.get("long"), short_axis_mm=self.sizes.get("short"),
             long_axis=self.lines.get("long"), short_axis=self.lines.get("short"),
+            extra={"method": self.method} if self.method else {},
         )
         if response:
             self.result.responses[lesion_id] = response
@@ -365,6 +367,10 @@ class _GroupReader:
             self.problem("measurement value is not a number", where)
             return
         for child in item.get("ContentSequence", []):
+            if child.get("ValueType") == "CODE" and _key(child) in vocab.MEASUREMENT_METHOD_NAMES:
+                concept = _concept(child)
+                known = vocab.METHOD_BY_VALUE.get(vocab.code_key(concept))
+                self.method = known.value if known is not None else concept.meaning.lower()
             if child.get("ValueType") == "SCOORD3D":
                 self._line_3d(axis, child, where)
             elif child.get("ValueType") == "SCOORD":

@@ -33,6 +33,7 @@ from napari_recist.model import (
     AxisGeometry,
     Lesion,
     Measurement,
+    MeasurementMethod,
     PatientRecord,
     natural_key,
 )
@@ -205,6 +206,7 @@ def _lesion_group(
     """Build the TID 1501 group of one lesion at one time point."""
     axes = []
     coordinates: dict[str, object] = {}
+    method = _method_code(measurement)
     for key, name, length, geometry in (
         ("long", vocab.LONG_AXIS, measurement.long_axis_mm, measurement.long_axis),
         ("short", vocab.SHORT_AXIS, measurement.short_axis_mm, measurement.short_axis),
@@ -216,6 +218,7 @@ def _lesion_group(
         axes.append(hd.sr.Measurement(
             name=name, value=float(length), unit=vocab.MILLIMETRE,
             referenced_coordinates=[scoord] if scoord is not None else None,
+            method=method,
         ))
     tool = _ohif_tool(coordinates)
     role_name, role_value = vocab.ROLE_CODES[lesion.role]
@@ -245,6 +248,15 @@ def _lesion_group(
         measurements=axes or None,
         qualitative_evaluations=evaluations,
     )
+
+
+def _method_code(measurement: Measurement) -> hd.sr.CodedConcept | None:
+    """The coded measurement method of the table's ``method`` column, if it is one we know."""
+    text = measurement.extra.get("method", "").strip().lower()
+    try:
+        return vocab.METHOD_CODES[MeasurementMethod(text)]
+    except ValueError:
+        return None  # no or another method: it stays in the lesion table only
 
 
 def _ohif_tool(coordinates: Mapping[str, object]) -> str | None:
