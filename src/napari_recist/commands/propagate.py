@@ -25,43 +25,31 @@ from napari_recist.model import Assessment, LesionState, Measurement, PatientRec
 if TYPE_CHECKING:
     from napari_recist.imaging.propagation import LesionProposal
     from napari_recist.io.dicom_scan import SeriesInfo
+    from napari_recist.io.patient import OpenedPatient
 
 
-def read_reader_record(folder: Path, *, lenient: bool) -> PatientRecord:
-    """The reader's lesions and measurements of a patient folder (from its SRs).
-
-    The one place this command reads a patient's record, so the loader can be swapped.
+def read_reader_record(folder: Path, *, lenient: bool) -> tuple[PatientRecord, OpenedPatient]:
+    """The reader's lesions and the scans of a patient folder, through the one loader.
 
     Raises
     ------
     InputError
-        Problems in the SRs (all of them), unless `lenient`.
+        Problems in the SRs or the record (all of them), unless `lenient`.
     """
-    from napari_recist.io.study import read_patient_record
+    from napari_recist.io.patient import open_patient
 
-    result = read_patient_record(folder)
-    if result.problems and not lenient:
-        raise InputError(result.problems)
-    for problem in result.problems:
+    opened = open_patient(folder)
+    ready = opened.for_classification(lenient)
+    for problem in ready.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
-    return result.record
+    for problem in ready.remarks:
+        print(f"warning: {problem}", file=sys.stderr)
+    return ready.record, opened
 
 
-def _ct_by_date(folder: Path) -> dict[dt.date, SeriesInfo]:
-    """One CT series per study date (the one with most slices; others noted)."""
-    from napari_recist.io.dicom_scan import scan_dicom_folder
-
-    chosen: dict[dt.date, SeriesInfo] = {}
-    for info in scan_dicom_folder(folder).series:
-        if info.study_date is None:
-            continue
-        current = chosen.get(info.study_date)
-        if current is None or info.slice_count > current.slice_count:
-            if current is not None:
-                print(f"note: {info.study_date}: several CT series; using "
-                      f"{info.describe()}", file=sys.stderr)
-            chosen[info.study_date] = info
-    return chosen
+def _ct_by_date(opened: OpenedPatient) -> dict[dt.date, SeriesInfo]:
+    """The CT series of each scan date, as the one loader chose it."""
+    return {scan.date: scan.series for scan in opened.scans if scan.series is not None}
 
 
 def run_propagate(args: argparse.Namespace) -> int:
@@ -93,12 +81,12 @@ def run_propagate(args: argparse.Namespace) -> int:
     folder = Path(args.patient_dir)
     if not folder.is_dir():
         raise InputError([Problem(str(folder), "not a folder")])
-    record = read_reader_record(folder, lenient=args.lenient)
+    record, opened = read_reader_record(folder, lenient=args.lenient)
     baseline = record.baseline
     if baseline is None or not baseline.measurements:
         raise InputError([Problem(str(folder), "no baseline measurements: nothing to "
                                   "propagate")])
-    series = _ct_by_date(folder)
+    series = _ct_by_date(opened)
     if baseline.date not in series:
         raise InputError([Problem(str(folder), f"no CT series of the baseline date "
                                   f"{baseline.date}")])
@@ -106,7 +94,7 @@ def run_propagate(args: argparse.Namespace) -> int:
     if not follow_dates:
         raise InputError([Problem(str(folder), f"no CT series after the baseline "
                                   f"({baseline.date}): nothing to propagate to")])
-    numbers = {a.date: a.timepoint for a in record.follow_ups}
+    numbers = {scan.date: scan.timepoint for scan in opened.scans}
     cache = RegistrationCache(None if args.no_cache else Path(args.cache_dir or
                                                               default_cache_folder()))
     baseline_volume = load_series(series[baseline.date])
