@@ -272,6 +272,7 @@ def _propagate(args: argparse.Namespace) -> int:
 def _add_propagate(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "propagate",
+        parents=[COMMON],
         help="propose and measure every baseline lesion on the follow-up CTs (a draft)",
         description="Register each follow-up CT of a patient folder to the baseline CT "
         "(SimpleITK, cached per pair of series), map every baseline lesion onto it and "
@@ -289,7 +290,7 @@ def _add_propagate(subparsers: argparse._SubParsersAction) -> None:
                         help="do not read or write registrations on disk")
     parser.add_argument("--lenient", action="store_true",
                         help="skip unreadable SR content (listed on stderr) instead of failing")
-    parser.set_defaults(handler=_propagate)
+    parser.set_defaults(handler=_propagate, extra=IMAGING)
 
 
 COMMANDS += [_add_propagate]
