@@ -31,6 +31,8 @@ from napari_recist.errors import InputError
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+# sysexits.h EX_SOFTWARE: an error of ours, not of the input.
+EXIT_SOFTWARE = 70
 # 128 + SIGPIPE: what a shell reports for `cat big | head`; `set -o pipefail` scripts see it.
 EXIT_CLOSED_PIPE = 141
 
@@ -394,6 +396,17 @@ def _check_folder_options(args: argparse.Namespace) -> None:
         refuse_stdout_folder(option, getattr(args, dest))
 
 
+def _describe_os_error(error: OSError) -> str:
+    """``PATH: reason`` of an error from the file system, with the path it was about."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [str(name) for name in (error.filename, error.filename2) if name]
+    if isinstance(error, NotADirectoryError):
+        reason += " (a file is where a folder is needed)"
+    elif isinstance(error, IsADirectoryError):
+        reason += " (a folder is where a file is needed)"
+    return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
 def _silence_standard_streams() -> None:
     """Point stdout and stderr at /dev/null so the exit does not fail on a flush."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -438,6 +451,21 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as error:
+        # The outside world refused (no such folder, read-only, disk full, a file where a
+        # folder was expected): say which path and why, not a traceback.
+        log.error("error: %s", _describe_os_error(error))
+        return EXIT_BAD_INPUT
+    except (MemoryError, RecursionError) as error:
+        log.error("error: the input is too large or too deeply nested to read (%s)",
+                  type(error).__name__)
+        return EXIT_BAD_INPUT
+    except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        log.error("internal error: %s: %s. This is a bug in napari-recist: please report it "
+                  "with the command that gave it (run with --verbose for the traceback).",
+                  type(error).__name__, error)
+        log.debug("traceback", exc_info=True)
+        return EXIT_SOFTWARE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -452,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 2 on bad input or a missing extra (the problems are printed on
-        stderr), 130 when interrupted, 141 when standard output was closed early.
+        stderr), 70 on an internal error (a bug: the message says so), 130 when interrupted,
+        141 when standard output was closed early.
     """
     args = build_parser().parse_args(argv)
     state = _Logging.start(args)

@@ -16,6 +16,7 @@ from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
+from napari_recist.io.spreadsheet import neutralise
 from napari_recist.model import PatientRecord
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,10 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
 
 
 def csv_rows(patients: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Flatten the classification to one row per patient per time point."""
+    """Flatten the classification to one row per patient per time point.
+
+    Every cell is safe to open in a spreadsheet (`napari_recist.io.spreadsheet.neutralise`).
+    """
     rows = []
     for patient in patients:
         for tp in patient["timepoints"]:
@@ -186,7 +190,7 @@ def csv_rows(patients: list[dict[str, Any]]) -> list[dict[str, str]]:
                 if column not in row:
                     value = tp[column]
                     row[column] = "" if value is None else str(value)
-            rows.append(row)
+            rows.append({column: neutralise(text) for column, text in row.items()})
     return rows
 
 
@@ -218,7 +222,9 @@ def run_classify(args: argparse.Namespace) -> int:
     try:
         if args.json:
             with open_output(args.json) as handle:
-                handle.write(json.dumps(document, indent=2) + "\n")
+                # allow_nan=False: JSON has no NaN or Infinity; every number is checked where
+                # it enters, so one here would be a bug, refused rather than written.
+                handle.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
             if not is_stdout(args.json):
                 log.info("wrote %s", args.json)
         if args.csv:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,50 @@ import tomllib
 
 # Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
 EPSILON = 1e-9
+
+
+# The values a setting can take: (lowest, highest), both allowed. A threshold outside them would
+# make a verdict meaningless (a PR needing a 130 % decrease) or a computation impossible (a
+# month of 0 days); every number must also be finite.
+_RANGES: dict[str, tuple[float, float]] = {
+    "measurable_min_mm": (0.0, 1000.0),
+    "node_measurable_min_mm": (0.0, 1000.0),
+    "node_normal_mm": (0.0, 1000.0),
+    "too_small_mm": (0.0, 1000.0),
+    "max_targets": (1, 100),
+    "max_targets_per_organ": (1, 100),
+    "pr_pct": (-100.0, 0.0),
+    "pd_pct": (0.0, 10000.0),
+    "pd_min_increase_mm": (0.0, 1000.0),
+    "min_sd_days": (0, 3660),
+    "confirm_min_days": (0, 3660),
+    "irecist_further_increase_mm": (0.0, 1000.0),
+    "irecist_confirm_min_days": (0, 3660),
+    "irecist_max_new_targets": (0, 100),
+    "irecist_max_new_targets_per_organ": (0, 100),
+    "lesion_min_increase_mm": (0.0, 1000.0),
+    "bt_decrease_pct": (0.0, 100.0),
+    "bt_increase_pct": (0.0, 10000.0),
+    "bt_min_increase_sum_mm": (0.0, 1000.0),
+    "tozuka_min_shrink_pct": (0.0, 100.0),
+    "days_per_month": (1.0, 366.0),
+    "champiat_tgr_ratio": (0.0, 1e6),
+    "ferrara_tgr_delta": (-1e6, 1e6),
+    "oligo_max_organs": (1, 100),
+    "resistance_sd_days": (0, 3660),
+}
+
+
+def _out_of_range(key: str, value: object) -> str:
+    """What is wrong with a setting's number ("" when nothing is)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    low, high = _RANGES.get(key, (-math.inf, math.inf))
+    if not low <= value <= high:
+        return f"must be between {low:g} and {high:g}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -82,7 +127,8 @@ class Criteria:
         Raises
         ------
         ValueError
-            On an unknown key or a value of the wrong type.
+            On an unknown key, a value of the wrong type, a number that is not finite or
+            out of its range (`_RANGES`).
         """
         known = {f.name: f for f in dataclasses.fields(cls)}
         defaults = cls()
@@ -105,6 +151,9 @@ class Criteria:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f"{source}: '{key}' must be a list of strings")
                 value = tuple(v.strip().lower() for v in value)
+            problem = _out_of_range(key, value)
+            if problem:
+                raise ValueError(f"{source}: '{key}' {problem}, not {value!r}")
             cleaned[key] = value
         return dataclasses.replace(defaults, **cleaned)
 

@@ -23,6 +23,7 @@ from napari_recist.checks import RecordIssue, check_record
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.io.atomic import atomic_open
+from napari_recist.io.spreadsheet import QUOTE, neutralise, restore
 from napari_recist.model import (
     KNOWN_SITES,
     Assessment,
@@ -77,6 +78,10 @@ _BOOLEANS: dict[str, bool] = {
 _ROLE_WORDS = "target, non-target or new"
 _STATE_WORDS = ", ".join(state.value for state in LesionState)
 _DELIMITERS = (",", ";", "\t")
+# A cell may hold a long free-text note: the csv module's default limit (128 KiB) is raised to
+# 16 MiB; a longer cell still stops the reading with a problem naming its row.
+MAX_CELL_BYTES = 16 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_BYTES))
 # Signatures of files that are often renamed or exported by mistake instead of a CSV.
 _BINARY_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x89PNG", "a PNG image"),
@@ -292,6 +297,8 @@ def _split_csv(
     Rows are numbered as a spreadsheet shows them: the header is row 1 (unless blank lines
     precede it) and a quoted cell spanning several lines is still one row.
     """
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # classic Mac line endings (Excel for Mac "CSV")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = _sniff_delimiter(first_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -322,6 +329,8 @@ def _split_csv(
                 # Problems are collected by the caller; a broken quote ends the readable part.
                 yield row, [_CSV_ERROR, str(error)]
                 return
+            if any(cell[:1] == QUOTE for cell in cells):
+                cells = [restore(cell) for cell in cells]  # our formula neutralisation
             yield row, cells
 
     return header, header_row, numbered()
@@ -1001,8 +1010,9 @@ def write_table(
         columns, lines = _table_lines(records, extra_columns)
     with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(lines)
+        # No cell may run as a spreadsheet formula (`napari_recist.io.spreadsheet`).
+        writer.writerow([neutralise(name) for name in columns])
+        writer.writerows([neutralise(cell) for cell in line] for line in lines)
 
 
 _ROLE_TEXT = {role: role.value for role in Role}
