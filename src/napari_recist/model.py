@@ -29,6 +29,11 @@ KNOWN_SITES: tuple[str, ...] = (
 )
 
 
+# No lesion diameter on a CT exceeds the body: a larger number is a unit or typing error (an
+# area, micrometres), refused where it enters (table, SR) rather than classified.
+MAX_DIAMETER_MM = 1000.0
+
+
 class Role(str, Enum):
     """How a lesion is followed: RECIST 1.1 target, non-target, or a new lesion."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import os
 import re
 import struct
@@ -31,7 +32,14 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
 from napari_recist.io.sr_geometry import has_plane, pixel_to_lps
-from napari_recist.model import AxisGeometry, Lesion, LesionState, Measurement, Role
+from napari_recist.model import (
+    MAX_DIAMETER_MM,
+    AxisGeometry,
+    Lesion,
+    LesionState,
+    Measurement,
+    Role,
+)
 
 _IMAGING_MEASUREMENT_REPORT = ("DCM", "126000")
 _IMAGING_MEASUREMENTS = ("DCM", "126010")
@@ -47,7 +55,8 @@ _NUMBERED = re.compile(r"^(?:tp|time\s*point|follow[- ]?up|fu)?\s*#?\s*(-?\d+)$"
 
 # What pydicom raises on damaged or malformed files and content items.
 _DAMAGED = (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError,
-            AttributeError, IndexError, struct.error)
+            AttributeError, IndexError, struct.error, NotImplementedError, OverflowError,
+            RecursionError, MemoryError)
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -362,10 +371,17 @@ class _GroupReader:
                          "is skipped", where)
             return
         try:
-            self.sizes[axis] = float(value.NumericValue) * vocab.UNIT_TO_MM[unit]
+            size_mm = float(value.NumericValue) * vocab.UNIT_TO_MM[unit]
         except (AttributeError, TypeError, ValueError):
             self.problem("measurement value is not a number", where)
             return
+        if not math.isfinite(size_mm) or not 0.0 <= size_mm <= MAX_DIAMETER_MM:
+            # The same limits as the lesion table: a diameter is finite, not negative and
+            # smaller than a body; anything else is refused, never classified.
+            self.problem(f"length {value.NumericValue} {unit} is not a lesion diameter (0 to "
+                         f"{MAX_DIAMETER_MM:g} mm); the measurement is skipped", where)
+            return
+        self.sizes[axis] = size_mm
         for child in item.get("ContentSequence", []):
             if child.get("ValueType") == "CODE" and _key(child) in vocab.MEASUREMENT_METHOD_NAMES:
                 concept = _concept(child)

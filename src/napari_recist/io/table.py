@@ -26,6 +26,7 @@ from napari_recist.io.atomic import atomic_open
 from napari_recist.io.spreadsheet import QUOTE, neutralise, restore
 from napari_recist.model import (
     KNOWN_SITES,
+    MAX_DIAMETER_MM,
     Assessment,
     Lesion,
     LesionState,
@@ -57,6 +58,7 @@ KNOWN_COLUMNS: tuple[str, ...] = (*SPEC_COLUMNS, TRACKING_UID_COLUMN)
 # Sizes are kept to a micrometre-fraction (1e-6 mm): far below any CT resolution, and it makes
 # read -> write -> read exact while float noise such as 12.300000000000001 is written as 12.3.
 SIZE_DECIMALS = 6
+MAX_SIZE_MM = MAX_DIAMETER_MM
 
 _LYMPH_NODE = "lymph node"
 _ROLES: dict[str, Role] = {
@@ -626,6 +628,8 @@ def _parse_size(text: str) -> tuple[float, str]:
         return 0.0, "must be a finite number in mm"
     if size < 0:
         return 0.0, "must not be negative"
+    if size > MAX_SIZE_MM:
+        return 0.0, f"is not a lesion diameter (more than {MAX_SIZE_MM:g} mm)"
     return round(size, SIZE_DECIMALS), ""
 
 

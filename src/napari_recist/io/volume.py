@@ -71,6 +71,12 @@ _SPACING_TOLERANCE_MM = 0.01
 _TILT_TOLERANCE_DEG = 0.1
 # A blank slice filling a gap holds the lowest value a CT stores (air is about -1000 HU).
 FILL_VALUE_HU = -1024
+# Declared sizes are checked before anything is allocated: a damaged or hostile header can
+# declare 60000 x 60000 pixels or 2**31 frames. The limits are far above any CT (a 2048^2
+# matrix, a few thousand slices) and can be raised by environment variables.
+MAX_SLICE_PIXELS = int(os.environ.get("NAPARI_RECIST_MAX_SLICE_PIXELS", 8192 * 8192))
+MAX_FRAMES = int(os.environ.get("NAPARI_RECIST_MAX_FRAMES", 20_000))
+MAX_VOXELS = int(os.environ.get("NAPARI_RECIST_MAX_VOXELS", 2**31))
 # Enhanced and Legacy Converted Enhanced CT Image Storage: geometry in functional groups.
 _MULTI_FRAME_CT = {"1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.2.2"}
 
@@ -347,6 +353,12 @@ def _prepare_slice(path: Path, ds: Dataset, frame: int | None = None) -> _Slice 
         return Problem(str(path), "no Pixel Data (7FE0,0010)")
     element = ds.get_item(PIXEL_DATA, keep_deferred=True)
     rows, columns = unsigned_short(ds, "Rows", 0), unsigned_short(ds, "Columns", 0)
+    if rows == 0 or columns == 0:
+        return Problem(str(path), f"declares {rows} x {columns} pixels: no image")
+    if rows * columns > MAX_SLICE_PIXELS:
+        return Problem(str(path), f"declares {rows} x {columns} pixels per slice, more than "
+                       f"the {MAX_SLICE_PIXELS} read (NAPARI_RECIST_MAX_SLICE_PIXELS): refused "
+                       "before allocating")
     expected = rows * columns * stored.itemsize
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     offset: int | None = None
@@ -403,8 +415,9 @@ def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
         # From the path (least memory, pydicom docs); one frame of a multi-frame image.
         pixels = decode_pixel_array(item.path, index=item.frame)
     except Exception as error:  # noqa: BLE001 - any decoder failure is reported per file
+        reason = str(error) or type(error).__name__
         raise InputError(
-            [Problem(str(item.path), f"pixel data could not be decoded ({error})"
+            [Problem(str(item.path), f"pixel data could not be decoded ({reason})"
                      + (f", frame {item.frame + 1}" if item.frame is not None else ""))]
         ) from error
     if pixels.shape != (rows, columns):
@@ -643,6 +656,18 @@ def _frames(path: Path, header: Dataset) -> list[tuple[Dataset, int | None]]:
     count = integer_value(ascii_value(header, "NumberOfFrames"), 1) or 1
     if count <= 1 and ascii_value(header, "SOPClassUID") not in _MULTI_FRAME_CT:
         return [(header, None)]
+    if count > MAX_FRAMES:
+        raise InputError([Problem(str(path), f"declares {count} frames, more than the "
+                                  f"{MAX_FRAMES} read (NAPARI_RECIST_MAX_FRAMES): refused "
+                                  "before allocating")])
+    element = header.get_item(PIXEL_DATA, keep_deferred=True)
+    length = getattr(element, "length", None)
+    rows, columns = unsigned_short(header, "Rows", 0), unsigned_short(header, "Columns", 0)
+    frame_bytes = rows * columns * max(1, unsigned_short(header, "BitsAllocated", 16) // 8)
+    if length not in (None, 0xFFFFFFFF) and frame_bytes and count * frame_bytes > length:
+        raise InputError([Problem(str(path), f"declares {count} frames of {rows} x {columns} "
+                                  f"pixels ({count * frame_bytes} bytes) but its Pixel Data "
+                                  f"holds {length} bytes")])
     full = pydicom.dcmread(path, defer_size=DEFER_BYTES)  # with the sequences
     shared = _functional(full, "SharedFunctionalGroupsSequence")
     per_frame = full.get("PerFrameFunctionalGroupsSequence") or [None] * count
@@ -765,6 +790,11 @@ def load_series(
     ordered = [usable[i] for i in geometry.order]
     first = ordered[0].header
     rows, columns = int(first.Rows), int(first.Columns)
+    if geometry.depth * rows * columns > MAX_VOXELS:
+        raise InputError([Problem(where, f"{uid}: {geometry.depth} slices of {rows} x {columns} "
+                                  f"pixels exceed the {MAX_VOXELS} voxels read "
+                                  "(NAPARI_RECIST_MAX_VOXELS): refused before allocating "
+                                  "(a gap in the slice positions can make a volume this deep)")])
     if lazy:
         array = _read_lazy(ordered, geometry.slots, geometry.depth, rows, columns)
     else:
