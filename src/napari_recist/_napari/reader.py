@@ -261,7 +261,8 @@ def read_patient(path: str | Sequence[str]) -> list[LayerData]:
                 + [str(problem) for problem in error.problems], error=True)
         return [(None,)]
     session = PatientSession(loaded.record, loaded.timepoints, folder=loaded.folder)
-    _notify(loaded.messages)
+    lock_note = session.hold_lock()
+    _notify([*loaded.messages, *([lock_note] if lock_note else [])])
     layers = patient_layer_data(loaded, session)
     viewer = _current_viewer()
     if viewer is not None:

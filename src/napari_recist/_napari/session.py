@@ -8,6 +8,7 @@ atomically next to the data and emits `PatientSession.changed`.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import datetime as dt
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError
 from napari_recist.io.axis_columns import AXIS_COLUMNS, geometry_to_extra
 from napari_recist.io.display_geometry import DisplayGeometry
-from napari_recist.io.patient import SESSION_FILE
+from napari_recist.io.session_file import SESSION_FILE, FileState, SessionLock, conflict_path
 from napari_recist.model import (
     Assessment,
     AxisGeometry,
@@ -112,6 +113,12 @@ class PatientSession:
         self.bound_viewers: set[int] = set()
         # The worker reading big volumes in the background, while it runs.
         self.loader: Any = None
+        # The session file as this viewer last read or wrote it: a save finding it changed
+        # (another viewer, another process) does not overwrite it (io.session_file).
+        path = self.session_path
+        self._disk_state = FileState.of(path) if path is not None else None
+        self._conflict_path: Path | None = None
+        self.lock: SessionLock | None = None
         self.classify()
 
     # -- reading ---------------------------------------------------------------------------
@@ -351,19 +358,48 @@ class PatientSession:
         return Path(path)
 
     def save(self) -> bool:
-        """Autosave the session table to the patient folder; False (and a signal) on failure."""
+        """Autosave the session table to the patient folder; False (and a signal) on failure.
+
+        When the file changed on disk since this viewer last read or wrote it (another
+        viewer saved), it is not overwritten: this viewer's version goes to a conflict file
+        beside it, and the signal says so.
+        """
         path = self.session_path
         if path is None:
             return False
+        if self._conflict_path is None and FileState.of(path) != self._disk_state:
+            self._conflict_path = conflict_path(path.parent)
+        target = self._conflict_path or path
         try:
-            self.export_csv(path)
+            self.export_csv(target)
         except OSError as error:
-            self.last_save_error = f"cannot autosave {path}: {error.strerror or error}"
+            self.last_save_error = f"cannot autosave {target}: {error.strerror or error}"
             self.save_failed.emit(self.last_save_error)
             return False
+        if self._conflict_path is not None:
+            self.last_save_error = (f"{path} was changed by another viewer: not overwritten; "
+                                    f"your edits are saved in {self._conflict_path.name}")
+            self.save_failed.emit(self.last_save_error)
+            return True
+        self._disk_state = FileState.of(path)
         self.last_save_error = None
         self.saved = True
         return True
+
+    def hold_lock(self) -> str:
+        """Take the patient folder's lock (`io.session_file.SessionLock`); return a note."""
+        if self.folder is None or self.lock is not None:
+            return ""
+        self.lock = SessionLock(self.folder)
+        note = self.lock.acquire()
+        atexit.register(self.lock.release)
+        return note
+
+    def close(self) -> None:
+        """Let go of the patient folder (its lock); the record stays as it is."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- internals -------------------------------------------------------------------------
     def _lesion(self, lesion_id: str) -> Lesion:

@@ -29,6 +29,7 @@ from napari_recist.report.figures import (
     PatientPoint,
     baseline_date,
     label_colour,
+    literal,
     new_figure,
     ordered_labels,
     patient_points,
@@ -312,7 +313,7 @@ def draw_swimmer(
             )
     ax.set_yticks(range(len(lanes)))
     ax.set_yticklabels(
-        [str(p.get("patient_id")) for _, p, _, _ in lanes],
+        [literal(p.get("patient_id")) for _, p, _, _ in lanes],
         fontsize="xx-small" if len(lanes) > 30 else "small",
     )
     ax.set_xlabel("Months from baseline")
@@ -378,7 +379,7 @@ def draw_kaplan_meier(
     fitters = []
     for label in labels:
         members = [pid for pid, g in groups.items() if g == label and pid in times]
-        fitter = KaplanMeierFitter(label=f"{label} (n={len(members)})")
+        fitter = KaplanMeierFitter(label=f"{literal(label)} (n={len(members)})")
         fitter.fit(
             [times[pid].days / DAYS_PER_MONTH for pid in members],
             [times[pid].event for pid in members],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -18,7 +19,15 @@ NO_IMAGES_FROM_TABLE = (
 
 
 def _file_name(patient_id: str) -> str:
+    """A file name for any patient id: safe characters, at most 80 of them.
+
+    An id that had to be changed keeps a hash of the whole id, so two ids never share a page.
+    """
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", patient_id).strip("._") or "patient"
+    if safe != patient_id or len(safe) > 80:
+        # Changed or shortened: a hash of the whole id keeps two patients apart.
+        digest = hashlib.sha1(patient_id.encode("utf-8")).hexdigest()[:8]
+        safe = f"{safe[:70]}-{digest}"
     return f"{safe}.html"
 
 

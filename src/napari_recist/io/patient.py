@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,11 +39,13 @@ from napari_recist.io.dicom_scan import (
     ascii_value,
     scan_dicom_folder,
 )
+from napari_recist.io.session_file import (
+    SESSION_FILE,
+    keep_rejected,
+    remove_stale_temporaries,
+)
 from napari_recist.io.sr_read import SRReadResult, read_sr
 from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord
-
-SESSION_FILE = "napari-recist.session.csv"
-REJECTED_SESSION_FILE = "napari-recist.session.rejected.csv"
 
 RECORD_FROM_SESSION = "session table"
 RECORD_FROM_SR = "SR"
@@ -257,7 +258,8 @@ def open_patient(
     folder = items[0] if items[0].is_dir() else items[0].parent
     scan = scan_dicom_folder(items)
     where = os.fspath(items[0]) if len(items) == 1 else f"{len(items)} paths under {folder}"
-    patients = sorted({s.patient_id for s in scan.series} | {r.patient_id for r in scan.sr_files})
+    ids = {s.patient_id for s in scan.series} | {r.patient_id for r in scan.sr_files}
+    patients = sorted(ids - {""}) or sorted(ids)
     if not patients:
         raise InputError([Problem(where, "no CT series and no structured report found")])
     if len(patients) > 1:
@@ -265,6 +267,12 @@ def open_patient(
                                   f"({', '.join(repr(p) for p in patients)}); give one "
                                   "patient's folder")])
     opened = OpenedPatient(folder=folder, patient_id=patients[0])
+    if "" in ids and patients != [""]:
+        unnamed = [*(str(s.files[0]) for s in scan.series if not s.patient_id),
+                   *(str(r.path) for r in scan.sr_files if not r.patient_id)]
+        opened.read_problems += [Problem(path, f"no Patient ID (0010,0020): taken as patient "
+                                         f"{patients[0]!r}, the only one in the folder",
+                                         column="PatientID") for path in unnamed]
     for note in scan.notes:
         if _may_be_lost_data(note):
             # It may have been the SR of a scan: its measurements would be missing.
@@ -359,6 +367,9 @@ def _read_reports(
             opened.notes.extend(result.notes)
             if result.measurements:
                 opened.sr_results.append(result)
+            elif not result.problems:
+                opened.notes.append(f"{report.path}: a structured report without lesion "
+                                    "measurements (nothing is read from it)")
     if not opened.sr_results:
         opened.record = PatientRecord(opened.patient_id)
         return
@@ -538,19 +549,21 @@ def _read_session(folder: Path, opened: OpenedPatient) -> PatientRecord | None:
     The session keeps work in progress exactly as the reader left it: only what a table
     cannot hold (unreadable cells) is refused; the record rules are checked when the record
     is classified, as for every source. A file with unreadable rows is kept beside it as it
-    was (`REJECTED_SESSION_FILE`) before any new autosave replaces it.
+    was, in a new time-stamped file (`io.session_file.keep_rejected`), before any new
+    autosave replaces it; temporary files of interrupted saves are removed.
     """
     from napari_recist.io.table import read_table
 
     path = folder / SESSION_FILE
+    for removed in remove_stale_temporaries(folder):
+        opened.notes.append(f"removed {removed.name}, left by an interrupted save")
     if not path.is_file():
         return None
     try:
         result = read_table(path, check_records=False)
     except InputError as strict:
-        kept = folder / REJECTED_SESSION_FILE
         try:
-            shutil.copy2(path, kept)
+            kept = keep_rejected(folder, path.read_bytes())
             opened.notes.append(f"the saved session {path} has rows that cannot be restored; "
                                 f"the file as it was is kept as {kept.name}:")
         except OSError as error:

@@ -42,6 +42,11 @@ class PatientPoint:
     overall: str
 
 
+def literal(text: object) -> str:
+    """Text shown as written: matplotlib would read ``$...$`` in an id as mathematics."""
+    return str(text).replace("$", r"\$")
+
+
 def ordered_labels(labels: Sequence[str]) -> list[str]:
     """Labels in legend order: baseline, categories, then responses as the palette orders them."""
     order = ["baseline", *palette.CATEGORY_COLOURS, *palette.RESPONSE_ORDER]
@@ -158,7 +163,8 @@ def draw_patient_spider(
         handles.append(Line2D([], [], color="#777777", linestyle=":", label="one lesion"))
     handles += [Patch(facecolor=label_colour(lab), edgecolor="#333333", label=lab) for lab in shown]
     ax.legend(handles=handles, fontsize="x-small", loc="best", framealpha=0.9)
-    ax.set_title(f"{patient.get('patient_id', '')}: change from baseline", fontsize="medium")
+    ax.set_title(f"{literal(patient.get('patient_id', ''))}: change from baseline",
+                 fontsize="medium")
 
 
 def draw_lesion_trajectory(ax: Axes, patient: Patient, lesions: Sequence[LesionSeries]) -> None:
@@ -222,7 +228,8 @@ def draw_lesion_trajectory(ax: Axes, patient: Patient, lesions: Sequence[LesionS
         Patch(facecolor=label_colour(lab), edgecolor="#333333", label=lab) for lab in ordered
     ]
     ax.legend(handles=handles, fontsize="x-small", loc="best", framealpha=0.9)
-    ax.set_title(f"{patient.get('patient_id', '')}: lesion diameters", fontsize="medium")
+    ax.set_title(f"{literal(patient.get('patient_id', ''))}: lesion diameters",
+                 fontsize="medium")
 
 
 def _lesion_responses(patient: Patient) -> dict[tuple[int, str], str]:
