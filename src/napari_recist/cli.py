@@ -173,6 +173,9 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--store", metavar="SERVER", help="also send the SRs to this PACS (saved name or URL)"
+    )
     parser.set_defaults(handler=_write_sr)
 
 
@@ -181,6 +184,15 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_classify]
 COMMANDS += [_add_report, _add_cohort]
 COMMANDS += [_add_table, _add_write_sr]
 COMMANDS += [_add_sample]
+
+
+def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
+    from napari_recist.commands.pacs import add_pacs_commands
+
+    add_pacs_commands(subparsers)
+
+
+COMMANDS += [_add_pacs]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
@@ -60,7 +61,7 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     InputError
         When the source is missing or holds errors.
     """
-    path = Path(source)
+    path = resolve_source(source)
     if not path.exists():
         raise InputError([Problem(source, "no such file or folder")])
     if path.is_dir():

@@ -1,0 +1,264 @@
+"""DICOMweb transport (dicomweb-client): QIDO-RS search, WADO-RS retrieve, STOW-RS store.
+
+TLS certificates are always verified (a saved server may name its own CA bundle);
+credentials travel in the session's headers, which no message of ours prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pydicom
+
+from napari_recist.errors import InputError, Problem
+from napari_recist.io.pacs.cache import PatientCache
+from napari_recist.io.pacs.common import (
+    CancelToken,
+    InstanceRef,
+    StudyInfo,
+    date_range,
+    parse_date,
+    split_modalities,
+)
+from napari_recist.io.pacs.servers import Server
+
+# Keep the stored transfer syntax (RLE, JPEG...): without "*" servers transcode to Explicit
+# VR Little Endian, or refuse.
+ANY_TRANSFER_SYNTAX = (("application/dicom", "*"),)
+# Instances per STOW-RS request (one request per instance costs a round trip each).
+STOW_BATCH = 32
+_STUDY_FIELDS = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
+                 "PatientID"]
+
+
+def _value(item: dict[str, Any], tag: str) -> Any:
+    """The first value of a DICOM JSON attribute (PS3.18 F.2), None when absent."""
+    values = item.get(tag, {}).get("Value")
+    if not values:
+        return None
+    return values[0]
+
+
+def _values(item: dict[str, Any], tag: str) -> list[Any]:
+    return list(item.get(tag, {}).get("Value") or [])
+
+
+class DicomWebTransport:
+    """A DICOMweb server.
+
+    Parameters
+    ----------
+    server
+        A ``dicomweb`` `Server`.
+    """
+
+    def __init__(self, server: Server) -> None:
+        import requests
+        from dicomweb_client.api import DICOMwebClient
+
+        self.server = server
+        session = requests.Session()
+        session.verify = server.ca_bundle or True
+        session.headers.update(server.auth_headers())
+        self.client = DICOMwebClient(server.url, session=session, timeout=server.timeout)
+        # No hidden retries with back-off: a failing server is reported at once.
+        self.client.set_http_retry_params(retry=False)
+
+    @contextlib.contextmanager
+    def _request(self, request: str) -> Iterator[None]:
+        """Turn transport errors into a `Problem` naming the server and the request."""
+        import requests
+
+        try:
+            yield
+        except requests.exceptions.SSLError:
+            message = "TLS certificate verification failed (give a ca_bundle for a private CA)"
+            raise InputError([self.server.problem(request, message)]) from None
+        except requests.exceptions.Timeout:
+            message = f"no answer within {self.server.timeout:g} s (timeout)"
+            raise InputError([self.server.problem(request, message)]) from None
+        except requests.exceptions.ConnectionError:
+            message = (
+                f"cannot connect to {self.server.host}:{self.server.port}: is the server "
+                "running and the URL right?"
+            )
+            raise InputError([self.server.problem(request, message)]) from None
+        except requests.exceptions.HTTPError as error:
+            raise InputError([self.server.problem(request, _http_message(error))]) from None
+        except (requests.exceptions.RequestException, ValueError) as error:
+            message = f"unexpected answer: {type(error).__name__}"
+            raise InputError([self.server.problem(request, message)]) from None
+
+    def echo(self) -> None:
+        """Check that the server answers a QIDO-RS study search."""
+        with self._request("QIDO-RS search studies (limit 1)"):
+            self.client.search_for_studies(limit=1)
+
+    def find_studies(
+        self, patient_id: str, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> list[StudyInfo]:
+        """Studies of a patient, optionally within a date range (QIDO-RS)."""
+        filters: dict[str, Any] = {"PatientID": patient_id}
+        dates = date_range(date_from, date_to)
+        if dates:
+            filters["StudyDate"] = dates
+        with self._request(f"QIDO-RS search studies PatientID={patient_id}"):
+            found = self.client.search_for_studies(
+                fields=_STUDY_FIELDS, search_filters=filters, get_remaining=True
+            )
+        studies = []
+        for item in found:
+            count = _value(item, "00201206")
+            studies.append(
+                StudyInfo(
+                    study_instance_uid=str(_value(item, "0020000D")),
+                    study_date=parse_date(_value(item, "00080020")),
+                    description=str(_value(item, "00081030") or ""),
+                    modalities=split_modalities(_values(item, "00080061")),
+                    series_count=int(count) if count is not None else None,
+                    patient_id=str(_value(item, "00100020") or patient_id),
+                )
+            )
+        return studies
+
+    def find_instances(self, study_uid: str) -> list[InstanceRef]:
+        """Every instance of a study (QIDO-RS instance search)."""
+        with self._request(f"QIDO-RS search instances of study {study_uid}"):
+            found = self.client.search_for_instances(
+                study_instance_uid=study_uid,
+                fields=["SeriesInstanceUID", "SOPClassUID"],
+                get_remaining=True,
+            )
+        return [
+            InstanceRef(
+                study_uid,
+                str(_value(item, "0020000E")),
+                str(_value(item, "00080018")),
+                str(_value(item, "00080016")),
+            )
+            for item in found
+        ]
+
+    def fetch(
+        self,
+        refs: list[InstanceRef],
+        whole_series: set[str],
+        cache: PatientCache,
+        on_instance: Callable[[], None],
+        cancel: CancelToken,
+    ) -> list[Problem]:
+        """Retrieve instances into the cache (WADO-RS), keeping their transfer syntax.
+
+        Parameters
+        ----------
+        refs
+            The missing instances.
+        whole_series
+            Series UIDs of which every instance is missing: fetched in one request.
+        cache
+            Where to write.
+        on_instance
+            Called after each instance written.
+        cancel
+            Checked between instances.
+
+        Returns
+        -------
+        list of Problem
+            Instances refused by the cache (wrong patient, malformed UIDs).
+        """
+        problems: list[Problem] = []
+        by_series: dict[tuple[str, str], list[InstanceRef]] = {}
+        for ref in refs:
+            by_series.setdefault((ref.study_instance_uid, ref.series_instance_uid), []).append(ref)
+        for (study, series), members in by_series.items():
+            cancel.check()
+            if series in whole_series:
+                request = f"WADO-RS retrieve series {series}"
+                with self._request(request):
+                    datasets = self.client.iter_series(
+                        study, series, media_types=ANY_TRANSFER_SYNTAX
+                    )
+                    for dataset in datasets:
+                        self._write(dataset, cache, request, problems)
+                        on_instance()
+                        cancel.check()
+                continue
+            for ref in members:
+                cancel.check()
+                request = f"WADO-RS retrieve instance {ref.sop_instance_uid}"
+                with self._request(request):
+                    dataset = self.client.retrieve_instance(
+                        study, series, ref.sop_instance_uid, media_types=ANY_TRANSFER_SYNTAX
+                    )
+                self._write(dataset, cache, request, problems)
+                on_instance()
+        return problems
+
+    def _write(
+        self, dataset: pydicom.Dataset, cache: PatientCache, request: str, problems: list[Problem]
+    ) -> None:
+        ref = InstanceRef(
+            str(dataset.get("StudyInstanceUID", "")),
+            str(dataset.get("SeriesInstanceUID", "")),
+            str(dataset.get("SOPInstanceUID", "")),
+            str(dataset.get("SOPClassUID", "")),
+        )
+        source = f"{self.server.label} {request}"
+        problem = cache.check(ref, str(dataset.get("PatientID", "")), source)
+        if problem is not None:
+            problems.append(problem)
+            return
+        buffer = BytesIO()
+        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+        cache.write(ref, buffer.getvalue())
+
+    def store(
+        self, files: list[Path], on_instance: Callable[[], None], cancel: CancelToken
+    ) -> list[Problem]:
+        """Send DICOM files (STOW-RS), in batches; return the instances the server refused."""
+        problems: list[Problem] = []
+        for start in range(0, len(files), STOW_BATCH):
+            cancel.check()
+            batch = files[start : start + STOW_BATCH]
+            datasets = [pydicom.dcmread(path) for path in batch]
+            request = f"STOW-RS store {len(batch)} instance(s) starting with {batch[0].name}"
+            with self._request(request):
+                answer = self.client.store_instances(datasets)
+            by_uid = {
+                str(ds.SOPInstanceUID): path for ds, path in zip(datasets, batch, strict=True)
+            }
+            for failed in answer.get("FailedSOPSequence", []):
+                uid = str(failed.get("ReferencedSOPInstanceUID", ""))
+                reason = failed.get("FailureReason")
+                problems.append(
+                    self.server.problem(
+                        f"STOW-RS store {by_uid.get(uid, uid)}",
+                        f"refused by the server (failure reason {reason})",
+                    )
+                )
+            for _ in batch:
+                on_instance()
+        return problems
+
+
+def _http_message(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    code = getattr(response, "status_code", None)
+    reason = getattr(response, "reason", "") or ""
+    if code in (401, 403):
+        return (
+            f"not authorised (HTTP {code} {reason}): check the token or user/password "
+            "environment variables"
+        )
+    if code == 404:
+        return (
+            "not found (HTTP 404): check the URL's path (e.g. .../dicom-web) and that the "
+            "study or series exists"
+        )
+    return f"the server answered HTTP {code} {reason}".rstrip()
