@@ -185,15 +185,6 @@ def run_servers(args: argparse.Namespace) -> int:
     return 0
 
 
-def cache_root(server_name: str) -> Path:
-    """The user cache folder for a saved server's patients (platformdirs)."""
-    import platformdirs
-
-    from napari_recist.io.pacs import patient_folder_name
-
-    return platformdirs.user_cache_path("napari-recist") / "pacs" / patient_folder_name(server_name)
-
-
 def resolve_source(text: str) -> Path:
     """A command's source: ``pacs://SERVER_NAME/PATIENT_ID`` is retrieved, anything else a path.
 
@@ -216,7 +207,7 @@ def resolve_source(text: str) -> Path:
     """
     if not text.startswith(SOURCE_SCHEME):
         return Path(text)
-    from napari_recist.io.pacs import PacsClient, saved_servers, servers_file
+    from napari_recist.io.pacs import PacsClient, default_cache_root, saved_servers, servers_file
 
     parts = urlsplit(text)
     name = unquote(parts.netloc)
@@ -230,7 +221,7 @@ def resolve_source(text: str) -> Path:
             [Problem(text, f"no saved server {name!r} in {servers_file()} (saved: {known})")]
         )
     client = PacsClient(servers[name])
-    return retrieve_patient(client, patient_id, cache_root(name), None, quiet=False)
+    return retrieve_patient(client, patient_id, default_cache_root(name), None, quiet=False)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@
 reader opens as it is.
 """
 
-from napari_recist.io.pacs.cache import PatientCache, patient_folder_name
+from napari_recist.io.pacs.cache import PatientCache, default_cache_root, patient_folder_name
 from napari_recist.io.pacs.client import PacsClient, RetrieveResult, dicom_files
 from napari_recist.io.pacs.common import Cancelled, CancelToken, InstanceRef, StudyInfo
 from napari_recist.io.pacs.servers import (
@@ -25,6 +25,7 @@ __all__ = [
     "RetrieveResult",
     "Server",
     "StudyInfo",
+    "default_cache_root",
     "dicom_files",
     "parse_server_url",
     "patient_folder_name",

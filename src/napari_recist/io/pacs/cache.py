@@ -37,6 +37,14 @@ def patient_folder_name(patient_id: str) -> str:
     return f"{safe or 'patient'}_{digest}"
 
 
+def default_cache_root(server_name: str) -> Path:
+    """The user cache folder (platformdirs) for the patients of one saved server."""
+    import platformdirs
+
+    base = platformdirs.user_cache_path("napari-recist") / "pacs"
+    return base / patient_folder_name(server_name)
+
+
 class PatientCache:
     """The cache folder of one patient.
 
