@@ -67,6 +67,12 @@ class Orthanc:
             body = answer.read()
         return json.loads(body) if body else None
 
+    def raw(self, path: str) -> bytes:
+        """GET a REST resource's bytes."""
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.read()
+
     def upload(self, folder: Path) -> int:
         """Upload every DICOM file of a folder through the REST API (not our code)."""
         count = 0

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,23 +161,38 @@ class DimseTransport:
     def _dimse_failed(self, request: str, what: str) -> InputError:
         return InputError([self.server.problem(request, what)])
 
+    def _no_answer(self, request: str, started: float) -> InputError:
+        """A request that got no response: the peer ended the association, or a timeout."""
+        if time.monotonic() - started < 0.9 * self.server.timeout:
+            what = (
+                "the server aborted the association: it may not accept our AE title "
+                f"{self.server.calling_aet!r} for this request (register it on the server)"
+            )
+        else:
+            what = f"no answer within {self.server.timeout:g} s (timeout)"
+        return self._dimse_failed(request, what)
+
     def echo(self) -> None:
         """C-ECHO."""
         ae = self._ae()
         ae.add_requested_context(_VERIFICATION)
         with self._association(ae, "C-ECHO") as assoc:
+            started = time.monotonic()
             status = assoc.send_c_echo()
-            if not status or status.Status != 0x0000:
-                raise self._dimse_failed("C-ECHO", "no successful answer (timeout or abort)")
+            if not status:
+                raise self._no_answer("C-ECHO", started)
+            if status.Status != 0x0000:
+                raise self._dimse_failed("C-ECHO", f"failed with status 0x{status.Status:04X}")
 
     def _find(self, identifier: Dataset, request: str) -> list[Dataset]:
         ae = self._ae()
         ae.add_requested_context(_STUDY_ROOT_FIND)
         matches = []
         with self._association(ae, request) as assoc:
+            started = time.monotonic()
             for status, found in assoc.send_c_find(identifier, _STUDY_ROOT_FIND):
                 if not status:
-                    raise self._dimse_failed(request, "no answer (timeout or abort)")
+                    raise self._no_answer(request, started)
                 if status.Status in (0xFF00, 0xFF01):
                     matches.append(found)
                 elif status.Status != 0x0000:
@@ -327,12 +343,13 @@ class DimseTransport:
                                    assoc, cancel)
 
     def _retrieve(self, responses: Any, request: str, assoc: Any, cancel: CancelToken) -> None:
+        started = time.monotonic()
         for status, _identifier in responses:
             if cancel.cancelled:
                 assoc.abort()
                 cancel.check()
             if not status:
-                raise self._dimse_failed(request, "no answer (timeout or abort)")
+                raise self._no_answer(request, started)
             code = status.Status
             if code in (0xFF00, 0xFF01):
                 continue
@@ -364,9 +381,10 @@ class DimseTransport:
         with self._association(ae, "C-STORE") as assoc:
             for path in files:
                 cancel.check()
+                started = time.monotonic()
                 status = assoc.send_c_store(path)
                 if not status:
-                    raise self._dimse_failed(f"C-STORE {path}", "no answer (timeout or abort)")
+                    raise self._no_answer(f"C-STORE {path}", started)
                 if status.Status not in (0x0000, 0xB000, 0xB007, 0xB006):
                     problems.append(self.server.problem(
                         f"C-STORE {path}", f"refused with status 0x{status.Status:04X}"))
