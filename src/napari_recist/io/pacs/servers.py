@@ -137,6 +137,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _redacted(url: str) -> str:
+    """A URL for messages: a password in it is replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _valid_aet(text: str, source: str, what: str) -> str:
     stripped = text.strip()
     if not _AET.match(text) or not stripped:
@@ -169,10 +178,11 @@ def parse_server_url(url: str, name: str | None = None, **options: Any) -> Serve
     """
     source = name or "server URL"
     parts = urlsplit(url)
+    shown = _redacted(url)
     try:
         port = parts.port
     except ValueError:
-        raise InputError([Problem(source, f"bad port in {url!r}")]) from None
+        raise InputError([Problem(source, f"bad port in {shown!r}")]) from None
     if parts.scheme in ("http", "https"):
         if parts.username is not None or parts.password is not None:
             raise InputError(
@@ -185,7 +195,7 @@ def parse_server_url(url: str, name: str | None = None, **options: Any) -> Serve
                 ]
             )
         if not parts.hostname:
-            raise InputError([Problem(source, f"no host in {url!r}")])
+            raise InputError([Problem(source, f"no host in {shown!r}")])
         clean = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         defaults: dict[str, Any] = {"token_env": TOKEN_ENV, "user_env": USER_ENV,
                                     "password_env": PASSWORD_ENV}
@@ -199,7 +209,7 @@ def parse_server_url(url: str, name: str | None = None, **options: Any) -> Serve
             raise InputError([Problem(source, "a DIMSE URL has no password")])
         if not parts.username or not parts.hostname or not port:
             raise InputError(
-                [Problem(source, f"{url!r} is not dimse://CALLED_AET@host:port")]
+                [Problem(source, f"{shown!r} is not dimse://CALLED_AET@host:port")]
             )
         called = _valid_aet(parts.username, source, "called AE title")
         defaults = {"calling_aet": os.environ.get(CALLING_AET_ENV, DEFAULT_CALLING_AET)}
@@ -211,7 +221,7 @@ def parse_server_url(url: str, name: str | None = None, **options: Any) -> Serve
         [
             Problem(
                 source,
-                f"{url!r} is neither http(s)://host:port/dicom-web nor "
+                f"{shown!r} is neither http(s)://host:port/dicom-web nor "
                 "dimse://CALLED_AET@host:port (nor the name of a saved server)",
             )
         ]
