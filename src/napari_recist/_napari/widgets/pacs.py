@@ -128,6 +128,7 @@ class PacsWidget(QWidget):
         self.cancel_token: Any = None
         self.progress_bar: Any = None
         self.progress_seen: list[tuple[int, int]] = []
+        self.progress_final: tuple[int, int] | None = None
         self.last_result: RetrieveResult | None = None
         self._signals = _ProgressSignals()
         self._signals.progressed.connect(self._on_progress)
@@ -261,6 +262,7 @@ class PacsWidget(QWidget):
 
     def _retrieve_finished(self) -> None:
         if self.progress_bar is not None:
+            self.progress_final = (self.progress_bar.n, self.progress_bar.total)
             self.progress_bar.close()
             self.progress_bar = None
         self.cancel_button.enabled = False
