@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from io import BytesIO
 from pathlib import Path
 
 from napari_recist.errors import Problem
@@ -43,6 +44,31 @@ def default_cache_root(server_name: str) -> Path:
 
     base = platformdirs.user_cache_path("napari-recist") / "pacs"
     return base / patient_folder_name(server_name)
+
+
+IDENTITY_TAGS = ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
+                 "SOPClassUID"]
+
+
+def read_identity(data: bytes) -> tuple[InstanceRef, str]:
+    """The UIDs and Patient ID of a DICOM file's bytes (header only, pixels not parsed).
+
+    Raises
+    ------
+    Exception
+        Whatever pydicom raises on bytes that are not DICOM.
+    """
+    import pydicom
+
+    header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=IDENTITY_TAGS,
+                             force=True)
+    ref = InstanceRef(
+        str(header.get("StudyInstanceUID", "")),
+        str(header.get("SeriesInstanceUID", "")),
+        str(header.get("SOPInstanceUID", "")),
+        str(header.get("SOPClassUID", "")),
+    )
+    return ref, str(header.get("PatientID", ""))
 
 
 class PatientCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ class Transport(Protocol):
     def find_instances(self, study_uid: str) -> list[InstanceRef]: ...  # noqa: D102
 
     def fetch(  # noqa: D102
-        self, refs: list[InstanceRef], whole_series: set[str], cache: PatientCache,
+        self, refs: list[InstanceRef], whole: set[str], cache: PatientCache,
         on_instance: object, cancel: CancelToken,
     ) -> list[Problem]: ...
 
@@ -178,18 +179,24 @@ class PacsClient:
         result.already = len(listed) - len(missing)
         total = len(listed)
         done = [result.already]
+        lock = threading.Lock()
 
-        def on_instance() -> None:
-            done[0] += 1
-            if progress is not None:
-                progress(min(done[0], total), total)
+        def on_instance() -> None:  # called from writer threads: counted under a lock
+            with lock:
+                done[0] += 1
+                if progress is not None:
+                    progress(min(done[0], total), total)
 
         if progress is not None:
             progress(result.already, total)
-        missing_series = {ref.series_instance_uid for ref in missing}
-        complete = {ref.series_instance_uid for ref in listed if cache.has(ref)}
-        whole_series = missing_series - complete
-        result.problems += self.transport.fetch(missing, whole_series, cache, on_instance, cancel)
+        # Studies and series with nothing cached travel in one request each.
+        cached = [ref for ref in listed if cache.has(ref)]
+        whole = {ref.study_instance_uid for ref in missing} - {
+            ref.study_instance_uid for ref in cached}
+        whole |= {ref.series_instance_uid for ref in missing} - {
+            ref.series_instance_uid for ref in cached}
+        result.problems += self.transport.fetch(missing, whole, cache, on_instance, cancel)
+        cancel.check()  # cancelled while the last instances were being written
         still = [ref for ref in missing if not cache.has(ref)]
         result.fetched = len(missing) - len(still)
         refused = len(result.problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pydicom
 
 from napari_recist.errors import InputError, Problem
-from napari_recist.io.pacs.cache import PatientCache
+from napari_recist.io.pacs.cache import PatientCache, read_identity
 from napari_recist.io.pacs.common import (
     CancelToken,
     InstanceRef,
@@ -29,7 +30,10 @@ from napari_recist.io.pacs.servers import Server
 
 # Keep the stored transfer syntax (RLE, JPEG...): without "*" servers transcode to Explicit
 # VR Little Endian, or refuse.
-ANY_TRANSFER_SYNTAX = (("application/dicom", "*"),)
+_ACCEPT_ANY_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+
+# Threads writing retrieved instances to the cache.
+WRITERS = 4
 # Instances per STOW-RS request (one request per instance costs a round trip each).
 STOW_BATCH = 32
 _STUDY_FIELDS = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
@@ -65,6 +69,7 @@ class DicomWebTransport:
         session = requests.Session()
         session.verify = server.ca_bundle or True
         session.headers.update(server.auth_headers())
+        self.session = session
         self.client = DICOMwebClient(server.url, session=session, timeout=server.timeout)
         # No hidden retries with back-off: a failing server is reported at once.
         self.client.set_http_retry_params(retry=False)
@@ -147,7 +152,7 @@ class DicomWebTransport:
     def fetch(
         self,
         refs: list[InstanceRef],
-        whole_series: set[str],
+        whole: set[str],
         cache: PatientCache,
         on_instance: Callable[[], None],
         cancel: CancelToken,
@@ -158,8 +163,9 @@ class DicomWebTransport:
         ----------
         refs
             The missing instances.
-        whole_series
-            Series UIDs of which every instance is missing: fetched in one request.
+        whole
+            Study and series UIDs of which every instance is missing: each fetched in one
+            request.
         cache
             Where to write.
         on_instance
@@ -176,47 +182,87 @@ class DicomWebTransport:
         by_series: dict[tuple[str, str], list[InstanceRef]] = {}
         for ref in refs:
             by_series.setdefault((ref.study_instance_uid, ref.series_instance_uid), []).append(ref)
-        for (study, series), members in by_series.items():
-            cancel.check()
-            if series in whole_series:
-                request = f"WADO-RS retrieve series {series}"
-                with self._request(request):
-                    datasets = self.client.iter_series(
-                        study, series, media_types=ANY_TRANSFER_SYNTAX
-                    )
-                    for dataset in datasets:
-                        self._write(dataset, cache, request, problems)
-                        on_instance()
+        # Writes (each ends with an fsync) overlap with receiving the next instances.
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="pacs-write") as pool:
+            pending: list[Future[None]] = []
+
+            def write(part: bytes, request: str) -> None:
+                job = self._check(part, cache, request, problems)
+                if job is not None:
+                    future = pool.submit(cache.write, *job)
+                    future.add_done_callback(lambda _: on_instance())
+                    pending.append(future)
+
+            try:
+                studies_done: set[str] = set()
+                for (study, series), members in by_series.items():
+                    cancel.check()
+                    if study in whole:
+                        if study not in studies_done:
+                            studies_done.add(study)
+                            request = f"WADO-RS retrieve study {study}"
+                            with self._request(request):
+                                for part in self._parts(f"/studies/{study}"):
+                                    write(part, request)
+                                    cancel.check()
+                        continue
+                    series_path = f"/studies/{study}/series/{series}"
+                    if series in whole:
+                        request = f"WADO-RS retrieve series {series}"
+                        with self._request(request):
+                            for part in self._parts(series_path):
+                                write(part, request)
+                                cancel.check()
+                        continue
+                    for ref in members:
                         cancel.check()
-                continue
-            for ref in members:
-                cancel.check()
-                request = f"WADO-RS retrieve instance {ref.sop_instance_uid}"
-                with self._request(request):
-                    dataset = self.client.retrieve_instance(
-                        study, series, ref.sop_instance_uid, media_types=ANY_TRANSFER_SYNTAX
-                    )
-                self._write(dataset, cache, request, problems)
-                on_instance()
+                        request = f"WADO-RS retrieve instance {ref.sop_instance_uid}"
+                        path = f"{series_path}/instances/{ref.sop_instance_uid}"
+                        with self._request(request):
+                            for part in self._parts(path):
+                                write(part, request)
+            finally:
+                for future in pending:
+                    future.result()  # an OSError of a write is raised here
         return problems
 
-    def _write(
-        self, dataset: pydicom.Dataset, cache: PatientCache, request: str, problems: list[Problem]
-    ) -> None:
-        ref = InstanceRef(
-            str(dataset.get("StudyInstanceUID", "")),
-            str(dataset.get("SeriesInstanceUID", "")),
-            str(dataset.get("SOPInstanceUID", "")),
-            str(dataset.get("SOPClassUID", "")),
+    def _parts(self, path: str) -> Iterator[bytes]:
+        """The DICOM files of a WADO-RS multipart answer, as the server sent them.
+
+        The bytes are kept as sent (no decoding and re-encoding: faster, and the stored
+        transfer syntax and every element stay as they are); dicomweb-client's multipart
+        decoder splits the stream.
+        """
+        response = self.session.get(
+            self.server.url + path, headers={"Accept": _ACCEPT_ANY_DICOM}, stream=True,
+            timeout=self.server.timeout,
         )
+        response.raise_for_status()
+        if response.headers.get("Content-Type", "").startswith("application/dicom"):
+            yield response.content  # a single part sent without multipart framing
+            return
+        yield from self.client._decode_multipart_message(response, stream=True)
+
+    def _check(
+        self, part: bytes, cache: PatientCache, request: str, problems: list[Problem]
+    ) -> tuple[InstanceRef, bytes] | None:
+        """The instance's UIDs and file bytes, or None (and a problem) when refused."""
         source = f"{self.server.label} {request}"
-        problem = cache.check(ref, str(dataset.get("PatientID", "")), source)
+        try:
+            ref, patient_id = read_identity(part)
+        except Exception as error:  # pydicom raises many kinds on a damaged file
+            problems.append(Problem(source, f"unreadable DICOM part ({type(error).__name__})"))
+            return None
+        problem = cache.check(ref, patient_id, source)
         if problem is not None:
             problems.append(problem)
-            return
-        buffer = BytesIO()
-        pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
-        cache.write(ref, buffer.getvalue())
+            return None
+        if part[128:132] != b"DICM":  # PS3.18 8.7.3.1: a PS3.10 file; mend one that is not
+            buffer = BytesIO()
+            pydicom.dcmwrite(buffer, pydicom.dcmread(BytesIO(part), force=True),
+                             enforce_file_format=True)
+            part = buffer.getvalue()
+        return ref, part
 
     def store(
         self, files: list[Path], on_instance: Callable[[], None], cancel: CancelToken

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from pydicom.uid import (
 )
 
 from napari_recist.errors import InputError, Problem
-from napari_recist.io.pacs.cache import PatientCache
+from napari_recist.io.pacs.cache import PatientCache, read_identity
 from napari_recist.io.pacs.common import (
     CancelToken,
     InstanceRef,
@@ -51,6 +52,8 @@ TRANSFER_SYNTAXES = (
     ExplicitVRBigEndian, RLELossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1,
     JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000,
 )
+# Threads writing retrieved instances to the cache.
+WRITERS = 4
 # PS3.8 9.3.2: at most 128 presentation contexts per association (odd IDs 1..255).
 MAX_CONTEXTS = 128
 _STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -184,19 +187,27 @@ class DimseTransport:
             if status.Status != 0x0000:
                 raise self._dimse_failed("C-ECHO", f"failed with status 0x{status.Status:04X}")
 
-    def _find(self, identifier: Dataset, request: str) -> list[Dataset]:
+    @contextlib.contextmanager
+    def _find_association(self, request: str) -> Iterator[Any]:
         ae = self._ae()
         ae.add_requested_context(_STUDY_ROOT_FIND)
-        matches = []
         with self._association(ae, request) as assoc:
-            started = time.monotonic()
-            for status, found in assoc.send_c_find(identifier, _STUDY_ROOT_FIND):
-                if not status:
-                    raise self._no_answer(request, started)
-                if status.Status in (0xFF00, 0xFF01):
-                    matches.append(found)
-                elif status.Status != 0x0000:
-                    raise self._dimse_failed(request, _status_text(status.Status, self.server))
+            yield assoc
+
+    def _find(self, identifier: Dataset, request: str, assoc: Any = None) -> list[Dataset]:
+        """C-FIND matches, on the given association or on a new one."""
+        if assoc is None:
+            with self._find_association(request) as assoc:
+                return self._find(identifier, request, assoc)
+        matches = []
+        started = time.monotonic()
+        for status, found in assoc.send_c_find(identifier, _STUDY_ROOT_FIND):
+            if not status:
+                raise self._no_answer(request, started)
+            if status.Status in (0xFF00, 0xFF01):
+                matches.append(found)
+            elif status.Status != 0x0000:
+                raise self._dimse_failed(request, _status_text(status.Status, self.server))
         return matches
 
     def find_studies(
@@ -229,33 +240,44 @@ class DimseTransport:
 
     def find_instances(self, study_uid: str) -> list[InstanceRef]:
         """Every instance of a study (C-FIND series, then images of each series)."""
-        query = Dataset()
-        query.QueryRetrieveLevel = "SERIES"
-        query.StudyInstanceUID = study_uid
-        query.SeriesInstanceUID = ""
-        series = [
-            str(item.SeriesInstanceUID)
-            for item in self._find(query, f"C-FIND series of study {study_uid}")
-        ]
+        request = f"C-FIND series of study {study_uid}"
         refs = []
-        for series_uid in series:
+        with self._find_association(request) as assoc:
             query = Dataset()
-            query.QueryRetrieveLevel = "IMAGE"
+            query.QueryRetrieveLevel = "SERIES"
             query.StudyInstanceUID = study_uid
-            query.SeriesInstanceUID = series_uid
-            query.SOPInstanceUID = ""
-            query.SOPClassUID = ""
-            for item in self._find(query, f"C-FIND instances of series {series_uid}"):
-                refs.append(
+            query.SeriesInstanceUID = ""
+            query.NumberOfSeriesRelatedInstances = ""
+            series = {
+                str(item.SeriesInstanceUID): item.get("NumberOfSeriesRelatedInstances")
+                for item in self._find(query, request, assoc)
+            }
+            for series_uid, expected in series.items():
+                query = Dataset()
+                query.QueryRetrieveLevel = "IMAGE"
+                query.StudyInstanceUID = study_uid
+                query.SeriesInstanceUID = series_uid
+                query.SOPInstanceUID = ""
+                query.SOPClassUID = ""
+                found = self._find(query, f"C-FIND instances of series {series_uid}", assoc)
+                # A listing shorter than the series' own count would retrieve too little
+                # without a word: refuse it.
+                if expected not in (None, "") and int(expected) != len(found):
+                    raise self._dimse_failed(
+                        f"C-FIND instances of series {series_uid}",
+                        f"{len(found)} instances listed, but the series counts {expected}",
+                    )
+                refs += [
                     InstanceRef(study_uid, series_uid, str(item.SOPInstanceUID),
                                 str(item.get("SOPClassUID", "")))
-                )
+                    for item in found
+                ]
         return refs
 
     def fetch(
         self,
         refs: list[InstanceRef],
-        whole_series: set[str],
+        whole: set[str],
         cache: PatientCache,
         on_instance: Callable[[], None],
         cancel: CancelToken,
@@ -268,30 +290,38 @@ class DimseTransport:
             return []
         problems: list[Problem] = []
         lock = threading.Lock()
+        source = f"{self.server.label} C-STORE sub-operation"
+        # Writes (each ends with an fsync) overlap with receiving the next instances.
+        pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="pacs-write")
+        pending: list[Future[Any]] = []
 
         def on_store(event: Any) -> int:
-            dataset = event.dataset
-            ref = InstanceRef(
-                str(dataset.get("StudyInstanceUID", "")),
-                str(dataset.get("SeriesInstanceUID", "")),
-                str(dataset.get("SOPInstanceUID", "")),
-                str(dataset.get("SOPClassUID", "")),
-            )
-            problem = cache.check(ref, str(dataset.get("PatientID", "")),
-                                  f"{self.server.label} C-STORE sub-operation")
+            data = event.encoded_dataset()
+            try:
+                ref, patient_id = read_identity(data)
+                problem = cache.check(ref, patient_id, source)
+            except Exception as error:  # pydicom raises many kinds on a damaged file
+                problem = Problem(source, f"unreadable instance ({type(error).__name__})")
             if problem is not None:
                 with lock:
                     problems.append(problem)
-                return 0xC000
-            cache.write(ref, event.encoded_dataset())
-            on_instance()
+                return 0xC000  # PS3.4 B.2.3: failure, cannot understand
+            future = pool.submit(cache.write, ref, data)
+            future.add_done_callback(lambda _: on_instance())
+            with lock:
+                pending.append(future)
             return 0x0000
 
-        identifiers = _identifiers(refs, whole_series)
-        if self.server.move_port is None:
-            self._get(refs, identifiers, on_store, cancel)
-        else:
-            self._move(identifiers, on_store, cancel)
+        identifiers = _identifiers(refs, whole)
+        try:
+            if self.server.move_port is None:
+                self._get(refs, identifiers, on_store, cancel)
+            else:
+                self._move(identifiers, on_store, cancel)
+        finally:
+            pool.shutdown(wait=True)
+            for future in pending:
+                future.result()  # an OSError of a write is raised here
         return problems
 
     def _get(
@@ -392,25 +422,27 @@ class DimseTransport:
         return problems
 
 
-def _identifiers(refs: list[InstanceRef], whole_series: set[str]) -> list[tuple[str, Dataset]]:
-    """C-GET/C-MOVE identifiers: one per whole series, one per remaining instance."""
+def _identifiers(refs: list[InstanceRef], whole: set[str]) -> list[tuple[str, Dataset]]:
+    """C-GET/C-MOVE identifiers: one per whole study or series, one per remaining instance."""
     result = []
-    done_series: set[str] = set()
+    done: set[str] = set()
     for ref in refs:
-        if ref.series_instance_uid in whole_series:
-            if ref.series_instance_uid in done_series:
-                continue
-            done_series.add(ref.series_instance_uid)
-            identifier = Dataset()
-            identifier.QueryRetrieveLevel = "SERIES"
-            identifier.StudyInstanceUID = ref.study_instance_uid
-            identifier.SeriesInstanceUID = ref.series_instance_uid
-            result.append((f"series {ref.series_instance_uid}", identifier))
-            continue
         identifier = Dataset()
-        identifier.QueryRetrieveLevel = "IMAGE"
         identifier.StudyInstanceUID = ref.study_instance_uid
+        if ref.study_instance_uid in whole:
+            if ref.study_instance_uid not in done:
+                done.add(ref.study_instance_uid)
+                identifier.QueryRetrieveLevel = "STUDY"
+                result.append((f"study {ref.study_instance_uid}", identifier))
+            continue
         identifier.SeriesInstanceUID = ref.series_instance_uid
+        if ref.series_instance_uid in whole:
+            if ref.series_instance_uid not in done:
+                done.add(ref.series_instance_uid)
+                identifier.QueryRetrieveLevel = "SERIES"
+                result.append((f"series {ref.series_instance_uid}", identifier))
+            continue
+        identifier.QueryRetrieveLevel = "IMAGE"
         identifier.SOPInstanceUID = ref.sop_instance_uid
         result.append((f"instance {ref.sop_instance_uid}", identifier))
     return result
