@@ -83,11 +83,12 @@ def test_get_gives_a_folder_that_classifies_like_the_sample(
     extra = [str(orthanc.move_port) if e == "MOVE" else e for e in extra]
     out = tmp_path / "cache"
     args = ["pacs", "get", server, "--patient-id", SAMPLE_PATIENT, "--out", str(out), "--quiet"]
-    assert main(args + extra) == 0
+    code = main(args + extra)
     captured = capsys.readouterr()
+    assert code == 0, captured.err
     folder = Path(captured.out.strip().splitlines()[-1])
     assert folder == out / SAMPLE_PATIENT
-    assert "fetched 183 instance(s), 0 already" in captured.err
+    assert "fetched 183 instance(s), 0 already" in captured.err, captured.err
     # Every instance, in the transfer syntax it was stored in (RLE CT, explicit VR SR).
     assert sop_uids(folder) == sop_uids(SAMPLE)
     assert classify(folder, tmp_path / "got.json") == sample_classification

@@ -32,7 +32,8 @@ def test_search_retrieve_open_and_send_srs(make_napari_viewer, qtbot, saved, ort
     widget.table.item(1, 0).setCheckState(Qt.Unchecked)
     assert len(widget.ticked_studies()) == 2
     widget.retrieve_button.native.click()
-    qtbot.waitUntil(lambda: widget.last_result is not None, timeout=30000)
+    qtbot.waitUntil(lambda: widget.retrieve_outcome is not None, timeout=30000)
+    assert widget.retrieve_outcome[0], widget.status.text()
     qtbot.waitUntil(lambda: len(viewer.layers) >= 4, timeout=30000)
     result = widget.last_result
     assert (result.fetched, result.already, result.problems) == (122, 0, [])

@@ -130,6 +130,7 @@ class PacsWidget(QWidget):
         self.progress_seen: list[tuple[int, int]] = []
         self.progress_final: tuple[int, int] | None = None
         self.last_result: RetrieveResult | None = None
+        self.retrieve_outcome: tuple[bool, Any] | None = None
         self._signals = _ProgressSignals()
         self._signals.progressed.connect(self._on_progress)
         self.search_button.changed.connect(self.search)
@@ -272,6 +273,7 @@ class PacsWidget(QWidget):
         from napari_recist.io.pacs import Cancelled
 
         ok, value = outcome
+        self.retrieve_outcome = outcome
         if not ok:
             if isinstance(value, Cancelled):
                 self._done("Retrieve cancelled; what arrived is kept and will not travel again.")

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -201,16 +202,18 @@ class DicomWebTransport:
                         if study not in studies_done:
                             studies_done.add(study)
                             request = f"WADO-RS retrieve study {study}"
-                            with self._request(request):
-                                for part in self._parts(f"/studies/{study}"):
+                            with self._request(request), closing(
+                                self._parts(f"/studies/{study}")
+                            ) as parts:
+                                for part in parts:
                                     write(part, request)
                                     cancel.check()
                         continue
                     series_path = f"/studies/{study}/series/{series}"
                     if series in whole:
                         request = f"WADO-RS retrieve series {series}"
-                        with self._request(request):
-                            for part in self._parts(series_path):
+                        with self._request(request), closing(self._parts(series_path)) as parts:
+                            for part in parts:
                                 write(part, request)
                                 cancel.check()
                         continue
@@ -218,8 +221,8 @@ class DicomWebTransport:
                         cancel.check()
                         request = f"WADO-RS retrieve instance {ref.sop_instance_uid}"
                         path = f"{series_path}/instances/{ref.sop_instance_uid}"
-                        with self._request(request):
-                            for part in self._parts(path):
+                        with self._request(request), closing(self._parts(path)) as parts:
+                            for part in parts:
                                 write(part, request)
             finally:
                 for future in pending:
@@ -237,11 +240,14 @@ class DicomWebTransport:
             self.server.url + path, headers={"Accept": _ACCEPT_ANY_DICOM}, stream=True,
             timeout=self.server.timeout,
         )
-        response.raise_for_status()
-        if response.headers.get("Content-Type", "").startswith("application/dicom"):
-            yield response.content  # a single part sent without multipart framing
-            return
-        yield from self.client._decode_multipart_message(response, stream=True)
+        try:
+            response.raise_for_status()
+            if response.headers.get("Content-Type", "").startswith("application/dicom"):
+                yield response.content  # a single part sent without multipart framing
+                return
+            yield from self.client._decode_multipart_message(response, stream=True)
+        finally:
+            response.close()  # also when cancelled mid-stream: the connection is not left open
 
     def _check(
         self, part: bytes, cache: PatientCache, request: str, problems: list[Problem]
