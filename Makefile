@@ -14,11 +14,12 @@ STAMP := $(VENV)/.installed-$(QT_API)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Virtual display for napari's GL canvas (QT_QPA_PLATFORM=offscreen cannot render layers),
 # dcmtk for dsrdump, nodejs/npm for OHIF's SR reader (dcmjs), chromium for report rendering,
-# pixelmed-apps (Java) for the SR template validator.
+# pixelmed-apps (Java) for the SR template validator, orthanc + orthanc-dicomweb for the PACS
+# tests (a real server started by the tests on free loopback ports).
 DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 libxcb-icccm4 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 \
 	libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 dcmtk nodejs \
-	chromium pixelmed-apps
+	chromium pixelmed-apps orthanc orthanc-dicomweb
 
 .PHONY: demo test bench lint package system-deps js-deps screenshot clean
 

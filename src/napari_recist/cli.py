@@ -254,6 +254,9 @@ def _add_write_sr(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
+    parser.add_argument(
+        "--store", metavar="SERVER", help="also send the SRs to this PACS (saved name or URL)"
+    )
     parser.set_defaults(handler=_write_sr, folder_options={"--out": "out"})
 
 
@@ -296,6 +299,15 @@ def _add_propagate(subparsers: argparse._SubParsersAction) -> None:
 
 
 COMMANDS += [_add_propagate]
+
+
+def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
+    from napari_recist.commands.pacs import add_pacs_commands
+
+    add_pacs_commands(subparsers, [COMMON], PACS)
+
+
+COMMANDS += [_add_pacs]
 
 
 def build_parser() -> argparse.ArgumentParser:

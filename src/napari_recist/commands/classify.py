@@ -8,10 +8,10 @@ import dataclasses
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from napari_recist.commands._output import is_stdout, one_stdout, open_output
+from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
@@ -64,7 +64,7 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     InputError
         When the source is missing or holds errors.
     """
-    path = Path(source)
+    path = resolve_source(source)
     if not path.exists():
         raise InputError([Problem(source, "no such file or folder")])
     if path.is_dir():

@@ -102,6 +102,10 @@ def run_write_sr(args: argparse.Namespace) -> int:
                                     where=str(args.patient_dir), progress=bar.update)
     for path in written:
         print(path)
+    if args.store:
+        from napari_recist.commands.pacs import store_paths
+
+        store_paths(args.store, written, quiet=args.quiet)
     return 0
 
 

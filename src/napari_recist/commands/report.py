@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from napari_recist.commands.pacs import resolve_source
 from napari_recist.errors import InputError, Problem
 
 NO_IMAGES_FROM_TABLE = (
@@ -107,7 +108,7 @@ def run_report(args: argparse.Namespace) -> int:
         criteria = Criteria.from_toml(args.criteria) if args.criteria else Criteria()
     except ValueError as error:
         raise InputError([str(error)]) from None
-    source = Path(args.source)
+    source = resolve_source(args.source)
     out = Path(args.out)
     if not source.exists():
         raise InputError([Problem(str(source), "no such file or folder")])

@@ -66,6 +66,10 @@ class ExportWidget(SessionDock):
         layout = QVBoxLayout(self)
         layout.addWidget(csv_button)
         layout.addWidget(sr_button)
+        pacs_button = QPushButton("Send SRs to PACS...")
+        pacs_button.clicked.connect(self._send_to_pacs)
+        layout.addWidget(pacs_button)
+        self.sr_files: list[Path] = []
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.follow_session()
@@ -94,7 +98,18 @@ class ExportWidget(SessionDock):
             self._fail(f"SR not written: {error}")
             return []
         self._done(f"{len(written)} SR file(s) written to {folder}")
+        self.sr_files = written
         return written
+
+    def _send_to_pacs(self) -> None:
+        from napari_recist._napari.widgets.pacs import send_files_to_pacs
+
+        if not self.sr_files:
+            self._fail("Export the DICOM SRs first; those files are sent.")
+            return
+        outcome = send_files_to_pacs(self, self.sr_files)
+        if outcome is not None:
+            (self._done if outcome[0] else self._fail)(outcome[1])
 
     def _choose_csv(self) -> None:
         session = self._require_session()
