@@ -81,7 +81,15 @@ def test_damaged_table_is_read_or_refused(tmp_path_factory, data: bytes, lenient
         assert all(str(path) in str(problem) for problem in error.problems)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00" * 200, b"DICM", b"\x80" * 132 + b"DICM"])
+def _meta_vr_broken() -> bytes:
+    """Found by the fuzz test: the VR of (0002,0000) damaged (BytesLengthException)."""
+    data = bytearray(SR.read_bytes())
+    data[136] = 0  # "UL" -> "\x00L"
+    return bytes(data)
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 200, b"DICM", b"\x80" * 132 + b"DICM",
+                                  _meta_vr_broken()])
 def test_regression_cases(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "sr.dcm"
     path.write_bytes(data)

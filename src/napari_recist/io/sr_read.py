@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import data_element_generator
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
@@ -56,7 +56,7 @@ _NUMBERED = re.compile(r"^(?:tp|time\s*point|follow[- ]?up|fu)?\s*#?\s*(-?\d+)$"
 # What pydicom raises on damaged or malformed files and content items.
 _DAMAGED = (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError,
             AttributeError, IndexError, struct.error, NotImplementedError, OverflowError,
-            RecursionError, MemoryError)
+            RecursionError, MemoryError, BytesLengthException)
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
