@@ -56,6 +56,7 @@ package: system-deps
 
 # OHIF's SR reader (npm dcmjs, pinned by tests/_js/package-lock.json) for the SR tests.
 js-deps:
+	@if [ -L tests/_js/node_modules ]; then rm tests/_js/node_modules; fi
 	@if [ ! -d tests/_js/node_modules/dcmjs ]; then npm ci --prefix tests/_js --no-audit --no-fund --loglevel=error; fi
 
 bench: $(STAMP)

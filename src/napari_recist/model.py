@@ -64,7 +64,7 @@ class LesionState(str, Enum):
 Point3D = tuple[float, float, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lesion:
     """A lesion followed over time.
 
@@ -92,7 +92,7 @@ class Lesion:
     tracking_uid: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AxisGeometry:
     """Where an axis was drawn: its end points in patient coordinates (LPS, mm).
 
@@ -111,7 +111,7 @@ class AxisGeometry:
     frame_of_reference_uid: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Measurement:
     """One lesion at one assessment: its sizes or, when not measured, its state.
 

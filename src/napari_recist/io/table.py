@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from napari_recist.checks import RecordIssue, check_record
@@ -119,6 +120,11 @@ class TableReadResult:
     extra_columns: list[str] = field(default_factory=list)
 
 
+# One shared, read-only empty mapping for rows and measurements without extra columns: a
+# million-row table then holds no million empty dictionaries.
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+
 class _Row:
     """One data row after parsing; a field that could not be parsed is None."""
 
@@ -155,7 +161,7 @@ class _Row:
         self.short_mm: float | None = None
         self.state: LesionState | None = None
         self.tracking_uid: str | None = None
-        self.extra: dict[str, str] = {}
+        self.extra: Mapping[str, str] = _NO_EXTRA
         self.clean = True
         self.blank = False  # neither a size nor a state was given
 
@@ -564,7 +570,7 @@ class _Parser:
         if self.i_uid >= 0 and values[self.i_uid]:
             row.tracking_uid = values[self.i_uid]
         if self.layout.extra:
-            row.extra = {name: values[i] for i, name in self.layout.extra if values[i]}
+            row.extra = {name: values[i] for i, name in self.layout.extra if values[i]} or _NO_EXTRA
 
         if len(problems) > start:
             row.clean = False
