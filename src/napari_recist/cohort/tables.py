@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_recist.io.atomic import atomic_open
+from napari_recist.io.spreadsheet import neutralise
 
 Patient = Mapping[str, Any]
 
@@ -95,13 +96,17 @@ def patient_row(patient: Patient) -> dict[str, str]:
     return {column: _text(values[column]) for column in PATIENT_COLUMNS}
 
 
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
-    """Write rows to a CSV file atomically (a temporary file, then a rename)."""
+    """Write rows to a CSV file atomically, every cell spreadsheet-safe (`io.spreadsheet`)."""
     with atomic_open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         for row in rows:
-            writer.writerow({column: row.get(column, "") for column in columns})
+            writer.writerow({column: neutralise(_cell(row.get(column))) for column in columns})
 
 
 @dataclass(frozen=True)
