@@ -192,3 +192,22 @@ def test_images_declared_huge_are_refused_before_allocating(
     with pytest.raises(InputError) as error:
         load_series(folder)
     assert words in str(error.value) and "slice.dcm" in str(error.value)
+
+
+def test_a_bad_ct_pixel_spacing_is_blamed_on_the_ct_not_the_sr(sample: Path) -> None:
+    from napari_recist.io.patient import open_patient
+
+    before = open_patient(sample)
+    line = next(m.long_axis for m in before.record.assessment(1).measurements.values()
+                if m.long_axis is not None and m.long_axis.referenced_sop_uid)
+    ct = next(p for p in (sample / "2024-03-11_week08" / "CT").iterdir()
+              if str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
+              == line.referenced_sop_uid)
+    ds = pydicom.dcmread(ct)
+    ds.PixelSpacing = ["0", "0"]
+    ds.save_as(ct)
+    opened = open_patient(sample)
+    texts = [str(p) for p in opened.read_problems]
+    assert any(str(ct) in text and "Pixel Spacing" in text for text in texts), texts
+    week08 = opened.record.assessment(1)
+    assert all(m.long_axis_mm for m in week08.measurements.values() if m.state == "measured")

@@ -16,11 +16,26 @@ PLANE_TOLERANCE_MM = 1e-3
 
 
 def _plane(image: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """The image plane; ValueError when its attributes are not a valid plane.
+
+    PS3.3 C.7.6.2: Image Position (3 finite numbers), Image Orientation (two unit direction
+    cosines, perpendicular) and Pixel Spacing (two positive numbers) in mm.
+    """
     origin = np.asarray(image.ImagePositionPatient, dtype=float)
-    row_dir = np.asarray(image.ImageOrientationPatient[:3], dtype=float)
-    col_dir = np.asarray(image.ImageOrientationPatient[3:], dtype=float)
-    row_spacing, column_spacing = (float(v) for v in image.PixelSpacing)
-    return origin, row_dir, col_dir, row_spacing, column_spacing
+    orientation = np.asarray(image.ImageOrientationPatient, dtype=float)
+    spacing = np.asarray(image.PixelSpacing, dtype=float)
+    if origin.shape != (3,) or orientation.shape != (6,) or spacing.shape != (2,):
+        raise ValueError("Image Position/Orientation (Patient) or Pixel Spacing has the wrong "
+                         "number of values")
+    if not (np.all(np.isfinite(origin)) and np.all(np.isfinite(orientation))
+            and np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
+        raise ValueError(f"Pixel Spacing {spacing.tolist()} or the position/orientation is "
+                         "not finite and positive")
+    row_dir, col_dir = orientation[:3], orientation[3:]
+    if (abs(np.linalg.norm(row_dir) - 1) > 1e-3 or abs(np.linalg.norm(col_dir) - 1) > 1e-3
+            or abs(float(row_dir @ col_dir)) > 1e-3):
+        raise ValueError("Image Orientation (Patient) is not two perpendicular unit vectors")
+    return origin, row_dir, col_dir, float(spacing[0]), float(spacing[1])
 
 
 def has_plane(image: Dataset) -> bool:
@@ -43,6 +58,11 @@ def pixel_to_lps(image: Dataset, pixels: np.ndarray) -> tuple[tuple[float, float
     -------
     tuple
         The points in LPS.
+
+    Raises
+    ------
+    ValueError
+        When the image's plane attributes are not a valid plane (see `_plane`).
     """
     origin, row_dir, col_dir, row_spacing, column_spacing = _plane(image)
     pixels = np.asarray(pixels, dtype=float)
@@ -69,7 +89,10 @@ def lps_to_pixel(image: Dataset, points: np.ndarray) -> np.ndarray | None:
     """
     if not has_plane(image):
         return None
-    origin, row_dir, col_dir, row_spacing, column_spacing = _plane(image)
+    try:
+        origin, row_dir, col_dir, row_spacing, column_spacing = _plane(image)
+    except (ValueError, TypeError):
+        return None
     offsets = np.asarray(points, dtype=float) - origin
     if np.max(np.abs(offsets @ np.cross(row_dir, col_dir))) > PLANE_TOLERANCE_MM:
         return None

@@ -424,9 +424,17 @@ class _GroupReader:
             self.problem(f"image {sop_uid} has no position, orientation or pixel spacing: the "
                          "line's position cannot be known; its length is kept", where)
             return
+        try:
+            points = pixel_to_lps(image, pixels)
+        except (ValueError, TypeError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+            # The CT header is at fault, not the SR: name the image file.
+            ct_file = getattr(image, "filename", None) or sop_uid
+            self.problem(f"CT image {ct_file} has an unreadable Image Position/Orientation "
+                         "(Patient) or Pixel Spacing: the line's position cannot be known; its "
+                         "length is kept", where)
+            return
         self.lines[axis] = AxisGeometry(
-            pixel_to_lps(image, pixels), sop_uid,
-            str(image.get("FrameOfReferenceUID", "")) or None,
+            points, sop_uid, str(image.get("FrameOfReferenceUID", "")) or None,
         )
 
 
