@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from napari_recist.cohort.fields import category_pspd
 from napari_recist.io.atomic import atomic_open
 
 Patient = Mapping[str, Any]
@@ -27,6 +28,7 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "confirmed_best_overall_response",
     "irecist_best_overall_response",
     "category",
+    "category_pspd",
     "response_group",
     "vuagnat",
     "bernard_tessier",
@@ -77,6 +79,7 @@ def patient_row(patient: Patient) -> dict[str, str]:
         "confirmed_best_overall_response": patient.get("confirmed_best_overall_response"),
         "irecist_best_overall_response": patient.get("irecist_best_overall_response"),
         "category": patient.get("category"),
+        "category_pspd": category_pspd(patient),
         "response_group": patient.get("response_group"),
         "vuagnat": dissociated.get("vuagnat"),
         "bernard_tessier": dissociated.get("bernard_tessier"),
@@ -95,13 +98,48 @@ def patient_row(patient: Patient) -> dict[str, str]:
     return {column: _text(values[column]) for column in PATIENT_COLUMNS}
 
 
-def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
-    """Write rows to a CSV file atomically (a temporary file, then a rename)."""
-    with atomic_open(path, "w", newline="") as handle:
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection).
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading apostrophe;
+    numbers (``-35.7``) are left as they are.
+    """
+    if not text.startswith(_FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
+def write_csv(
+    path: str | Path,
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, str]],
+    excel: bool = False,
+) -> None:
+    """Write rows to a CSV file atomically (a temporary file, then a rename).
+
+    Parameters
+    ----------
+    path
+        The file.
+    columns
+        Header, in order; a row's missing columns are empty.
+    rows
+        Cells by column.
+    excel
+        Start with a UTF-8 byte-order mark, so that Excel reads accents and the micro sign.
+    """
+    with atomic_open(path, "w", newline="", encoding="utf-8-sig" if excel else "utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         for row in rows:
-            writer.writerow({column: row.get(column, "") for column in columns})
+            writer.writerow({column: safe_cell(str(row.get(column, ""))) for column in columns})
 
 
 @dataclass(frozen=True)
@@ -135,7 +173,7 @@ class Frequency:
 _ORDER = (
     "CR", "PR", "SD", "PD", "NON-CR/NON-PD", "NEW", "NE",
     "iCR", "iPR", "iSD", "iUPD", "iCPD", "NON-iCR/NON-iUPD",
-    "true PR", "true SD", "true PD", "DR",
+    "true PR", "true SD", "true PD", "DR", "PsPD",
     "DR1", "DR2", "DR3", "none",
     "true response", "atypical response", "non-response",
     "primary", "secondary",
@@ -159,6 +197,7 @@ PATIENT_FIELDS: tuple[tuple[str, Callable[[Patient], Any]], ...] = (
     ("Confirmed best overall response", lambda p: p.get("confirmed_best_overall_response")),
     ("iRECIST best overall response", lambda p: p.get("irecist_best_overall_response")),
     ("Category (seed 002)", lambda p: p.get("category")),
+    ("Category (seed 002) with PsPD apart", category_pspd),
     ("Response group (seed 002)", lambda p: p.get("response_group")),
     ("Dissociated response, Vuagnat (seed 001)",
      lambda p: (p.get("dissociated_response") or {}).get("vuagnat")),
