@@ -222,7 +222,8 @@ def test_seed000_cohort_grouped_by_tozuka(tmp_path: Path) -> None:
             "--group-by", "dissociated_response.tozuka", "--groups", "true PD,DR"]  # fmt: skip
     assert main(args) == 0
     survival = _rows(out / "survival.csv")
-    km = {r["group"]: r for r in survival if r["endpoint"] == "OS" and r["model"].startswith("Kaplan")
+    km = {r["group"]: r for r in survival
+          if r["endpoint"] == "OS" and r["model"].startswith("Kaplan")
           and not r["landmark_days"]}  # fmt: skip
     assert (km["DR"]["n"], km["true PD"]["n"]) == ("11", "51")
     assert km["DR"]["reference_group"] == "true PD"

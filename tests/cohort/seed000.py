@@ -99,7 +99,9 @@ def _lesions_true_pd(rng: random.Random) -> tuple[list[Lesion], list[Assessment]
     for lesion in lesions:
         size = rng.uniform(15.0, 40.0)
         grown = size * rng.uniform(1.3, 1.6)
-        base[lesion.lesion_id] = Measurement(lesion.lesion_id, LesionState.MEASURED, size, size * 0.7)
+        base[lesion.lesion_id] = Measurement(
+            lesion.lesion_id, LesionState.MEASURED, size, size * 0.7
+        )
         follow[lesion.lesion_id] = Measurement(
             lesion.lesion_id, LesionState.MEASURED, round(grown, 1), round(grown * 0.7, 1)
         )

@@ -43,7 +43,9 @@ def test_death_within_two_missed_scans_is_an_event_later_is_censored(patient_fac
     assert derive_pfs(patient, BASE, 900.0, None, 56.0)[0].event is False
 
 
-def test_progression_before_death_and_patients_without_clinical_pfs_are_derived(patient_factory) -> None:  # noqa: ANN001
+def test_progression_before_death_and_patients_without_clinical_pfs_are_derived(
+    patient_factory,
+) -> None:  # noqa: ANN001
     make_patient = patient_factory
     patients = [
         make_patient("P3", [5.0, 25.0], ["SD", "PD"], "true PD", progression_week=16),

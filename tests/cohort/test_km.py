@@ -34,7 +34,9 @@ def test_log_log_band_equals_lifelines_exponential_greenwood() -> None:
     curve = kaplan_meier(lung["time"], lung["status"])
     fitter = KaplanMeierFitter().fit(lung["time"], lung["status"])
     band = fitter.confidence_interval_.loc[curve.times]
-    assert np.allclose(fitter.survival_function_.loc[curve.times].to_numpy().ravel(), curve.survival)
+    assert np.allclose(
+        fitter.survival_function_.loc[curve.times].to_numpy().ravel(), curve.survival
+    )
     assert np.allclose(band.iloc[:, 0].to_numpy(), curve.lower, equal_nan=True)
     assert np.allclose(band.iloc[:, 1].to_numpy(), curve.upper, equal_nan=True)
 

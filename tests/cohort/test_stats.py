@@ -5,6 +5,7 @@ import pytest
 from napari_recist.cohort.characteristics import characteristic
 from napari_recist.cohort.stats import fisher_test
 
+
 def test_fisher_two_by_two_hand_computed() -> None:
     # DR: 3 male / 1 female; true PD: 1 male / 3 female. Hypergeometric tables with 4 males
     # among 8, 4 in DR: P(k) = C(4,k)C(4,4-k)/70 -> 1,16,36,16,1 /70; two-sided p for k=3

@@ -152,7 +152,8 @@ def _null_cohort(size: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, 
             if 56 * k >= os_days:
                 break
             dr = dr or (becomes_dr and k == 3)
-            timepoints.append({"timepoint": k, "date": (base + dt.timedelta(days=56 * k)).isoformat(),
+            date = (base + dt.timedelta(days=56 * k)).isoformat()
+            timepoints.append({"timepoint": k, "date": date,
                                "overall": "SD", "irecist": "iSD",
                                "category": "DR" if dr and k >= 3 else "true SD",
                                "dissociated": {"bernard_tessier": dr and k >= 3}})  # fmt: skip

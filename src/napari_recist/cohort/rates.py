@@ -22,6 +22,7 @@ from napari_recist.cohort.fields import as_text, category_pspd
 
 Patient = Mapping[str, Any]
 
+_VUAGNAT_DR = ("DR1", "DR2", "DR3")
 METHODS: dict[str, str] = {"clopper-pearson": "beta", "wilson": "wilson"}
 RATE_COLUMNS: tuple[str, ...] = (
     "rate", "seed", "numerator", "denominator", "count", "total", "percent",
@@ -61,7 +62,7 @@ class Rate:
 
     @property
     def proportion(self) -> float:
-        """count / total."""
+        """The proportion count / total."""
         return self.count / self.total if self.total else float("nan")
 
     def cells(self) -> dict[str, str]:
@@ -146,7 +147,7 @@ def cohort_rates(patients: Sequence[Patient], method: str = "clopper-pearson") -
              lambda p: p.get("category") == "DR", method),
         rate("DR (Vuagnat DR1-3) per patient", "seed 001", "vuagnat DR1, DR2 or DR3",
              "patients with >= 2 target lesions at baseline", vuagnat,
-             lambda p: (p.get("dissociated_response") or {}).get("vuagnat") in ("DR1", "DR2", "DR3"),
+             lambda p: (p.get("dissociated_response") or {}).get("vuagnat") in _VUAGNAT_DR,
              method),
         rate("DR1 (Vuagnat) per patient", "seed 001", "vuagnat DR1",
              "patients with >= 2 target lesions at baseline", vuagnat,

@@ -95,8 +95,7 @@ def kaplan_meier_rows(
     conf_type: str = "log-log",
     landmark_days: float | None = None,
 ) -> list[SurvivalRow]:
-    """Median survival per group, the log-rank test of each group against the first, and the
-    log-rank test across every group.
+    """Median survival per group, and log-rank tests against the first and across groups.
 
     Parameters
     ----------
@@ -167,8 +166,8 @@ def kaplan_meier_rows(
                 endpoint=endpoint,
                 grouping=grouping,
                 group=";".join(present),
-                model=f"log-rank across {len(present)} groups (chi-square {test.test_statistic:.3f}, "
-                f"{len(present) - 1} df)",
+                model=f"log-rank across {len(present)} groups "
+                f"(chi-square {test.test_statistic:.3f}, {len(present) - 1} df)",
                 n=len(frame),
                 events=int(frame["event"].sum()),
                 p_value=float(test.p_value),
