@@ -30,8 +30,8 @@ COHORT_IMAGES = {
     "waterfall.png": "cohort_waterfall.png",
     "spider.png": "cohort_spider.png",
     "swimmer.png": "cohort_swimmer.png",
-    "km_overall_survival_by_category.png": "cohort_km_os_by_category.png",
-    "km_progression_free_survival_by_response_group.png": "cohort_km_pfs_by_group.png",
+    "km_os_by_category_pspd.png": "cohort_km_os_by_category.png",
+    "km_pfs_by_response_group.png": "cohort_km_pfs_by_group.png",
 }
 
 

@@ -201,6 +201,51 @@ def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
+    parser.add_argument(
+        "--group-by",
+        metavar="FIELD",
+        help="compare survival and characteristics by this patient field of the JSON "
+        "(category, category_pspd, dissociated_response.tozuka, best_overall_response, "
+        "progression_pattern.site_group, ...) or clinical column; default: the seeds' groupings",
+    )
+    parser.add_argument(
+        "--groups", metavar="A,B", help="levels of --group-by to compare, the reference first"
+    )
+    parser.add_argument(
+        "--landmark",
+        type=float,
+        metavar="DAYS",
+        help="landmark analysis of post-baseline groupings: patients followed beyond DAYS "
+        "(from the time origin), grouped as known on that day",
+    )
+    parser.add_argument(
+        "--adjust", metavar="COL,COL", help="clinical covariates of a multivariable Cox model"
+    )
+    parser.add_argument(
+        "--km-ci",
+        choices=("log-log", "log"),
+        default="log-log",
+        help="scale of the Kaplan-Meier confidence curves (log: R survfit's default)",
+    )
+    parser.add_argument(
+        "--rate-ci",
+        choices=("clopper-pearson", "wilson"),
+        default="clopper-pearson",
+        help="95 %% interval of the rates (default exact Clopper-Pearson)",
+    )
+    parser.add_argument(
+        "--scan-interval",
+        type=float,
+        metavar="DAYS",
+        help="scheduled scan interval for the PFS missed-scan rule (default: each "
+        "patient's median gap between scans)",
+    )
+    parser.add_argument(
+        "--holm", action="store_true", help="show Holm-adjusted p-values of pairwise tests"
+    )
+    parser.add_argument(
+        "--excel", action="store_true", help="write the CSV files with a UTF-8 BOM (Excel)"
+    )
     parser.set_defaults(handler=_cohort, extra=COHORT, folder_options={"--out": "out"})
 
 

@@ -51,23 +51,36 @@ def test_cohort_writes_tables_plots_statistics_and_report(
     per_patient = [f for f in frequencies if f["field"] == "Category (seed 002) per patient"]
     assert sum(int(f["count"]) for f in per_patient) == 40
     survival = _rows(out / "survival.csv")
+    assert list(survival[0]) == [
+        "endpoint", "grouping", "group", "reference_group", "n", "events", "median_days",
+        "median_ci_low", "median_ci_high", "hr", "hr_ci_low", "hr_ci_high", "p_value",
+        "landmark_days", "model",
+    ]  # fmt: skip
     endpoints = {row["endpoint"] for row in survival}
-    assert endpoints == {"Overall survival", "Progression-free survival"}
-    assert any(row["analysis"] == "Cox hazard ratio" for row in survival)
+    assert endpoints == {"OS", "PFS", "PFS_iRECIST"}
+    assert any(row["model"].startswith("Cox PH") for row in survival)
+    assert any(row["model"].startswith("Cox time-dependent") for row in survival)
+    censoring = _rows(out / "pfs_censoring.csv")
+    assert {row["patient_id"] for row in censoring if row["endpoint"] == "PFS"} == {
+        p["patient_id"] for p in patients
+    }
+    assert all(row["decision"] for row in censoring)
     for name in (
         "waterfall.png",
         "spider.png",
         "swimmer.png",
-        "km_overall_survival_by_category.png",
-        "km_progression_free_survival_by_response_group.png",
+        "km_os_by_category_pspd.png",
+        "km_pfs_by_response_group.png",
     ):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     page = (out / "cohort.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 8
     assert not re.search(r"(src|href)=\"(https?:|//)", page)
-    assert "Fisher" in page and "Cox proportional-hazards" in page
-    assert "derived: baseline scan" in page  # no PFS in the clinical table: derived
+    assert "Fisher" in page and "Cox PH" in page
+    assert "else derived from the scans" in page  # no PFS in the clinical table: derived
+    assert "immortal-time bias" in page
     assert "Frequencies" in page
+    assert "clopper-pearson" in page
 
 
 def test_cohort_without_clinical_derives_pfs(
@@ -77,10 +90,10 @@ def test_cohort_without_clinical_derives_pfs(
     out = tmp_path / "out"
     assert main(["cohort", str(table), "--out", str(out), "--quiet"]) == 0
     survival = _rows(out / "survival.csv")
-    assert {row["endpoint"] for row in survival} == {"Progression-free survival"}
+    assert {row["endpoint"] for row in survival} == {"PFS", "PFS_iRECIST"}
     page = (out / "cohort.html").read_text(encoding="utf-8")
-    assert "derived: baseline scan to first RECIST 1.1 progression" in page
-    assert "No clinical table given" in page
+    assert "else derived from the scans" in page
+    assert "No clinical covariate" in page
 
 
 def test_bad_clinical_table_is_reported_with_row_and_column(
@@ -192,3 +205,71 @@ def test_cohort_from_folders_of_dicom_sr(
         assert row["best_overall_response"] == expected[row["patient_id"]]["best_overall_response"]
     page = (out / "cohort.html").read_text(encoding="utf-8")
     assert "Patients not classified" in page and "broken" in page
+
+
+def test_seed000_cohort_grouped_by_tozuka(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "cohort"))
+    from seed000 import seed000_cohort
+
+    records, clinical_text = seed000_cohort()
+    table, clinical = tmp_path / "lesions.csv", tmp_path / "clinical.csv"
+    write_table(records, table)
+    clinical.write_text(clinical_text, encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["cohort", str(table), "--clinical", str(clinical), "--out", str(out), "--quiet",
+            "--group-by", "dissociated_response.tozuka", "--groups", "true PD,DR"]  # fmt: skip
+    assert main(args) == 0
+    survival = _rows(out / "survival.csv")
+    km = {r["group"]: r for r in survival
+          if r["endpoint"] == "OS" and r["model"].startswith("Kaplan")
+          and not r["landmark_days"]}  # fmt: skip
+    assert (km["DR"]["n"], km["true PD"]["n"]) == ("11", "51")
+    assert km["DR"]["reference_group"] == "true PD"
+    assert {r["grouping"] for r in survival} == {"dissociated_response.tozuka"}
+    cox = next(r for r in survival if r["model"].startswith("Cox PH") and r["endpoint"] == "OS")
+    assert (cox["group"], cox["reference_group"], cox["n"]) == ("DR", "true PD", "62")
+    rates = {r["rate"]: r for r in _rows(out / "rates.csv")}
+    # Seed 000: DR 11 / 62 = 17.7 % over the patients with PD at the first CT.
+    assert (rates["DR (Tozuka)"]["count"], rates["DR (Tozuka)"]["total"]) == ("11", "62")
+    assert rates["DR (Tozuka)"]["percent"] == "17.7"
+    characteristics = _rows(out / "characteristics.csv")
+    smoking = next(r for r in characteristics if r["covariate"] == "smoking")
+    assert round(float(smoking["p_value"]), 3) == 0.155  # seed 000 Table 1
+    page = (out / "cohort.html").read_text(encoding="utf-8")
+    assert "seed 000: patients with RECIST PD at the first follow-up" in page
+
+
+def test_numeric_covariate_and_options_of_the_statistics(
+    cohort_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, clinical = cohort_files
+    lines = clinical.read_text(encoding="utf-8").splitlines()
+    numeric = tmp_path / "numeric.csv"
+    numeric.write_text(
+        "\n".join([lines[0] + ",age,ldh"] + [f"{line},{50 + i % 25},{180.5 + i}"
+                   for i, line in enumerate(lines[1:])]) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    args = ["cohort", str(table), "--clinical", str(numeric), "--out", str(out), "--quiet",
+            "--group-by", "category", "--landmark", "120", "--adjust", "age,sex",
+            "--rate-ci", "wilson", "--holm", "--excel"]  # fmt: skip
+    assert main(args) == 0
+    raw = (out / "survival.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+    survival = _rows(out / "characteristics.csv")
+    age = next(r for r in survival if r["covariate"] == "age")
+    assert age["kind"] == "numeric" and age["value"] == "median (range)"
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    assert any(r["landmark_days"] == "120" for r in rows)
+    assert any("adjusted for age, sex" in r["model"] for r in rows)
+    assert "wilson" in _rows(out / "rates.csv")[0]["method"]
+    bad = ["cohort", str(table), "--out", str(tmp_path / "bad"), "--quiet"]
+    assert main([*bad, "--group-by", "no_such_field"]) == 2
+    assert "'no_such_field' is neither a field" in capsys.readouterr().err
+    assert main([*bad, "--group-by", "category", "--groups", "true PD,XX"]) == 2
+    assert "XX: no patient has this value of category" in capsys.readouterr().err
+    assert main([*bad, "--groups", "DR,true PD"]) == 2
+    assert not (tmp_path / "bad").exists()

@@ -91,3 +91,9 @@ def cohort_patients() -> list[dict[str, Any]]:
         make_patient("P5", [150.0], ["PD"], "true PD", progression_week=8),
         make_patient("P6", [0.0, 3.0, -5.0], ["SD", "SD", "SD"], "true SD"),
     ]
+
+
+@pytest.fixture
+def patient_factory() -> Any:
+    """`make_patient`, for tests that build their own patients."""
+    return make_patient

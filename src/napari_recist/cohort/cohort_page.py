@@ -1,11 +1,13 @@
-"""The cohort report page: category frequencies, plots and survival statistics in one HTML file."""
+"""The cohort report page: rates, plots, survival by grouping, characteristics, frequencies."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from napari_recist.cohort.analysis import EndpointAnalysis
-from napari_recist.cohort.stats import FisherResult, GroupSurvival, HazardRatio, LogRankResult
+from napari_recist.cohort.analysis import POST_BASELINE_NOTE, CohortAnalysis, GroupingAnalysis
+from napari_recist.cohort.endpoints import Endpoint
+from napari_recist.cohort.rates import Rate
+from napari_recist.cohort.survival import SurvivalRow, holm
 from napari_recist.cohort.tables import Frequency
 from napari_recist.report import html
 from napari_recist.report.figures import DAYS_PER_MONTH, label_colour
@@ -32,108 +34,181 @@ def frequency_section(items: Sequence[Frequency]) -> str:
     return "".join(parts)
 
 
-def _km_rows(summaries: Sequence[GroupSurvival]) -> list[tuple[str, ...]]:
-    return [
-        (
-            html.badge(s.group, label_colour(s.group)),
-            str(s.n),
-            str(s.events),
-            _months(s.median_days),
-            f"{_months(s.ci_low_days)} - {_months(s.ci_high_days)}",
-        )
-        for s in summaries
-    ]
+def _days(value: float | None) -> str:
+    return "NR" if value is None else f"{value:g}"
 
 
-def _logrank_text(result: LogRankResult | None, what: str) -> str:
-    if result is None:
-        return (
-            f'<p class="note">Log-rank test across {what}: not computable (fewer than two '
-            "groups with patients, or no event).</p>"
-        )
-    groups = ", ".join(result.groups)
+def _is_exploratory(row: SurvivalRow) -> bool:
+    return row.model.startswith("log-rank, pairwise") or POST_BASELINE_NOTE in row.model
+
+
+def _row_cells(row: SurvivalRow, holm_p: float | None) -> tuple[str, ...]:
+    hr = "" if row.hr is None else f"{row.hr:.2f} ({row.hr_ci_low:.2f} - {row.hr_ci_high:.2f})"
+    median = (
+        ""
+        if row.n is None or not row.model.startswith("Kaplan-Meier")
+        else f"{_days(row.median_days)} d / {_months(row.median_days)} mo "
+        f"({_days(row.median_ci_low)} - {_days(row.median_ci_high)} d)"
+    )
+    p_text = "" if row.p_value is None else _p(row.p_value)
+    if p_text and _is_exploratory(row):
+        p_text += " *"
+    if holm_p is not None:
+        p_text += f" (Holm {_p(holm_p)})"
     return (
-        f"<p>Log-rank test across {what} ({html.escape(groups)}): "
-        f"chi-square {result.statistic:.2f}, p = {_p(result.p_value)}.</p>"
+        html.badge(row.group, label_colour(row.group)),
+        html.escape(row.reference_group or ""),
+        "" if row.n is None else str(row.n),
+        "" if row.events is None else str(row.events),
+        median,
+        hr,
+        p_text,
+        html.escape(row.model),
     )
 
 
-def _hazard_rows(ratios: Sequence[HazardRatio]) -> list[tuple[str, ...]]:
-    return [
-        (
-            f"{html.escape(r.group)} vs {html.escape(r.reference)}",
-            str(r.n),
-            str(r.events),
-            f"{r.hazard_ratio:.2f}",
-            f"{r.ci_low:.2f} - {r.ci_high:.2f}",
-            _p(r.p_value),
-        )
-        for r in ratios
-    ]
-
-
-def survival_section(endpoint: EndpointAnalysis, km_png: Mapping[str, bytes]) -> str:
-    """Kaplan-Meier plots, medians, log-rank and Cox ratios of one endpoint."""
+def grouping_section(
+    grouping: GroupingAnalysis,
+    endpoints: Sequence[Endpoint],
+    km_png: Mapping[str, bytes],
+    holm_adjust: bool,
+) -> str:
+    """Every survival row and characteristic of one grouping, with its notes."""
     parts = [
-        f"<h2>{html.escape(endpoint.endpoint)}</h2>",
-        f'<p class="note">Times: {html.escape(endpoint.source)}; '
-        f"{len(endpoint.times)} patients. Medians in months (NR: not reached), "
-        "95 % confidence interval.</p>",
+        f"<h2>Grouping: {html.escape(grouping.grouping)}</h2>",
+        f"<p>Denominator: {html.escape(grouping.denominator)}.</p>",
     ]
+    parts += [f'<p class="warn">{html.escape(note)}</p>' for note in grouping.notes]
     for caption, data in km_png.items():
         parts.append(html.figure(data, caption))
-    headers = ("group", "n", "events", "median (months)", "95 % CI")
-    parts.append("<h3>By category (seed 002)</h3>")
-    parts.append(html.table(headers, _km_rows(endpoint.by_category), numeric=(1, 2, 3)))
-    parts.append(_logrank_text(endpoint.logrank_category, "categories"))
-    parts.append("<h3>By response group (seed 002)</h3>")
-    parts.append(html.table(headers, _km_rows(endpoint.by_group), numeric=(1, 2, 3)))
-    parts.append(_logrank_text(endpoint.logrank_group, "response groups"))
-    parts.append("<h3>Cox proportional-hazards ratios (univariable)</h3>")
-    if endpoint.hazard_ratios:
+    headers = ("group", "reference", "n", "events", "median (95 % CI)", "HR (95 % CI)", "p",
+               "model")  # fmt: skip
+    for endpoint in endpoints:
+        rows = [r for r in grouping.rows if r.endpoint == endpoint.key]
+        if not rows:
+            continue
+        parts.append(f"<h3>{html.escape(endpoint.name)}</h3>")
         parts.append(
-            html.table(
-                ("comparison", "n", "events", "HR", "95 % CI", "p"),
-                _hazard_rows(endpoint.hazard_ratios),
-                numeric=(1, 2, 3, 5),
-            )
-        )
-        parts.append('<p class="note">HR &lt; 1: lower hazard in the first group.</p>')
-    if endpoint.not_estimable:
-        parts.append(
-            '<p class="note">Not estimable (a group empty or without events, or every event '
-            "of one group before any of the other): "
-            + html.escape("; ".join(endpoint.not_estimable))
+            f'<p class="note">Time origin: {html.escape(endpoint.origin)}. Times: '
+            f"{html.escape(endpoint.source)}. {len(endpoint.times)} patients with a time"
+            + (f", {len(endpoint.left_out)} without" if endpoint.left_out else "")
             + ".</p>"
         )
-    return "".join(parts)
-
-
-def fisher_section(results: Sequence[FisherResult], have_clinical: bool) -> str:
-    """Fisher's exact test of each covariate between DR and true PD."""
-    parts = ["<h2>Patient characteristics: DR vs true PD (Fisher's exact test)</h2>"]
-    if not have_clinical:
-        parts.append('<p class="note">No clinical table given (--clinical): no covariates.</p>')
-        return "".join(parts)
-    if not results:
-        parts.append(
-            '<p class="note">No covariate has two values among DR and true PD patients.</p>'
-        )
-        return "".join(parts)
-    rows = []
-    for result in results:
-        counts = "<br>".join(
-            html.escape(
-                f"{level}: "
-                + ", ".join(f"{group} {n}" for group, n in zip(result.groups, row, strict=True))
+        for title, selected in (
+            ("From the time origin", [r for r in rows if r.landmark_days is None
+                                      and not r.model.startswith("Cox time-dependent")]),
+            ("Landmark", [r for r in rows if r.landmark_days is not None]),
+            ("Time-dependent Cox", [r for r in rows if r.model.startswith("Cox time-dependent")]),
+        ):  # fmt: skip
+            if not selected:
+                continue
+            pairwise = [r for r in selected if r.model.startswith("log-rank, pairwise")]
+            adjusted = holm([r.p_value for r in pairwise if r.p_value is not None])
+            holm_of = dict(zip((id(r) for r in pairwise if r.p_value is not None), adjusted,
+                               strict=True))  # fmt: skip
+            parts.append(f"<h4>{html.escape(title)}</h4>")
+            parts.append(
+                html.table(
+                    headers,
+                    [_row_cells(r, holm_of.get(id(r)) if holm_adjust else None) for r in selected],
+                    numeric=(2, 3),
+                )
             )
-            for level, row in zip(result.levels, result.counts, strict=True)
-        )
-        rows.append(
-            (html.escape(result.covariate), counts, _p(result.p_value), html.escape(result.method))
-        )
-    parts.append(html.table(("covariate", "patients", "p", "method"), rows, numeric=(2,)))
+    parts.append(
+        '<p class="note">Medians: Kaplan-Meier, R survival\'s rule (a curve exactly at 0.5 over '
+        "an interval gives its midpoint); their 95 % CI where the confidence curves "
+        "cross 0.5 (scale given in the model column). HR &lt; 1: lower hazard than the "
+        "reference; Wald p. Log-rank p against the reference in the Kaplan-Meier rows. "
+        "* exploratory: pairwise tests and comparisons from the origin of a grouping known "
+        "only after baseline (no adjustment for multiplicity"
+        + ("; Holm-adjusted p in brackets for the pairwise family" if holm_adjust else "")
+        + ").</p>"
+    )
+    parts.append(characteristics_section(grouping))
     return "".join(parts)
+
+
+def characteristics_section(grouping: GroupingAnalysis) -> str:
+    """Patient characteristics between the levels of a grouping."""
+    parts = [f"<h3>Patient characteristics by {html.escape(grouping.grouping)}</h3>"]
+    if not grouping.characteristics:
+        parts.append('<p class="note">No clinical covariate (no --clinical table, or no '
+                     "column with values in two groups).</p>")  # fmt: skip
+        return "".join(parts)
+    headers = ("covariate", "value", *grouping.levels, "p", "test")
+    rows = []
+    for item in grouping.characteristics:
+        for index, (level, cells) in enumerate(item.cells):
+            by_group = dict(zip(item.groups, cells, strict=True))
+            rows.append(
+                (
+                    html.escape(item.covariate) if index == 0 else "",
+                    html.escape(level),
+                    *(html.escape(by_group.get(g, "-")) for g in grouping.levels),
+                    (_p(item.p_value) if item.p_value is not None else "-") if index == 0 else "",
+                    html.escape(item.test + (f"; {item.n_missing} missing" if item.n_missing
+                                             else "")) if index == 0 else "",
+                )
+            )  # fmt: skip
+    parts.append(html.table(headers, rows))
+    return "".join(parts)
+
+
+def rates_section(rates: Sequence[Rate]) -> str:
+    """Rates with their confidence intervals and denominators."""
+    rows = [
+        (
+            html.escape(r.name),
+            html.escape(r.seed),
+            f"{r.count} / {r.total}",
+            f"{100 * r.proportion:.1f} %",
+            f"{100 * r.ci_low:.1f} - {100 * r.ci_high:.1f} %",
+            html.escape(f"{r.numerator}, over {r.denominator}"),
+        )
+        for r in rates
+    ]
+    method = rates[0].method if rates else "clopper-pearson"
+    return (
+        "<h2>Rates</h2>"
+        + html.table(
+            ("rate", "definition", "n / N", "%", f"95 % CI ({method})", "counted over"),
+            rows,
+            numeric=(2, 3),
+        )  # fmt: skip
+    )
+
+
+def censoring_section(endpoints: Sequence[Endpoint]) -> str:
+    """How PFS was obtained: counts of each censoring decision (details in the CSV)."""
+    parts = []
+    for endpoint in endpoints:
+        if not endpoint.decisions:
+            continue
+        counts: dict[str, int] = {}
+        for row in endpoint.decisions:
+            kind = row.get("decision", "").split(":")[0].split(" on day")[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        parts.append(f"<h3>{html.escape(endpoint.name)}: censoring</h3>")
+        parts.append(
+            html.table(
+                ("decision", "patients"),
+                [(html.escape(k), str(v)) for k, v in sorted(counts.items())],
+                numeric=(1,),
+            )  # fmt: skip
+        )
+        if endpoint.left_out:
+            parts.append(
+                '<p class="warn">Without a time: '
+                + html.escape("; ".join(f"{pid} ({why})" for pid, why in endpoint.left_out[:20]))
+                + (" ..." if len(endpoint.left_out) > 20 else "")
+                + "</p>"
+            )
+    if not parts:
+        return ""
+    return (
+        '<h2>Endpoint derivation</h2><p class="note">Every decision, per patient: '
+        "pfs_censoring.csv.</p>" + "".join(parts)
+    )
 
 
 def cohort_page(
@@ -141,10 +216,11 @@ def cohort_page(
     summary_lines: Sequence[str],
     frequencies: Sequence[Frequency],
     plots_png: Mapping[str, bytes],
-    endpoints: Sequence[tuple[EndpointAnalysis, Mapping[str, bytes]]],
-    fisher: Sequence[FisherResult],
-    have_clinical: bool,
+    analysis: CohortAnalysis,
+    km_png: Mapping[str, Mapping[str, bytes]],
+    rates: Sequence[Rate],
     failures: Sequence[tuple[str, Sequence[str]]],
+    holm_adjust: bool = False,
 ) -> str:
     """Assemble the cohort report.
 
@@ -158,14 +234,16 @@ def cohort_page(
         Category frequencies (`napari_recist.cohort.tables.frequencies`).
     plots_png
         Caption -> PNG of the waterfall, spider and swimmer plots.
-    endpoints
-        Each endpoint's analysis with its Kaplan-Meier PNGs.
-    fisher
-        Covariate tests.
-    have_clinical
-        Whether a clinical table was given.
+    analysis
+        Endpoints and groupings (`napari_recist.cohort.analysis.analyse`).
+    km_png
+        Per grouping, caption -> Kaplan-Meier PNG.
+    rates
+        Rates with intervals.
     failures
         Patients not classified, with their problems.
+    holm_adjust
+        Show Holm-adjusted p-values of the pairwise tests.
 
     Returns
     -------
@@ -182,13 +260,18 @@ def cohort_page(
         parts.append("</ul>")
     parts.append("<h2>Plots</h2>")
     parts += [html.figure(data, caption) for caption, data in plots_png.items()]
-    for endpoint, km_png in endpoints:
-        parts.append(survival_section(endpoint, km_png))
-    if not endpoints:
+    parts.append(rates_section(rates))
+    if not analysis.endpoints:
         parts.append(
             '<h2>Survival</h2><p class="note">No survival time available: no clinical table '
             "and no patient with a baseline and a follow-up.</p>"
         )
-    parts.append(fisher_section(fisher, have_clinical))
+    for grouping in analysis.groupings:
+        parts.append(
+            grouping_section(
+                grouping, analysis.endpoints, km_png.get(grouping.grouping, {}), holm_adjust
+            )
+        )
+    parts.append(censoring_section(analysis.endpoints))
     parts.append(frequency_section(frequencies))
     return html.page(title, "".join(parts))

@@ -65,12 +65,17 @@ _FALLBACK_COLOURS = (
 
 def group_colours(labels: Sequence[str]) -> dict[str, str]:
     """Colours for group labels: palette colours where known, Okabe-Ito colours otherwise."""
-    colours: dict[str, str] = {}
-    spare = iter(c for c in _FALLBACK_COLOURS)
-    for label in labels:
-        known = label in palette.CATEGORY_COLOURS or label in palette.RESPONSE_COLOURS
-        colours[label] = label_colour(label) if known else next(spare, palette.GREY)
-    return colours
+
+    def known(label: str) -> bool:
+        return label in palette.CATEGORY_COLOURS or label in palette.RESPONSE_COLOURS
+
+    used = {label_colour(label) for label in labels if known(label)}
+    # Spare colours are those no known label of this plot has (PsPD must not look like PR).
+    spare = iter(c for c in _FALLBACK_COLOURS if c not in used)
+    return {
+        label: label_colour(label) if known(label) else next(spare, palette.GREY)
+        for label in labels
+    }
 
 
 def patient_label(patient: Patient, colour_by: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from napari_recist.cohort.fields import category_pspd
 from napari_recist.io.atomic import atomic_open
 from napari_recist.io.spreadsheet import neutralise
 
@@ -28,6 +29,7 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "confirmed_best_overall_response",
     "irecist_best_overall_response",
     "category",
+    "category_pspd",
     "response_group",
     "vuagnat",
     "bernard_tessier",
@@ -78,6 +80,7 @@ def patient_row(patient: Patient) -> dict[str, str]:
         "confirmed_best_overall_response": patient.get("confirmed_best_overall_response"),
         "irecist_best_overall_response": patient.get("irecist_best_overall_response"),
         "category": patient.get("category"),
+        "category_pspd": category_pspd(patient),
         "response_group": patient.get("response_group"),
         "vuagnat": dissociated.get("vuagnat"),
         "bernard_tessier": dissociated.get("bernard_tessier"),
@@ -100,9 +103,26 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
-    """Write rows to a CSV file atomically, every cell spreadsheet-safe (`io.spreadsheet`)."""
-    with atomic_open(path, "w", newline="") as handle:
+def write_csv(
+    path: str | Path,
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, str]],
+    excel: bool = False,
+) -> None:
+    """Write rows to a CSV file atomically, every cell spreadsheet-safe (`io.spreadsheet`).
+
+    Parameters
+    ----------
+    path
+        The file.
+    columns
+        Header, in order; a row's missing columns are empty.
+    rows
+        Cells by column.
+    excel
+        Start with a UTF-8 byte-order mark, so that Excel reads accents and the micro sign.
+    """
+    with atomic_open(path, "w", newline="", encoding="utf-8-sig" if excel else "utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         for row in rows:
@@ -140,7 +160,7 @@ class Frequency:
 _ORDER = (
     "CR", "PR", "SD", "PD", "NON-CR/NON-PD", "NEW", "NE",
     "iCR", "iPR", "iSD", "iUPD", "iCPD", "NON-iCR/NON-iUPD",
-    "true PR", "true SD", "true PD", "DR",
+    "true PR", "true SD", "true PD", "DR", "PsPD",
     "DR1", "DR2", "DR3", "none",
     "true response", "atypical response", "non-response",
     "primary", "secondary",
@@ -164,6 +184,7 @@ PATIENT_FIELDS: tuple[tuple[str, Callable[[Patient], Any]], ...] = (
     ("Confirmed best overall response", lambda p: p.get("confirmed_best_overall_response")),
     ("iRECIST best overall response", lambda p: p.get("irecist_best_overall_response")),
     ("Category (seed 002)", lambda p: p.get("category")),
+    ("Category (seed 002) with PsPD apart", category_pspd),
     ("Response group (seed 002)", lambda p: p.get("response_group")),
     ("Dissociated response, Vuagnat (seed 001)",
      lambda p: (p.get("dissociated_response") or {}).get("vuagnat")),

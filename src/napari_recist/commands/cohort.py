@@ -25,83 +25,6 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
 
 
-def _survival_rows(endpoints: Sequence[Any]) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-
-    def number(value: float | None) -> str:
-        return "" if value is None else f"{value:.6g}"
-
-    for endpoint in endpoints:
-        for grouping, summaries in (
-            ("category", endpoint.by_category),
-            ("response_group", endpoint.by_group),
-        ):
-            rows += [
-                {
-                    "endpoint": endpoint.endpoint,
-                    "analysis": f"KM median days by {grouping}",
-                    "group": s.group,
-                    "reference": "",
-                    "n": str(s.n),
-                    "events": str(s.events),
-                    "estimate": number(s.median_days),
-                    "ci_low": number(s.ci_low_days),
-                    "ci_high": number(s.ci_high_days),
-                    "p": "",
-                }
-                for s in summaries
-            ]
-        for grouping, test in (
-            ("category", endpoint.logrank_category),
-            ("response_group", endpoint.logrank_group),
-        ):
-            if test is not None:
-                rows.append(
-                    {
-                        "endpoint": endpoint.endpoint,
-                        "analysis": f"log-rank by {grouping}",
-                        "group": ";".join(test.groups),
-                        "reference": "",
-                        "n": "",
-                        "events": "",
-                        "estimate": number(test.statistic),
-                        "ci_low": "",
-                        "ci_high": "",
-                        "p": number(test.p_value),
-                    }
-                )
-        rows += [
-            {
-                "endpoint": endpoint.endpoint,
-                "analysis": "Cox hazard ratio",
-                "group": r.group,
-                "reference": r.reference,
-                "n": str(r.n),
-                "events": str(r.events),
-                "estimate": number(r.hazard_ratio),
-                "ci_low": number(r.ci_low),
-                "ci_high": number(r.ci_high),
-                "p": number(r.p_value),
-            }
-            for r in endpoint.hazard_ratios
-        ]
-    return rows
-
-
-SURVIVAL_COLUMNS = (
-    "endpoint",
-    "analysis",
-    "group",
-    "reference",
-    "n",
-    "events",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p",
-)
-
-
 def write_cohort_outputs(
     out: Path,
     patients: list[dict[str, Any]],
@@ -109,6 +32,10 @@ def write_cohort_outputs(
     clinical: Mapping[str, Any] | None,
     summary_lines: list[str],
     failures: list[tuple[str, Sequence[str]]],
+    options: Any = None,
+    rate_method: str = "clopper-pearson",
+    holm_adjust: bool = False,
+    excel: bool = False,
 ) -> dict[str, Path]:
     """Write every output of the cohort command into `out` (atomic writes).
 
@@ -126,15 +53,31 @@ def write_cohort_outputs(
         Lines for the head of the HTML report.
     failures
         Patients not classified and why.
+    options
+        `napari_recist.cohort.analysis.Options` (groupings, landmark, adjustment).
+    rate_method
+        ``clopper-pearson`` or ``wilson`` intervals of the rates.
+    holm_adjust
+        Show Holm-adjusted p-values of the pairwise log-rank tests on the page.
+    excel
+        Write every CSV with a UTF-8 byte-order mark (Excel).
 
     Returns
     -------
     dict of str to Path
         What was written, by short name.
+
+    Raises
+    ------
+    InputError
+        For options naming an unknown field, group or covariate.
     """
     from napari_recist.cohort import plots
-    from napari_recist.cohort.analysis import CATEGORY_ORDER, GROUP_ORDER, analyse, patient_groups
+    from napari_recist.cohort.analysis import Options, analyse
     from napari_recist.cohort.cohort_page import cohort_page
+    from napari_recist.cohort.endpoints import CENSORING_COLUMNS
+    from napari_recist.cohort.rates import RATE_COLUMNS, cohort_rates
+    from napari_recist.cohort.survival import SURVIVAL_COLUMNS
     from napari_recist.cohort.tables import (
         PATIENT_COLUMNS,
         frequencies,
@@ -145,6 +88,8 @@ def write_cohort_outputs(
     from napari_recist.commands.classify import CSV_COLUMNS, csv_rows
     from napari_recist.io.atomic import atomic_write_bytes, atomic_write_text
 
+    options = options or Options()
+    analysis = analyse(patients, clinical, options, criteria)  # refuses bad options first
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
 
@@ -152,18 +97,20 @@ def write_cohort_outputs(
         written[name] = out / name
         return out / name
 
+    def csv_file(name: str, columns: Sequence[str], rows: Any) -> None:
+        write_csv(keep(name), columns, rows, excel=excel)
+
     atomic_write_text(
         keep("cohort.json"),
         json.dumps({"criteria": dict(criteria), "patients": patients}, indent=2),
     )
-    write_csv(keep("patients.csv"), PATIENT_COLUMNS, (patient_row(p) for p in patients))
-    write_csv(keep("assessments.csv"), CSV_COLUMNS, csv_rows(patients))
+    csv_file("patients.csv", PATIENT_COLUMNS, (patient_row(p) for p in patients))
+    csv_file("assessments.csv", CSV_COLUMNS, csv_rows(patients))
     counted = frequencies(patients)
-    write_csv(
-        keep("frequencies.csv"),
-        ("field", "unit", "value", "count", "percent"),
-        frequency_rows(counted),
-    )
+    csv_file("frequencies.csv", ("field", "unit", "value", "count", "percent"),
+             frequency_rows(counted))  # fmt: skip
+    rates = cohort_rates(patients, rate_method)
+    csv_file("rates.csv", RATE_COLUMNS, (r.cells() for r in rates))
 
     figures = {
         "waterfall.png": plots.waterfall_figure(patients, "category"),
@@ -177,51 +124,89 @@ def write_cohort_outputs(
         atomic_write_bytes(keep(name), data)
         plot_png[caption] = data
 
-    endpoints, fisher = analyse(patients, clinical)
-    write_csv(keep("survival.csv"), SURVIVAL_COLUMNS, _survival_rows(endpoints))
-    if fisher:
-        write_csv(
-            keep("fisher.csv"),
-            ("covariate", "groups", "levels", "counts", "p", "method"),
-            (
-                {
-                    "covariate": f.covariate,
-                    "groups": ";".join(f.groups),
-                    "levels": ";".join(f.levels),
-                    "counts": ";".join(",".join(str(n) for n in row) for row in f.counts),
-                    "p": f"{f.p_value:.6g}",
-                    "method": f.method,
-                }
-                for f in fisher
-            ),
-        )
-    endpoint_pages = []
-    for endpoint in endpoints:
-        km: dict[str, bytes] = {}
-        for key, order, label in (
-            ("category", CATEGORY_ORDER, "category"),
-            ("response_group", GROUP_ORDER, "response group"),
-        ):
+    csv_file(
+        "survival.csv",
+        SURVIVAL_COLUMNS,
+        (row.cells() for grouping in analysis.groupings for row in grouping.rows),
+    )
+    csv_file(
+        "pfs_censoring.csv",
+        CENSORING_COLUMNS,
+        (row for endpoint in analysis.endpoints for row in endpoint.decisions),
+    )
+    characteristic_rows = [
+        {
+            "grouping": grouping.grouping,
+            "covariate": item.covariate,
+            "kind": item.kind,
+            "value": level,
+            **{f"group_{i + 1}": f"{g}: {c}" for i, (g, c) in
+               enumerate(zip(item.groups, cells, strict=True))},
+            "missing": str(item.n_missing),
+            "p_value": "" if item.p_value is None else f"{item.p_value:.6g}",
+            "test": item.test,
+        }
+        for grouping in analysis.groupings
+        for item in grouping.characteristics
+        for level, cells in item.cells
+    ]  # fmt: skip
+    if characteristic_rows:
+        width = max(len(g.levels) for g in analysis.groupings)
+        csv_file(
+            "characteristics.csv",
+            ("grouping", "covariate", "kind", "value",
+             *(f"group_{i + 1}" for i in range(width)), "missing", "p_value", "test"),
+            characteristic_rows,
+        )  # fmt: skip
+    km_png: dict[str, dict[str, bytes]] = {}
+    for grouping in analysis.groupings:
+        km_png[grouping.grouping] = {}
+        for endpoint in analysis.endpoints:
+            times = {pid: t for pid, t in endpoint.times.items() if pid in grouping.groups}
+            if not times:
+                continue
             figure = plots.kaplan_meier_figure(
-                endpoint.times, patient_groups(patients, key), order, endpoint.endpoint
+                times, grouping.groups, grouping.levels, endpoint.key
             )
             data = plots.figure_png(figure)
-            name = f"km_{_slug(endpoint.endpoint)}_by_{key}.png"
+            name = f"km_{_slug(endpoint.key)}_by_{_slug(grouping.grouping)}.png"
             atomic_write_bytes(keep(name), data)
-            km[f"Kaplan-Meier: {endpoint.endpoint} by {label}"] = data
-        endpoint_pages.append((endpoint, km))
+            km_png[grouping.grouping][
+                f"Kaplan-Meier: {endpoint.name} by {grouping.grouping} (from the time origin)"
+            ] = data
     page = cohort_page(
         "napari-recist cohort report",
         summary_lines,
         counted,
         plot_png,
-        endpoint_pages,
-        fisher,
-        clinical is not None,
+        analysis,
+        km_png,
+        rates,
         failures,
+        holm_adjust,
     )
     atomic_write_text(keep("cohort.html"), page)
     return written
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from napari_recist.cohort.analysis import Options
+
+    def names(text: str | None) -> tuple[str, ...] | None:
+        if text is None:
+            return None
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+
+    if args.groups is not None and args.group_by is None:
+        raise InputError([Problem("--groups", "needs --group-by FIELD")])
+    return Options(
+        group_by=args.group_by,
+        groups=names(args.groups),
+        landmark_days=args.landmark,
+        adjust=names(args.adjust) or (),
+        conf_type=args.km_ci,
+        scan_interval_days=args.scan_interval,
+    )
 
 
 def run_cohort(args: argparse.Namespace) -> int:
@@ -236,6 +221,7 @@ def run_cohort(args: argparse.Namespace) -> int:
         raise InputError([str(error)]) from None
     if args.workers < 1:
         raise InputError([Problem("--workers", f"must be 1 or more, not {args.workers}")])
+    options = _options(args)
     clinical = read_clinical_table(args.clinical) if args.clinical else None
     cohort = find_cohort(args.source, lenient=args.lenient)
     for line in cohort.skipped:
@@ -285,7 +271,16 @@ def run_cohort(args: argparse.Namespace) -> int:
             f"without a classified patient: {len(extra)}."
         )
     written = write_cohort_outputs(
-        Path(args.out), patients, criteria.to_dict(), clinical, summary, failures
+        Path(args.out),
+        patients,
+        criteria.to_dict(),
+        clinical,
+        summary,
+        failures,
+        options,
+        rate_method=args.rate_ci,
+        holm_adjust=args.holm,
+        excel=args.excel,
     )
     print(f"{len(patients)} patients classified; report: {written['cohort.html']}")
     return 0
