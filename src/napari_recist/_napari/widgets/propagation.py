@@ -365,6 +365,8 @@ class PropagationWidget(SessionDock):
                 text={"string": "{label}", "color": GHOST_COLOUR, "size": 9,
                       "anchor": "lower_left"},
                 metadata={GHOSTS_KEY: {"timepoint": found.timepoint}},
+                features=_ghost_features([], []),
+                feature_defaults={"lesion_id": "", "label": ""},
                 **view.geometry.layer_transform(),
             )
             self._bind_enter(layer)
@@ -374,10 +376,7 @@ class PropagationWidget(SessionDock):
         if ghosts.data:
             layer.add(ghosts.data, shape_type=ghosts.shape_types, edge_width=ghosts.edge_widths,
                       edge_color=GHOST_COLOUR)
-        import pandas as pd
-
-        layer.features = pd.DataFrame({"lesion_id": pd.Series(ghosts.lesion_ids, dtype=object),
-                                       "label": pd.Series(ghosts.labels, dtype=object)})
+        layer.features = _ghost_features(ghosts.lesion_ids, ghosts.labels)
         layer.refresh_text()
         layer.visible = True
         if active is not None and active is not layer and active in self._viewer.layers:
@@ -573,6 +572,14 @@ class PropagationWidget(SessionDock):
             return None
         data = np.asarray(layer.world_to_data(world), dtype=float)
         return view.geometry.data_to_lps(data[None, :])[0]
+
+
+def _ghost_features(lesion_ids: list[str], labels: list[str]) -> Any:
+    """Features of the proposals layer (text columns, also when empty)."""
+    import pandas as pd
+
+    return pd.DataFrame({"lesion_id": pd.Series(lesion_ids, dtype=object),
+                         "label": pd.Series(labels, dtype=object)})
 
 
 def _viewer_action(action: Callable[[], bool]) -> Callable[[Any], None]:
