@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -230,20 +230,45 @@ class PatientSession:
             drew or moved: ``manual``, or ``semi-automatic, adjusted by reader`` when it
             changes a semi-automatic measurement (an unchanged line keeps its method).
         """
-        if axis not in AXIS_COLUMNS:
-            raise ValueError(f"axis must be 'long' or 'short', not {axis!r}")
+        self.set_axes(timepoint, lesion_id, {axis: (geometry, length_mm)}, method)
+
+    def set_axes(
+        self,
+        timepoint: int,
+        lesion_id: str,
+        axes: Mapping[str, tuple[AxisGeometry, float]],
+        method: MeasurementMethod | None = None,
+    ) -> None:
+        """Record several axes of a lesion at once: one edit, one undo step (`set_axis`).
+
+        Parameters
+        ----------
+        timepoint, lesion_id, method
+            As for `set_axis`.
+        axes
+            ``{"long": (geometry, length_mm), "short": (...)}``: one or both axes.
+        """
+        unknown = [axis for axis in axes if axis not in AXIS_COLUMNS]
+        if unknown or not axes:
+            raise ValueError(f"axis must be 'long' or 'short', not {unknown or 'nothing'!r}")
         self._lesion(lesion_id)
         self._snapshot()
         assessment = self._assessment(timepoint)
         current = assessment.measurements.get(lesion_id) or Measurement(
             lesion_id, LesionState.MEASURED
         )
-        if axis == "long":
-            updated = replace(current, long_axis=geometry, long_axis_mm=round(length_mm, 1))
-        else:
-            updated = replace(current, short_axis=geometry, short_axis_mm=round(length_mm, 1))
-        chosen = method if method is not None else _method_after_drawing(
-            current, current.long_axis if axis == "long" else current.short_axis, geometry)
+        updated = current
+        chosen = method
+        for axis, (geometry, length_mm) in axes.items():
+            if axis == "long":
+                updated = replace(updated, long_axis=geometry, long_axis_mm=round(length_mm, 1))
+            else:
+                updated = replace(updated, short_axis=geometry,
+                                  short_axis_mm=round(length_mm, 1))
+            if method is None:
+                chosen = chosen or _method_after_drawing(
+                    current, current.long_axis if axis == "long" else current.short_axis,
+                    geometry)
         if chosen is not None:
             updated = replace(updated, extra={**updated.extra, "method": chosen.value})
         assessment.measurements[lesion_id] = replace(updated, state=LesionState.MEASURED)

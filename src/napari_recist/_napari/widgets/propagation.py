@@ -10,7 +10,8 @@ Keys (on the viewer, and on the patient's Shapes layers, whose own Enter binding
 otherwise take the key first; while a shape is being drawn Enter still finishes it):
 
 - Enter: accept the current proposal: its semi-automatic measurement is recorded through
-  the session (`PatientSession.set_axis`, or `set_state` for too-small) with ``method =
+  the session (`PatientSession.set_axes`, one edit for both axes, or `set_state` for
+  too-small) with ``method =
   semi-automatic``; then the next proposal is shown.
 - Shift+Enter: go to the next proposal without recording anything.
 
@@ -469,10 +470,11 @@ class PropagationWidget(SessionDock):
                 done = "too small to measure"
             else:
                 assert result.long_axis is not None and result.short_axis is not None
-                session.set_axis(timepoint, lesion_id, "long", result.long_axis,
-                                 float(result.long_axis_mm or 0.0), method=method)
-                session.set_axis(timepoint, lesion_id, "short", result.short_axis,
-                                 float(result.short_axis_mm or 0.0), method=method)
+                # One edit for both axes: one undo step, one classification and autosave.
+                session.set_axes(timepoint, lesion_id, {
+                    "long": (result.long_axis, float(result.long_axis_mm or 0.0)),
+                    "short": (result.short_axis, float(result.short_axis_mm or 0.0)),
+                }, method=method)
                 done = f"{result.long_axis_mm:.1f} x {result.short_axis_mm:.1f} mm"
                 if result.volume_mm3 is not None:
                     done += f", volume {result.volume_mm3 / 1000:.1f} mL"
