@@ -313,6 +313,12 @@ def proposal_under(proposals: Sequence[LesionProposal], point_lps: Sequence[floa
 def describe_proposal(proposal: LesionProposal) -> str:
     """One line for the dock's list: id, what was found, confidence, slice."""
     result = proposal.measurement
+    if proposal.centre_lps is None:
+        return (f"{proposal.lesion.lesion_id} ({proposal.lesion.site}): no lines at baseline, "
+                "no position to propose: find it by hand")
+    if proposal.slice_index is None:
+        return (f"{proposal.lesion.lesion_id} ({proposal.lesion.site}): proposed outside "
+                "this scan")
     if result is None:
         found = "not measured"
     elif result.state is LesionState.MEASURED:
