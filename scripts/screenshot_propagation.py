@@ -24,7 +24,8 @@ WINDOW_SIZE = (1800, 1080)
 DOCK_WIDTH = 560
 
 
-def take_screenshot(source: Path, out: Path, timeout_s: float = 120.0) -> Path:
+def take_screenshot(source: Path, out: Path, timeout_s: float = 120.0,
+                    viewer: object | None = None) -> Path:
     """Open the sample patient, propose its baseline lesions on week 16, save the image.
 
     Parameters
@@ -35,6 +36,8 @@ def take_screenshot(source: Path, out: Path, timeout_s: float = 120.0) -> Path:
         Folder for the PNG file.
     timeout_s
         Longest wait for the registration.
+    viewer
+        A napari viewer to use (e.g. a test's); default a new one, closed at the end.
 
     Returns
     -------
@@ -56,7 +59,9 @@ def take_screenshot(source: Path, out: Path, timeout_s: float = 120.0) -> Path:
         folder = Path(shutil.copytree(source, Path(tmp) / "sample-patient"))
         for saved in folder.rglob("napari-recist.session.csv"):
             saved.unlink()
-        viewer = napari.Viewer(title="napari-recist: lesion propagation")
+        own_viewer = viewer is None
+        if viewer is None:
+            viewer = napari.Viewer(title="napari-recist: lesion propagation")
         viewer.window.resize(*WINDOW_SIZE)
         viewer.open(str(folder), plugin="napari-recist")
         session = find_session(viewer)
@@ -89,7 +94,8 @@ def take_screenshot(source: Path, out: Path, timeout_s: float = 120.0) -> Path:
             QApplication.processEvents()
         target = out / "propagation.png"
         viewer.screenshot(str(target), canvas_only=False)
-        viewer.close()
+        if own_viewer:
+            viewer.close()
     return target
 
 

@@ -279,14 +279,15 @@ def test_sample_dicom_shows_a_ghost_for_each_unmeasured_baseline_lesion(make_nap
     assert all(len(layer.data) == 0 for layer in viewer.layers if GHOSTS_KEY in layer.metadata)
 
 
-def test_screenshot_script_writes_the_propagation_image(tmp_path: Path, qapp):
+def test_screenshot_script_writes_the_propagation_image(tmp_path: Path, make_napari_viewer):
     import importlib.util
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "screenshot_propagation.py"
     spec = importlib.util.spec_from_file_location("screenshot_propagation", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    written = module.take_screenshot(SAMPLE, tmp_path / "images")
+    written = module.take_screenshot(SAMPLE, tmp_path / "images",
+                                     viewer=make_napari_viewer(show=True))
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written.stat().st_size > 10_000
     assert not list(SAMPLE.rglob("napari-recist.session.csv"))  # it worked on a copy
