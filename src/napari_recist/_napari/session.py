@@ -11,7 +11,7 @@ from __future__ import annotations
 import atexit
 import copy
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,32 @@ from napari_recist.model import (
     Lesion,
     LesionState,
     Measurement,
+    MeasurementMethod,
     PatientRecord,
     Role,
     natural_key,
 )
 
 UNDO_DEPTH = 100
+
+_SEMI_AUTOMATIC = {MeasurementMethod.SEMI_AUTOMATIC.value,
+                   MeasurementMethod.SEMI_AUTOMATIC_ADJUSTED.value}
+
+
+def _method_after_drawing(current: Measurement, before: AxisGeometry | None,
+                          after: AxisGeometry) -> MeasurementMethod | None:
+    """The method of a measurement once the reader has drawn or moved one of its lines.
+
+    None keeps the row's method: the line did not move (napari reports a click on a line as
+    a change), or the row came from a file that gives no method and the line is unchanged.
+    """
+    if before is not None and len(before.points) == len(after.points) and all(
+            abs(a - b) < 1e-3 for p, q in zip(before.points, after.points, strict=True)
+            for a, b in zip(p, q, strict=True)):
+        return None
+    if current.extra.get("method", "").strip().lower() in _SEMI_AUTOMATIC:
+        return MeasurementMethod.SEMI_AUTOMATIC_ADJUSTED
+    return MeasurementMethod.MANUAL
 
 @dataclass
 class TimepointView:
@@ -190,7 +210,13 @@ class PatientSession:
         self._after_edit()
 
     def set_axis(
-        self, timepoint: int, lesion_id: str, axis: str, geometry: AxisGeometry, length_mm: float
+        self,
+        timepoint: int,
+        lesion_id: str,
+        axis: str,
+        geometry: AxisGeometry,
+        length_mm: float,
+        method: MeasurementMethod | None = None,
     ) -> None:
         """Record a drawn axis of a lesion at a time point (the lesion becomes measured).
 
@@ -206,24 +232,68 @@ class PatientSession:
             End points in LPS.
         length_mm
             Its length in millimetres.
+        method
+            How the line was made (the table's ``method`` column). None: a line the reader
+            drew or moved: ``manual``, or ``semi-automatic, adjusted by reader`` when it
+            changes a semi-automatic measurement (an unchanged line keeps its method).
         """
-        if axis not in AXIS_COLUMNS:
-            raise ValueError(f"axis must be 'long' or 'short', not {axis!r}")
+        self.set_axes(timepoint, lesion_id, {axis: (geometry, length_mm)}, method)
+
+    def set_axes(
+        self,
+        timepoint: int,
+        lesion_id: str,
+        axes: Mapping[str, tuple[AxisGeometry, float]],
+        method: MeasurementMethod | None = None,
+    ) -> None:
+        """Record several axes of a lesion at once: one edit, one undo step (`set_axis`).
+
+        Parameters
+        ----------
+        timepoint, lesion_id, method
+            As for `set_axis`.
+        axes
+            ``{"long": (geometry, length_mm), "short": (...)}``: one or both axes.
+        """
+        unknown = [axis for axis in axes if axis not in AXIS_COLUMNS]
+        if unknown or not axes:
+            raise ValueError(f"axis must be 'long' or 'short', not {unknown or 'nothing'!r}")
         self._lesion(lesion_id)
         self._snapshot()
         assessment = self._assessment(timepoint)
         current = assessment.measurements.get(lesion_id) or Measurement(
             lesion_id, LesionState.MEASURED
         )
-        if axis == "long":
-            updated = replace(current, long_axis=geometry, long_axis_mm=round(length_mm, 1))
-        else:
-            updated = replace(current, short_axis=geometry, short_axis_mm=round(length_mm, 1))
+        updated = current
+        chosen = method
+        for axis, (geometry, length_mm) in axes.items():
+            if axis == "long":
+                updated = replace(updated, long_axis=geometry, long_axis_mm=round(length_mm, 1))
+            else:
+                updated = replace(updated, short_axis=geometry,
+                                  short_axis_mm=round(length_mm, 1))
+            if method is None:
+                chosen = chosen or _method_after_drawing(
+                    current, current.long_axis if axis == "long" else current.short_axis,
+                    geometry)
+        if chosen is not None:
+            updated = replace(updated, extra={**updated.extra, "method": chosen.value})
         assessment.measurements[lesion_id] = replace(updated, state=LesionState.MEASURED)
         self._after_edit()
 
-    def set_state(self, timepoint: int, lesion_id: str, state: LesionState) -> None:
-        """Record what was seen of a lesion without a size (absent, present, too small...)."""
+    def set_state(
+        self,
+        timepoint: int,
+        lesion_id: str,
+        state: LesionState,
+        method: MeasurementMethod | None = None,
+    ) -> None:
+        """Record what was seen of a lesion without a size (absent, present, too small...).
+
+        ``method`` (e.g. ``semi-automatic`` for a lesion the measurement found too small)
+        goes to the table's ``method`` column; None keeps the row's other columns as they
+        are, and a state without a size given by hand carries no measurement method.
+        """
         self._lesion(lesion_id)
         self._snapshot()
         assessment = self._assessment(timepoint)
@@ -235,6 +305,10 @@ class PatientSession:
             assessment.measurements[lesion_id] = replace(current, state=state)
         else:
             extra = dict(current.extra) if current else {}
+            if method is not None:
+                extra["method"] = method.value
+            else:
+                extra.pop("method", None)  # no size, nothing was measured by any method
             assessment.measurements[lesion_id] = Measurement(lesion_id, state, extra=extra)
         self._after_edit()
 
