@@ -80,8 +80,9 @@ class LesionResponse(NamedTuple):
 
 
 def _unit_name(unit: Unit, rows: list[str]) -> str:
-    members = sorted(unit, key=natural_key)
-    return members[0] if len(members) == 1 else "+".join(rows or members)
+    if len(unit) == 1:
+        return next(iter(unit))
+    return "+".join(rows or sorted(unit, key=natural_key))
 
 
 def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
@@ -154,6 +155,8 @@ def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
 
 def _listed(timeline: Timeline, unit: Unit, index: int) -> list[str]:
     """Lesions of a unit the output lists: those with a row, and the split lesions above them."""
+    if len(unit) == 1:
+        return timeline.unit_rows(unit, index)
     rows = set(timeline.unit_rows(unit, index))
     listed = set(rows)
     for lid in rows:

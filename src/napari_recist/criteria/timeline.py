@@ -58,6 +58,11 @@ class Timeline:
     new_node_recheck: list[tuple[int, str]] = field(default_factory=list)
     long_axes: dict[str, list[float | None]] = field(default_factory=dict)
     short_axes: dict[str, list[float | None]] = field(default_factory=dict)
+    # Assessments with a coalesced row (most have none: the unit rules then take a fast path).
+    coalesced_at: frozenset[int] = frozenset()
+    _unit_cache: dict[tuple[tuple[str, ...], int], list[Unit]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def count(self) -> int:
@@ -129,6 +134,17 @@ class Timeline:
         Units are the connected groups formed by `part_of` (over the whole course) and by
         `coalesced_into` at this assessment; a unit lists its split lesions too.
         """
+        lesions = list(lesions)
+        key = (tuple(lesion.lesion_id for lesion in lesions), index)
+        cached = self._unit_cache.get(key)
+        if cached is not None:
+            return cached
+        if not self.roots and index not in self.coalesced_at:
+            # No fragments, nothing coalesced here: every lesion with a row is its own unit.
+            # (In the group's own order: first appearance, then lesion id.)
+            units = [frozenset((lesion.lesion_id,)) for lesion in self.rows(lesions, index)]
+            self._unit_cache[key] = units
+            return units
         parent: dict[str, str] = {}
 
         def find(x: str) -> str:
@@ -166,19 +182,15 @@ class Timeline:
             for lid in members:
                 everyone.update(self.families.get(self.root(lid), [lid]))
             units.append(frozenset(everyone))
-        return sorted(units, key=lambda unit: natural_key(min(unit, key=natural_key)))
-
-    def unit_of(self, lesion_id: str, index: int) -> Unit:
-        """The unit a lesion belongs to at an assessment."""
-        lesion = self.lesion(lesion_id)
-        pool = [les for les in self.record.lesions.values() if les.role is lesion.role]
-        for unit in self.units(pool, index):
-            if lesion_id in unit:
-                return unit
-        return frozenset(self.families.get(self.root(lesion_id), [lesion_id]))
+        units.sort(key=lambda unit: natural_key(min(unit, key=natural_key)))
+        self._unit_cache[key] = units
+        return units
 
     def unit_rows(self, unit: Unit, index: int) -> list[str]:
         """The lesions of a unit that have a row at an assessment."""
+        if len(unit) == 1:
+            (lid,) = unit
+            return [lid] if self.states[lid][index] is not None else []
         return sorted(
             (lid for lid in unit if self.states[lid][index] is not None), key=natural_key
         )
@@ -189,6 +201,8 @@ class Timeline:
         Such assessments give no earlier diameter for the unit (criteria.md section 1: they
         are skipped like not-evaluated ones).
         """
+        if index not in self.coalesced_at:
+            return False
         for lid, carriers in self.coalesced.items():
             carrier = carriers[index]
             if carrier is not None and ((lid in unit) != (carrier in unit)):
@@ -200,6 +214,13 @@ class Timeline:
 
         With `history`, an assessment where the unit was mixed with another lesion gives None.
         """
+        if len(unit) == 1:
+            (lid,) = unit
+            if self.states[lid][index] is None:
+                return None
+            if history and self.unit_is_mixed(unit, index):
+                return None
+            return self.diameters[lid][index]
         rows = self.unit_rows(unit, index)
         if not rows or (history and self.unit_is_mixed(unit, index)):
             return None
@@ -213,6 +234,9 @@ class Timeline:
 
     def unit_nadir(self, unit: Unit, index: int, start: int = 0) -> float | None:
         """Smallest diameter of a unit over the assessments `start`..`index` - 1."""
+        if len(unit) == 1 and start == 0 and not self.coalesced_at:
+            (lid,) = unit
+            return self.nadirs[lid][index]  # nothing coalesced: the lesion's running nadir
         values = [self.unit_diameter(unit, j, history=True) for j in range(start, index)]
         known = [value for value in values if value is not None]
         return min(known) if known else None
@@ -325,6 +349,7 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
             for k, state in enumerate(lesion_states):
                 if state is None:
                     lesion_long[k] = lesion_short[k] = None
+                    lesion_coalesced[k] = None
                 elif counted is not None and k >= counted and lesion_diameters[k] == 0.0:
                     lesion_long[k] = lesion_short[k] = 0.0
             for k in range(counted if counted is not None else len(assessments), len(assessments)):
@@ -377,6 +402,9 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
         new_node_recheck=sorted(recheck, key=lambda item: (item[0], natural_key(item[1]))),
         long_axes=long_axes,
         short_axes=short_axes,
+        coalesced_at=frozenset(
+            k for values in coalesced.values() for k, carrier in enumerate(values) if carrier
+        ),
     )
 
 
