@@ -119,6 +119,7 @@ class _Checker:
 
     def __init__(self, record: PatientRecord, refused: Collection[str]) -> None:
         self.patient_id = record.patient_id
+        self.treatment_start = record.treatment_start
         self.lesions: dict[str, Lesion] = dict(record.lesions)
         self.assessments: dict[int, Assessment] = {
             a.timepoint: Assessment(a.timepoint, a.date, dict(a.measurements))
@@ -151,16 +152,20 @@ class _Checker:
     def check(self) -> CheckedRecord:
         self.check_measurements()
         self.drop_pre_baseline_extras()
+        self.check_part_of()
         if not self.has_baseline("has no baseline (timepoint 0)"):
             return self.result(None)
         self.check_date_order()
         self.check_lesions_at_baseline()
+        self.check_split_rows()
+        self.check_coalesced()
         if not self.has_baseline("has no usable baseline measurement left"):
             return self.result(None)
         record = PatientRecord(
             self.patient_id,
             self.lesions,
             [a for a in self.assessments.values() if a.measurements],
+            treatment_start=self.treatment_start,
         )
         self.fill_not_evaluated(record)
         return self.result(record)
@@ -187,6 +192,9 @@ class _Checker:
         where = {"lesion_id": lesion_id, "timepoint": timepoint}
         state = measurement.state
         long_mm, short_mm = measurement.long_axis_mm, measurement.short_axis_mm
+        if measurement.coalesced_into is not None:
+            self.check_coalesced_row(lesion, timepoint, measurement)
+            return
         if long_mm is not None and short_mm is not None and short_mm > long_mm:
             # The short axis is perpendicular to the longest diameter, so never longer.
             self.warn("short-axis-longer", f"lesion {lesion_id}: short_axis_mm "
@@ -221,6 +229,139 @@ class _Checker:
             self.error(code, message, field=column, left_out=1, **where)
         if problems:
             self.drop_measurement(timepoint, lesion_id)
+
+    def check_coalesced_row(self, lesion: Lesion, timepoint: int, measurement: Measurement) -> None:
+        """shared/spec/lesion-table.md (amended 2026-12): a coalesced row has no size.
+
+        RECIST 1.1 section 4.3.4: lesions that "have truly coalesced" are measured as one;
+        the merged lesion's row carries nothing and counts 0 mm. Not at the baseline (nor
+        before): lesions are chosen and measured one by one there.
+        """
+        lesion_id = lesion.lesion_id
+        where = {"lesion_id": lesion_id, "timepoint": timepoint, "left_out": 1}
+        if measurement.long_axis_mm is not None or measurement.short_axis_mm is not None:
+            self.error("coalesced-with-size", f"lesion {lesion_id} is coalesced into "
+                       f"{measurement.coalesced_into} at timepoint {timepoint} but has a size: "
+                       "the carrier's row measures the whole mass", field="coalesced_into",
+                       **where)
+            self.drop_measurement(timepoint, lesion_id)
+        elif timepoint <= 0:
+            self.error("coalesced-at-baseline", f"lesion {lesion_id} is coalesced_into "
+                       f"{measurement.coalesced_into} at timepoint {timepoint}: lesions are "
+                       "measured one by one at baseline (RECIST 1.1 section 3.3)",
+                       field="coalesced_into", **where)
+            self.drop_measurement(timepoint, lesion_id)
+
+    def check_part_of(self) -> None:
+        """shared/spec/lesion-table.md (amended 2026-12): the `part_of` link of a fragment.
+
+        It names another lesion of the patient, with the same role, site and nodal flag,
+        without a cycle (RECIST 1.1 section 4.3.4; CDISC SDTMIG TU `TUSPLIT`). A fragment
+        has no row at the baseline or before: it appears at a follow-up.
+        """
+        bad: dict[str, tuple[str, str]] = {}
+        for lesion_id, lesion in self.lesions.items():
+            parent = lesion.part_of
+            if parent is None:
+                continue
+            if parent == lesion_id:
+                bad[lesion_id] = ("part-of-self", f"lesion {lesion_id} is part_of itself")
+            elif parent not in self.lesions:
+                bad[lesion_id] = ("part-of-unknown", f"lesion {lesion_id} is part_of {parent}, "
+                                  "which the patient does not have")
+            else:
+                other = self.lesions[parent]
+                for what, mine, theirs in (
+                    ("role", lesion.role.value, other.role.value),
+                    ("site", lesion.site, other.site),
+                    ("nodal flag", str(lesion.nodal).lower(), str(other.nodal).lower()),
+                ):
+                    if mine != theirs:
+                        bad[lesion_id] = ("part-of-mismatch", f"fragment {lesion_id} has {what} "
+                                          f"{mine} but the lesion it is part_of, {parent}, has "
+                                          f"{theirs}: a fragment keeps its lesion's {what}")
+                        break
+        for lesion_id in self.lesions:
+            chain, current = [lesion_id], self.lesions[lesion_id].part_of
+            while current is not None and current in self.lesions and current not in chain:
+                chain.append(current)
+                current = self.lesions[current].part_of
+            if current == lesion_id and len(chain) > 1 and lesion_id not in bad:
+                bad[lesion_id] = ("part-of-cycle", f"lesion {lesion_id} is part_of a cycle "
+                                  f"({' -> '.join([*chain, lesion_id])})")
+        for lesion_id, (code, message) in bad.items():
+            seen = [tp for tp, a in sorted(self.assessments.items()) if lesion_id in a.measurements]
+            self.error(code, message, lesion_id=lesion_id, timepoint=seen[0] if seen else None,
+                       field="part_of", left_out=self.count(lesion_id))
+        for lesion_id in bad:
+            self.drop_lesion(lesion_id)
+        # Fragments of a refused lesion cannot be placed either (consequential).
+        changed = True
+        while changed:
+            changed = False
+            for lesion_id, lesion in list(self.lesions.items()):
+                if lesion.part_of is not None and lesion.part_of not in self.lesions:
+                    self.error("part-of-unknown", f"lesion {lesion_id} is part_of "
+                               f"{lesion.part_of}, whose rows were refused", lesion_id=lesion_id,
+                               field="part_of", left_out=self.count(lesion_id),
+                               consequential=True)
+                    self.drop_lesion(lesion_id)
+                    changed = True
+        for lesion_id, lesion in self.lesions.items():
+            if lesion.part_of is None:
+                continue
+            for timepoint in sorted(tp for tp in self.assessments if tp <= 0):
+                if lesion_id in self.assessments[timepoint].measurements:
+                    self.error("fragment-at-baseline", f"fragment {lesion_id} (part_of "
+                               f"{lesion.part_of}) has a row at timepoint {timepoint}: a "
+                               "lesion splits after baseline", lesion_id=lesion_id,
+                               timepoint=timepoint, field="timepoint", left_out=1)
+                    self.drop_measurement(timepoint, lesion_id)
+
+    def check_split_rows(self) -> None:
+        """A lesion that has split has no row of its own from its first fragment row on."""
+        first_fragment: dict[str, tuple[int, str]] = {}
+        for lesion_id, lesion in self.lesions.items():
+            if lesion.part_of is None:
+                continue
+            rows = [tp for tp, a in sorted(self.assessments.items()) if lesion_id in a.measurements]
+            if rows and (lesion.part_of not in first_fragment
+                         or rows[0] < first_fragment[lesion.part_of][0]):
+                first_fragment[lesion.part_of] = (rows[0], lesion_id)
+        for parent, (start, fragment) in first_fragment.items():
+            for timepoint in sorted(tp for tp in self.assessments if tp >= start):
+                if parent in self.assessments[timepoint].measurements:
+                    self.error("split-lesion-row", f"lesion {parent} has a row at timepoint "
+                               f"{timepoint}, but it split at timepoint {start} (fragment "
+                               f"{fragment}): from then on it is measured through its "
+                               "fragments (RECIST 1.1 section 4.3.4)", lesion_id=parent,
+                               timepoint=timepoint, field="lesion_id", left_out=1)
+                    self.drop_measurement(timepoint, parent)
+
+    def check_coalesced(self) -> None:
+        """`coalesced_into` names another lesion of the same role with its own row there."""
+        for timepoint in sorted(self.assessments):
+            measurements = self.assessments[timepoint].measurements
+            for lesion_id, measurement in list(measurements.items()):
+                carrier = measurement.coalesced_into
+                if carrier is None:
+                    continue
+                problem = ""
+                if carrier == lesion_id:
+                    problem = "names its own lesion"
+                elif carrier not in measurements:
+                    problem = f"names lesion {carrier}, which has no row at that timepoint"
+                elif self.lesions[lesion_id].role is not self.lesions[carrier].role:
+                    problem = (f"names lesion {carrier}, a {self.lesions[carrier].role} "
+                               f"lesion: merged lesions have one role")
+                elif measurements[carrier].coalesced_into is not None:
+                    problem = (f"names lesion {carrier}, whose own row there is coalesced "
+                               "too: name the lesion whose row measures the mass")
+                if problem:
+                    self.error("bad-coalesced-into", f"lesion {lesion_id} at timepoint "
+                               f"{timepoint}: coalesced_into {problem}", lesion_id=lesion_id,
+                               timepoint=timepoint, field="coalesced_into", left_out=1)
+                    self.drop_measurement(timepoint, lesion_id)
 
     def target_without_size(
         self, lesion: Lesion, measurement: Measurement, problems: list[tuple[str, str, str]]
@@ -299,6 +440,8 @@ class _Checker:
         for lesion_id, lesion in list(self.lesions.items()):
             if lesion.role is Role.NEW or lesion_id in baseline.measurements:
                 continue
+            if lesion.part_of is not None:
+                continue  # a fragment appears at a follow-up (checked by check_part_of)
             seen = [tp for tp, a in sorted(self.assessments.items()) if lesion_id in a.measurements]
             later = [tp for tp in seen if tp > 0]
             where = {
@@ -330,6 +473,13 @@ class _Checker:
         for assessment in record.assessments:
             for lesion_id in assessment.measurements:
                 first_seen.setdefault(lesion_id, assessment.timepoint)
+        # (amended 2026-12) A fragment is covered from its first row; a lesion that has split
+        # is covered through its fragments from the first fragment row on.
+        split_at: dict[str, int] = {}
+        for lesion_id, lesion in record.lesions.items():
+            if lesion.part_of is not None and lesion_id in first_seen:
+                start = first_seen[lesion_id]
+                split_at[lesion.part_of] = min(split_at.get(lesion.part_of, start), start)
         for assessment in record.assessments:
             if assessment.timepoint < 0:
                 continue  # pre-baseline scans need only target sizes
@@ -337,7 +487,10 @@ class _Checker:
             for lesion_id, lesion in record.lesions.items():
                 if lesion_id in assessment.measurements:
                     continue
-                start = 0 if lesion.role is not Role.NEW else first_seen.get(lesion_id)
+                if lesion_id in split_at and assessment.timepoint >= split_at[lesion_id]:
+                    continue
+                fragment = lesion.role is Role.NEW or lesion.part_of is not None
+                start = first_seen.get(lesion_id) if fragment else 0
                 if start is not None and assessment.timepoint >= start:
                     missing.append(lesion_id)
                     assessment.measurements[lesion_id] = Measurement(

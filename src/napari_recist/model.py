@@ -82,6 +82,9 @@ class Lesion:
         Overrides the built-in thoracic/extrathoracic grouping of the site when not None.
     tracking_uid
         DICOM Tracking Unique Identifier, when the lesion came from (or went to) an SR.
+    part_of
+        For a fragment: the lesion it split from (shared/spec/lesion-table.md `part_of`,
+        RECIST 1.1 section 4.3.4; amended 2026-12).
     """
 
     lesion_id: str
@@ -90,6 +93,7 @@ class Lesion:
     nodal: bool = False
     thoracic: bool | None = None
     tracking_uid: str | None = None
+    part_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,11 @@ class Measurement:
         Where the axes were drawn, when known (from an SR or the viewer).
     extra
         Columns of the lesion table that the project does not interpret, passed through.
+    coalesced_into
+        At this assessment the lesion has merged into the mass measured on that lesion's row
+        (shared/spec/lesion-table.md `coalesced_into`, RECIST 1.1 section 4.3.4; amended
+        2026-12). Such a row has no size, counts 0 mm and its state is `absent` in the model
+        (the table and the SR write no state for it).
     """
 
     lesion_id: str
@@ -136,6 +145,12 @@ class Measurement:
     long_axis: AxisGeometry | None = None
     short_axis: AxisGeometry | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    coalesced_into: str | None = None
+
+    @classmethod
+    def coalesced(cls, lesion_id: str, carrier: str, **kwargs: object) -> Measurement:
+        """A row of a lesion merged into `carrier`'s mass: no size, counts 0 mm."""
+        return cls(lesion_id, LesionState.ABSENT, coalesced_into=carrier, **kwargs)  # type: ignore[arg-type]
 
     def diameter_mm(self, nodal: bool, too_small_mm: float) -> float | None:
         """Return the RECIST 1.1 diameter of the lesion, or None when it has none.
@@ -201,11 +216,15 @@ class PatientRecord:
         Lesions by id.
     assessments
         Assessments, kept sorted by time point.
+    treatment_start
+        Date of the first dose, when known: the time origin of the SD window, the SITC cut
+        and PFS (shared/spec/criteria.md, amended 2026-12).
     """
 
     patient_id: str
     lesions: dict[str, Lesion] = field(default_factory=dict)
     assessments: list[Assessment] = field(default_factory=list)
+    treatment_start: dt.date | None = None
 
     def __post_init__(self) -> None:
         self.assessments.sort(key=lambda a: a.timepoint)
@@ -288,6 +307,7 @@ def build_record(
     patient_id: str,
     lesions: Iterable[Lesion],
     assessments: Iterable[Assessment],
+    treatment_start: dt.date | None = None,
 ) -> PatientRecord:
     """Assemble a patient record from lesions and assessments.
 
@@ -299,6 +319,8 @@ def build_record(
         Every lesion of the patient.
     assessments
         Every assessment of the patient, in any order.
+    treatment_start
+        Date of the first dose, if known.
 
     Returns
     -------
@@ -309,6 +331,7 @@ def build_record(
         patient_id=patient_id,
         lesions={lesion.lesion_id: lesion for lesion in lesions},
         assessments=sorted(assessments, key=lambda a: a.timepoint),
+        treatment_start=treatment_start,
     )
 
 

@@ -44,6 +44,32 @@ class IResponse(_Word):
     NA = "NA"
 
 
+class ImResponse(_Word):
+    """imRECIST responses (Hodi et al., J Clin Oncol 2018; shared/spec/criteria.md section 7).
+
+    The RECIST words: target lesions "Per RECIST v1.1", the sum including new measurable
+    lesions (Jia et al. 2019, Table 2).
+    """
+
+    CR = "CR"
+    PR = "PR"
+    SD = "SD"
+    PD = "PD"  # >= 20 % and >= 5 mm from the nadir of the sum with new measurable lesions
+    NE = "NE"
+    NA = "NA"  # no target lesions
+
+
+class IrResponse(_Word):
+    """irRC responses (Wolchok et al., Clin Cancer Res 2009, Table 2; criteria.md section 8)."""
+
+    IRCR = "irCR"  # disappearance of all lesions
+    IRPR = "irPR"  # >= 50 % decrease of the tumour burden from baseline
+    IRSD = "irSD"  # neither irPR nor irPD
+    IRPD = "irPD"  # >= 25 % increase of the tumour burden from the nadir
+    NE = "NE"
+    NA = "NA"  # no index lesions, or one without a bidimensional product at baseline
+
+
 class Category(_Word):
     """Dissociated-response categories per assessment (seed 002, shared/spec/criteria.md)."""
 

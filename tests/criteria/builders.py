@@ -6,7 +6,9 @@
           ("2024-03-01", {"T1": 20, "LN": 8, "N1": "absent", "X1": 12})])
 
 A number is the lesion's diameter (the short axis for a node, the long axis otherwise); a
-string is its state. Visits are time points 0 (baseline), 1, 2...; `pre` adds pre-baseline scans.
+string is its state; a pair of numbers is (long axis, short axis); ``("into", "A")`` is a row
+coalesced into lesion A. Visits are time points 0 (baseline), 1, 2...; `pre` adds pre-baseline
+scans; `part_of` maps a fragment to the lesion it split from; `treatment_start` is a date.
 """
 
 from __future__ import annotations
@@ -20,18 +22,30 @@ from napari_recist.model import Assessment, Lesion, LesionState, Measurement, Ro
 Visit = tuple[str, dict[str, float | str]]
 
 
-def _lesion(lesion_id: str, spec: str) -> Lesion:
+def _lesion(lesion_id: str, spec: str, part_of: str | None = None) -> Lesion:
     for role in (Role.NON_TARGET, Role.TARGET, Role.NEW):
         if spec.startswith(role.value + " "):
             site = spec[len(role.value) + 1 :]
             thoracic = None
             if site.endswith(" thoracic"):
                 site, thoracic = site.removesuffix(" thoracic"), True
-            return Lesion(lesion_id, role, site, nodal=site == "lymph node", thoracic=thoracic)
+            return Lesion(
+                lesion_id, role, site, nodal=site == "lymph node", thoracic=thoracic,
+                part_of=part_of,
+            )
     raise ValueError(spec)
 
 
-def _measurement(lesion: Lesion, value: float | str) -> Measurement:
+def _measurement(lesion: Lesion, value: float | str | tuple) -> Measurement:
+    if isinstance(value, tuple):
+        if value[0] == "into":
+            return Measurement.coalesced(lesion.lesion_id, value[1])
+        long_mm, short_mm = value
+        return Measurement(
+            lesion.lesion_id, LesionState.MEASURED,
+            None if long_mm is None else float(long_mm),
+            None if short_mm is None else float(short_mm),
+        )
     if isinstance(value, str):
         return Measurement(lesion.lesion_id, LesionState(value))
     if lesion.nodal:
@@ -44,9 +58,12 @@ def make(
     visits: list[Visit],
     pre: list[Visit] | None = None,
     patient_id: str = "P",
+    part_of: dict[str, str] | None = None,
+    treatment_start: str | None = None,
 ):
     """Return a PatientRecord."""
-    by_id = {lid: _lesion(lid, spec) for lid, spec in lesions.items()}
+    links = part_of or {}
+    by_id = {lid: _lesion(lid, spec, links.get(lid)) for lid, spec in lesions.items()}
     assessments = []
     for offset, group in ((0, visits), (-len(pre or []), pre or [])):
         for k, (date, values) in enumerate(group):
@@ -57,17 +74,21 @@ def make(
                     measurements={lid: _measurement(by_id[lid], v) for lid, v in values.items()},
                 )
             )
-    return build_record(patient_id, by_id.values(), assessments)
+    start = dt.date.fromisoformat(treatment_start) if treatment_start else None
+    return build_record(patient_id, by_id.values(), assessments, treatment_start=start)
 
 
 def classify(
     lesions: dict[str, str],
     visits: list[Visit],
     pre: list[Visit] | None = None,
+    part_of: dict[str, str] | None = None,
+    treatment_start: str | None = None,
     **settings: object,
 ) -> PatientResult:
     """Classify a patient built by `make` with optional setting overrides."""
-    return classify_patient(make(lesions, visits, pre), Criteria.from_dict(dict(settings)))
+    record = make(lesions, visits, pre, part_of=part_of, treatment_start=treatment_start)
+    return classify_patient(record, Criteria.from_dict(dict(settings)))
 
 
 def days(start: str, n: int) -> str:
@@ -88,3 +109,13 @@ def targets(result: PatientResult) -> list[str]:
 def irecist(result: PatientResult) -> list[str]:
     """iRECIST response at each follow-up."""
     return [tp.response for tp in result.irecist.timepoints[1:]]
+
+
+def imrecist(result: PatientResult) -> list[str]:
+    """imRECIST response at each follow-up."""
+    return [tp.response for tp in result.imrecist.timepoints[1:]]
+
+
+def irrc(result: PatientResult) -> list[str]:
+    """irRC response at each follow-up."""
+    return [tp.response for tp in result.irrc.timepoints[1:]]

@@ -332,6 +332,100 @@ class PatientSession:
         self._drop_empty_assessments()
         self._after_edit()
 
+    def split_lesion(
+        self,
+        timepoint: int,
+        lesion_id: str,
+        fragments: Sequence[tuple[AxisGeometry, float] | None],
+    ) -> list[str]:
+        """Record that a lesion has split into fragments at a follow-up (one edit).
+
+        RECIST 1.1 section 4.3.4 ("When non-nodal lesions 'fragment', the longest diameters
+        of the fragmented portions should be added together"); shared/spec/lesion-table.md
+        (amended 2026-12): each fragment is a lesion of its own with `part_of` = the split
+        lesion, its role, site and nodal flag; from the split on, the split lesion has no rows
+        of its own (its rows at this scan and later are removed).
+
+        Parameters
+        ----------
+        timepoint
+            The follow-up where the fragments are first seen (not the baseline).
+        lesion_id
+            The lesion that split.
+        fragments
+            One entry per fragment: its drawn long axis and length in mm, or None for a
+            fragment to measure later (not evaluated until then). At least two.
+
+        Returns
+        -------
+        list of str
+            The new fragments' ids (``L2.1``, ``L2.2``...).
+        """
+        lesion = self._lesion(lesion_id)
+        if timepoint <= 0:
+            raise ValueError("a lesion splits after baseline: choose a follow-up scan")
+        if len(fragments) < 2:
+            raise ValueError("draw one line per fragment (at least two), then Split lesion")
+        self._snapshot()
+        ids: list[str] = []
+        number = 1
+        for _ in fragments:
+            while f"{lesion_id}.{number}" in self.record.lesions:
+                number += 1
+            ids.append(f"{lesion_id}.{number}")
+            number += 1
+        for assessment in self.record.assessments:
+            if assessment.timepoint >= timepoint:
+                assessment.measurements.pop(lesion_id, None)
+        assessment = self._assessment(timepoint)
+        for fragment_id, drawn in zip(ids, fragments, strict=True):
+            self.record.lesions[fragment_id] = replace(
+                lesion, lesion_id=fragment_id, part_of=lesion_id, tracking_uid=None
+            )
+            if drawn is None:
+                measurement = Measurement(fragment_id, LesionState.NOT_EVALUATED)
+            else:
+                geometry, length_mm = drawn
+                measurement = Measurement(
+                    fragment_id, LesionState.MEASURED, long_axis_mm=round(length_mm, 1),
+                    long_axis=geometry,
+                )
+            assessment.measurements[fragment_id] = measurement
+        self._drop_empty_assessments()
+        self._after_edit()
+        return ids
+
+    def merge_lesions(self, timepoint: int, carrier: str, merged: Sequence[str]) -> None:
+        """Record that lesions have coalesced into `carrier`'s mass at a follow-up (one edit).
+
+        RECIST 1.1 section 4.3.4 ("If the lesions have truly coalesced such that they are no
+        longer separable"); shared/spec/lesion-table.md (amended 2026-12): each merged
+        lesion's row there names the carrier in `coalesced_into` and has no size; the
+        carrier's row measures the whole mass (draw it on the carrier).
+        """
+        carrier_lesion = self._lesion(carrier)
+        if timepoint <= 0:
+            raise ValueError("lesions are measured one by one at baseline: choose a follow-up")
+        others = [lesion_id for lesion_id in merged if lesion_id != carrier]
+        if not others:
+            raise ValueError("choose another lesion to merge into the selected one")
+        for lesion_id in others:
+            if self._lesion(lesion_id).role is not carrier_lesion.role:
+                raise ValueError(f"{lesion_id} is {self._lesion(lesion_id).role}, {carrier} is "
+                                 f"{carrier_lesion.role}: merged lesions have one role")
+        self._snapshot()
+        assessment = self._assessment(timepoint)
+        assessment.measurements.setdefault(
+            carrier, Measurement(carrier, LesionState.NOT_EVALUATED)
+        )
+        for lesion_id in others:
+            current = assessment.measurements.get(lesion_id)
+            extra = dict(current.extra) if current else {}
+            assessment.measurements[lesion_id] = Measurement.coalesced(
+                lesion_id, carrier, extra=extra
+            )
+        self._after_edit()
+
     def delete_lesion(self, lesion_id: str) -> None:
         """Delete a lesion and all its measurements (undo brings them back)."""
         self._lesion(lesion_id)

@@ -36,6 +36,10 @@ CSV_COLUMNS = (
     "new_lesions",
     "overall",
     "irecist",
+    "imrecist",
+    "imrecist_sum_mm",
+    "irrc",
+    "irrc_tumor_burden_mm2",
     "vuagnat",
     "bernard_tessier",
     "category",
@@ -103,7 +107,10 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
         else f"BOR {patient['best_overall_response']}"
     )
     print(f"Patient {patient['patient_id']}: {headline}", file=out)
-    header = ("TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "DR", "reason")
+    header = (
+        "TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "imRECIST", "irRC",
+        "DR", "reason",
+    )
     rows = [header]
     for tp in patient["timepoints"]:
         dr = tp["dissociated"]
@@ -117,6 +124,8 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
                 _number(tp["change_from_nadir_pct"]),
                 tp["overall"],
                 tp["irecist"],
+                tp["imrecist"],
+                tp["irrc"],
                 dr_text,
                 tp["reason"],
             )
@@ -139,6 +148,16 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
             patient["irecist_best_overall_response"],
             reasons["irecist_best_overall_response"],
         ),
+        (
+            "imRECIST BOR",
+            patient["imrecist_best_overall_response"],
+            reasons["imrecist_best_overall_response"],
+        ),
+        ("imRECIST PD date", patient["imrecist_progression_date"] or "none",
+         reasons["imrecist_progression_date"]),
+        ("irRC BOR", patient["irrc_best_overall_response"], reasons["irrc_best_overall_response"]),
+        ("irRC PD date", patient["irrc_progression_date"] or "none",
+         reasons["irrc_progression_date"]),
         ("DR Vuagnat", dissociated["vuagnat"], reasons["vuagnat"]),
         (
             "DR Bernard-Tessier",
@@ -159,6 +178,12 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
             reasons["hyperprogression"],
         ),
         ("progression", patient["progression_date"] or "none", reasons["progression_date"]),
+        (
+            "PFS",
+            "NA" if patient["pfs_days"] is None
+            else f"{patient['pfs_days']} d {'event' if patient['pfs_event'] else 'censored'}",
+            reasons["pfs_days"],
+        ),
         ("pattern", pattern["type"], reasons["progression_pattern"]),
         ("resistance", patient["resistance"], reasons["resistance"]),
         ("kinetics", "", reasons["kinetics"]),
@@ -166,8 +191,12 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
     width = max(len(value) for _, value, _ in lines) + 2
     for name, value, reason in lines:
         print(f"  {name + ':':<20}{value:<{width}}{reason}", file=out)
+    if patient["treatment_start"]:
+        print(f"  {'treatment start:':<20}{patient['treatment_start']} (time origin)", file=out)
     for warning in patient["warnings"]:
         print(f"  warning: {warning}", file=out)
+    if patient["warning_codes"]:
+        print(f"  warning codes: {', '.join(patient['warning_codes'])}", file=out)
     print(file=out)
 
 

@@ -70,6 +70,10 @@ class TimepointJSON(TypedDict):
     new_lesions: bool
     overall: str
     irecist: str
+    imrecist: str  # criteria.md section 7 (new 2026-12)
+    imrecist_sum_mm: float | None
+    irrc: str  # criteria.md section 8 (new 2026-12)
+    irrc_tumor_burden_mm2: float | None
     lesions: dict[str, str]
     dissociated: TimepointDissociatedJSON
     category: str
@@ -82,14 +86,21 @@ class PatientJSON(TypedDict):
     """The patient object of the contract, with the project's additions and every reason."""
 
     patient_id: str
+    treatment_start: str | None  # lesion-table.md (amended 2026-12)
     best_overall_response: str
     confirmed_best_overall_response: str
     irecist_best_overall_response: str
+    imrecist_best_overall_response: str
+    imrecist_progression_date: str | None
+    irrc_best_overall_response: str
+    irrc_progression_date: str | None
     dissociated_response: DissociatedJSON
     pseudoprogression: bool
     hyperprogression: HyperprogressionJSON
     resistance: str
     progression_date: str | None
+    pfs_days: int | None  # criteria.md section 5 (amended 2026-12), from the time origin
+    pfs_event: bool
     progression_pattern: ProgressionPatternJSON
     depth_of_response_pct: float | None
     time_to_nadir_days: int | None
@@ -100,6 +111,7 @@ class PatientJSON(TypedDict):
     kinetics: KineticsJSON
     reasons: dict[str, str]
     warnings: list[str]
+    warning_codes: list[str]  # criteria.md section 9 (amended 2026-12)
     timepoints: list[TimepointJSON]
 
 

@@ -42,19 +42,25 @@ class Verdict:
     reason: str
 
 
-def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse]) -> Verdict:
-    """Vuagnat DR1/DR2/DR3 at one follow-up from the target lesions' responses (seed 001).
+def _baseline_target_count(timeline: Timeline) -> int:
+    return len(timeline.rows(timeline.targets, 0))
+
+
+def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse], index: int) -> Verdict:
+    """Vuagnat DR1/DR2/DR3 at one follow-up from the target units' responses (seed 001).
 
     DR1 = >= 1 PD and >= 1 CR/PR target; DR2 = >= 1 PD and >= 1 SD; DR3 = >= 1 SD and
-    >= 1 CR/PR; DR1 beats DR2 beats DR3; NA with fewer than 2 targets.
+    >= 1 CR/PR; DR1 beats DR2 beats DR3; NA with fewer than 2 targets at baseline. (amended
+    2026-12) Taken over the target units there: fragments or a coalesced mass are one lesion.
     """
-    if len(timeline.targets) < 2:
-        return Verdict(NA, "fewer than 2 target lesions")
+    if _baseline_target_count(timeline) < 2:
+        return Verdict(NA, "fewer than 2 target lesions at baseline")
     by_response: dict[str, list[str]] = {CR: [], PR: [], SD: [], PD: []}
-    for target in timeline.targets:
-        response = lesions.get(target.lesion_id)
+    for unit in timeline.units(timeline.targets, index):
+        member = next(iter(sorted(unit & lesions.keys())), None)
+        response = lesions.get(member) if member is not None else None
         if response is not None and response.response in by_response:
-            by_response[response.response].append(target.lesion_id)
+            by_response[response.response].append(response.lesion_id)
     responding = by_response[CR] + by_response[PR]
     growing, stable = by_response[PD], by_response[SD]
     if growing and responding:
@@ -63,13 +69,13 @@ def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse]) -> Verdic
         return Verdict(DR2, f"DR2: PD target {', '.join(growing)}, SD {', '.join(stable)}")
     if stable and responding:
         return Verdict(DR3, f"DR3: SD target {', '.join(stable)}, CR/PR {', '.join(responding)}")
-    return Verdict(NONE, "no dissociated response among the targets")
+    return Verdict(NONE, "no dissociated response among the target units")
 
 
 def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdict, float | None]:
     """Best Vuagnat category over the follow-ups, and the share of follow-ups with any DR."""
-    if len(timeline.targets) < 2:
-        return Verdict(NA, "fewer than 2 target lesions"), None
+    if _baseline_target_count(timeline) < 2:
+        return Verdict(NA, "fewer than 2 target lesions at baseline"), None
     if not verdicts:
         return Verdict(NONE, "no follow-up"), None
     best_index = max(range(len(verdicts)), key=lambda k: (_VUAGNAT_RANK[verdicts[k].value], -k))
@@ -83,23 +89,31 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
 
 def _measured_lesions(
     timeline: Timeline, index: int
-) -> Iterator[tuple[str, float, float | None, float | None]]:
-    """Targets and measured non-targets with a size now and at baseline.
+) -> Iterator[tuple[str, float, float | None, float | None, frozenset[str]]]:
+    """Target and measured non-target units with a size now and at baseline.
+
+    criteria.md section 4 (amended 2026-12): "lesion" means a lesion unit, so a lesion can
+    neither shrink against its own fragment nor count a shared mass twice.
 
     Yields
     ------
     tuple
-        Lesion id, diameter now, % change from its baseline, its nadir before now.
+        Unit name, diameter now, % change from its baseline, its nadir before now, members.
     """
-    for lesion in (*timeline.targets, *timeline.non_targets):
-        diameters = timeline.diameters[lesion.lesion_id]
-        now, baseline = diameters[index], diameters[0]
-        if now is not None and baseline is not None:
+    for group in (timeline.targets, timeline.non_targets):
+        for unit in timeline.units(group, index):
+            now = timeline.unit_diameter(unit, index)
+            baseline = timeline.unit_diameter(unit, 0, history=True)
+            if now is None or baseline is None:
+                continue
+            rows = timeline.unit_rows(unit, index)
+            name = rows[0] if len(unit) == 1 else "+".join(rows)
             yield (
-                lesion.lesion_id,
+                name,
                 now,
                 percent_change(now, baseline),
-                timeline.nadirs[lesion.lesion_id][index],
+                timeline.unit_nadir(unit, index),
+                unit,
             )
 
 
@@ -107,7 +121,7 @@ def _growing_non_targets(timeline: Timeline, index: int) -> list[str]:
     """Non-targets with `progression` or `increase` at an assessment."""
     return [
         n.lesion_id
-        for n in timeline.non_targets
+        for n in timeline.rows(timeline.non_targets, index)
         if timeline.states[n.lesion_id][index] in _NON_TARGET_GROWTH
     ]
 
@@ -117,7 +131,7 @@ def _measured_change(timeline: Timeline, index: int) -> tuple[list[str], list[tu
     c = timeline.criteria
     shrunk: list[str] = []
     grown: list[tuple[str, float]] = []
-    for lesion_id, now, change, nadir in _measured_lesions(timeline, index):
+    for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, index):
         if change is not None and below(change, -c.bt_decrease_pct):
             shrunk.append(lesion_id)
         if nadir is None:
@@ -195,7 +209,7 @@ def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
         i = tp.index
         shrunk: dict[str, float] = {}
         grown: list[str] = []
-        for lesion_id, now, change, nadir in _measured_lesions(timeline, i):
+        for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, i):
             if change is not None and below(change, -c.tozuka_min_shrink_pct):
                 shrunk[lesion_id] = change
             if nadir is not None and above(now, nadir):

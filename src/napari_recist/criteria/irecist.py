@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from napari_recist.criteria.numbers import at_least, below, fmt_mm, fmt_signed_mm, increase_meets
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
-from napari_recist.model import Lesion, LesionState
+from napari_recist.model import LesionState
 from napari_recist.vocabulary import IResponse
 
 ICR = IResponse.ICR
@@ -63,41 +63,92 @@ class _Iupd:
     reasons: list[str] = field(default_factory=list)
 
 
-def _is_measurable(timeline: Timeline, lesion: Lesion, index: int) -> bool:
-    """Measurable as a new lesion target: >= 10 mm, nodes >= 15 mm short axis (iRECIST)."""
-    diameter = timeline.diameters[lesion.lesion_id][index]
-    if diameter is None or timeline.states[lesion.lesion_id][index] is not LesionState.MEASURED:
+def _family(timeline: Timeline, root: str) -> frozenset[str]:
+    return frozenset(timeline.families.get(root, [root]))
+
+
+def _is_measurable(timeline: Timeline, root: str, index: int) -> bool:
+    """Measurable as a new lesion target: >= 10 mm, nodes >= 15 mm short axis (iRECIST).
+
+    A new lesion with fragments is one lesion whose diameter is the sum of its fragments'
+    (criteria.md section 1, amended 2026-12).
+    """
+    family = _family(timeline, root)
+    rows = timeline.unit_rows(family, index)
+    if not rows or any(
+        timeline.states[lid][index] is not LesionState.MEASURED
+        for lid in rows
+        if not timeline.is_coalesced(lid, index)
+    ):
+        return False
+    diameter = timeline.unit_diameter(family, index)
+    if diameter is None:
         return False
     c = timeline.criteria
+    lesion = timeline.lesion(root)
     return at_least(diameter, c.node_measurable_min_mm if lesion.nodal else c.measurable_min_mm)
+
+
+def new_lesion_roots(timeline: Timeline) -> list[str]:
+    """The distinct root new lesions (a fragment of a new lesion is the same new lesion)."""
+    roots: list[str] = []
+    for lesion in timeline.new_lesions:
+        root = timeline.root(lesion.lesion_id)
+        if root not in roots:
+            roots.append(root)
+    return roots
 
 
 def new_lesion_targets(timeline: Timeline) -> set[str]:
     """Choose the new-lesion targets (NLT): up to 5 measurable, 2 per organ, by appearance.
 
-    Within one assessment the larger lesion is taken first (as baseline targets are chosen),
-    then the lesion id; a lesion is categorised when it is first unequivocally seen.
+    criteria.md section 2 (amended 2026-12): chosen once, at each new lesion's first counted
+    assessment and by its size there; in date order, within one assessment largest diameter
+    first, ties by `lesion_id` (code-point order); a lesion not chosen then is an NLNT for good.
     """
     c = timeline.criteria
-    appearance: list[tuple[int, float, tuple[object, ...], Lesion]] = []
-    for lesion in timeline.new_lesions:
-        first = timeline.first_index(lesion.lesion_id, unequivocal=True)
+    appearance: list[tuple[int, float, str]] = []
+    for root in new_lesion_roots(timeline):
+        first = timeline.family_first_index(root, unequivocal=True)
         if first is not None:
-            diameter = timeline.diameters[lesion.lesion_id][first] or 0.0
-            appearance.append((first, -diameter, (lesion.lesion_id,), lesion))
-    appearance.sort(key=lambda item: item[:3])
+            diameter = timeline.unit_diameter(_family(timeline, root), first) or 0.0
+            appearance.append((first, -diameter, root))
+    appearance.sort()
     chosen: set[str] = set()
     per_organ: dict[str, int] = {}
-    for first, _, _, lesion in appearance:
+    for first, _, root in appearance:
+        lesion = timeline.lesion(root)
         organ = "lymph node" if lesion.nodal else lesion.site
         if (
             len(chosen) < c.irecist_max_new_targets
             and per_organ.get(organ, 0) < c.irecist_max_new_targets_per_organ
-            and _is_measurable(timeline, lesion, first)
+            and _is_measurable(timeline, root, first)
         ):
-            chosen.add(lesion.lesion_id)
+            chosen.add(root)
             per_organ[organ] = per_organ.get(organ, 0) + 1
     return chosen
+
+
+def unit_increased(
+    timeline: Timeline, unit: frozenset[str], index: int, since: int
+) -> float | None:
+    """Whether a unit has increased at `index` since the iUPD at `since`; the increase in mm.
+
+    criteria.md section 2 (amended 2026-12; iRECIST Table 2 "any increase"; RWG iRECIST FAQ:
+    need not be unequivocal): a row `increase`, or a unit diameter at least
+    `irecist_any_increase_mm` (1.0) above the smallest diameter the unit had from the iUPD to
+    index - 1 (skipping assessments the unit rule skips). Returns None when it has not
+    increased, 0.0 for an increase known by state only.
+    """
+    rows = timeline.unit_rows(unit, index)
+    if any(timeline.states[lid][index] is LesionState.INCREASE for lid in rows):
+        return 0.0
+    now = timeline.unit_diameter(unit, index)
+    reference = timeline.unit_nadir(unit, index, start=since)
+    if now is None or reference is None:
+        return None
+    growth = now - reference
+    return growth if at_least(growth, timeline.criteria.irecist_any_increase_mm) else None
 
 
 def _map_response(recist: RecistTimepoint, new_present: bool) -> tuple[str, str]:
@@ -126,11 +177,11 @@ def _new_target_sum(
 ) -> float | None:
     """Sum of the new-lesion targets seen so far; None when one of them has no size."""
     total = 0.0
-    for lid in nlt_ids:
-        first = first_present[lid]
+    for root in nlt_ids:
+        first = first_present[root]
         if first is None or first > index:
             continue
-        diameter = timeline.diameters[lid][index]
+        diameter = timeline.unit_diameter(_family(timeline, root), index)
         if diameter is None:
             return None
         total += diameter
@@ -168,8 +219,10 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
     """
     c = timeline.criteria
     nlt_ids = new_lesion_targets(timeline)
-    new_by_id = {lesion.lesion_id: lesion for lesion in timeline.new_lesions}
-    first_present = {lid: timeline.first_index(lid, unequivocal=True) for lid in new_by_id}
+    roots = new_lesion_roots(timeline)
+    first_present = {
+        root: timeline.family_first_index(root, unequivocal=True) for root in roots
+    }
     results = [IrecistTimepoint(index=0, response=NA, reason="baseline")]
     iupd: _Iupd | None = None
     confirmed_at: int | None = None
@@ -186,22 +239,38 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
         # not-evaluated or equivocal one may still be there (iCR needs every lesion resolved).
         seen_new = _new_seen_by(first_present, i)
         unresolved_new = sorted(
-            lid
-            for lid in seen_new
-            if timeline.states[lid][i] is not LesionState.ABSENT
-            and timeline.diameters[lid][i] != 0.0
+            root
+            for root in seen_new
+            if any(
+                timeline.states[lid][i] is not LesionState.ABSENT
+                and timeline.diameters[lid][i] != 0.0
+                for lid in timeline.unit_rows(_family(timeline, root), i)
+            )
         )
         unevaluated_new = sorted(
-            lid for lid in seen_new if timeline.states[lid][i] is LesionState.NOT_EVALUATED
+            root
+            for root in seen_new
+            if any(
+                timeline.states[lid][i] is LesionState.NOT_EVALUATED
+                for lid in timeline.unit_rows(_family(timeline, root), i)
+            )
         )
-        nlnt_increase = sorted(
+        nlnt_units = [
+            unit
+            for unit in timeline.units(timeline.new_lesions, i)
+            if any(timeline.root(lid) not in nlt_ids for lid in unit)
+        ]
+        # After a reset only an NLNT with unequivocal progression gives a new iUPD
+        # (criteria.md section 2, amended 2026-12; RWG iRECIST FAQ).
+        nlnt_progression = sorted(
             lid
-            for lid in new_by_id
-            if lid not in nlt_ids and timeline.states[lid][i] is LesionState.INCREASE
+            for unit in nlnt_units
+            for lid in timeline.unit_rows(unit, i)
+            if timeline.states[lid][i] is LesionState.PROGRESSION
         )
         nt_increase = [
             n.lesion_id
-            for n in timeline.non_targets
+            for n in timeline.rows(timeline.non_targets, i)
             if timeline.states[n.lesion_id][i] in (LesionState.INCREASE, LesionState.PROGRESSION)
         ]
         if confirmed_at is not None:
@@ -218,7 +287,8 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                     new_reasons.append(r.new_reason)
             else:
                 # iRECIST reset: earlier new lesions trigger iUPD only through more new
-                # lesions, NLT sum >= 20 % and >= 5 mm above its smallest value, NLNT increase.
+                # lesions, NLT sum >= 20 % and >= 5 mm above its smallest value, or an NLNT
+                # with unequivocal progression (criteria.md section 2, amended 2026-12).
                 fresh = sorted(present_new - known_new)
                 if fresh:
                     new_reasons.append(f"further new lesion {', '.join(fresh)}")
@@ -234,8 +304,10 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                         f"{fmt_signed_mm(nlt_sum - nlt_smallest)} mm from its smallest "
                         f"{fmt_mm(nlt_smallest)} mm"
                     )
-                if nlnt_increase:
-                    new_reasons.append(f"new non-target {', '.join(nlnt_increase)} increased")
+                if nlnt_progression:
+                    new_reasons.append(
+                        f"new non-target {', '.join(nlnt_progression)} progressed unequivocally"
+                    )
             if target_pd or nt_pd or new_reasons:
                 causes = []
                 if target_pd:
@@ -280,12 +352,21 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
             elif target_pd:
                 confirm.append("targets now meet PD: " + r.target_reason.removeprefix("PD: "))
             if iupd.non_target:
+                # Any further increase of a non-target unit (criteria.md section 2, amended
+                # 2026-12), or another non-target turning `progression`.
                 grown = [
                     lid
                     for lid in nt_increase
-                    if timeline.states[lid][i] is LesionState.INCREASE
-                    or lid not in iupd.progressed_non_targets
+                    if timeline.states[lid][i] is LesionState.PROGRESSION
+                    and lid not in iupd.progressed_non_targets
                 ]
+                for unit in timeline.units(timeline.non_targets, i):
+                    growth = unit_increased(timeline, unit, i, iupd.index)
+                    if growth is not None:
+                        grown.append(
+                            "+".join(timeline.unit_rows(unit, i))
+                            + (f" ({fmt_signed_mm(growth)} mm)" if growth else "")
+                        )
                 if grown:
                     confirm.append(f"non-target {', '.join(grown)} grew further")
             elif nt_pd:
@@ -302,8 +383,16 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                         f"new-lesion target sum {fmt_mm(nlt_sum)} mm is a further "
                         f"{fmt_signed_mm(nlt_sum - iupd.new_target_sum)} mm"
                     )
-                if nlnt_increase:
-                    confirm.append(f"new non-target {', '.join(nlnt_increase)} increased")
+                grown_new = []
+                for unit in nlnt_units:
+                    growth = unit_increased(timeline, unit, i, iupd.index)
+                    if growth is not None:
+                        grown_new.append(
+                            "+".join(timeline.unit_rows(unit, i))
+                            + (f" ({fmt_signed_mm(growth)} mm)" if growth else "")
+                        )
+                if grown_new:
+                    confirm.append(f"new non-target {', '.join(grown_new)} increased")
         nlt_smallest = _smaller(nlt_smallest, nlt_sum)
         if confirm:
             confirmed_at, confirmed_block = i, iupd.index
@@ -417,14 +506,17 @@ def _best_overall(timeline: Timeline, results: list[IrecistTimepoint]) -> tuple[
         rank = _IBOR_RANK.get(tp.response)
         if rank is None:
             continue
-        if tp.response in (ISD, NON_ICR_NON_IUPD) and timeline.days[tp.index] < c.min_sd_days:
-            continue  # SD needs the minimum duration (RECIST 1.1 4.4.1, kept by iRECIST)
+        early = timeline.origin_days[tp.index] < c.min_sd_days
+        if tp.response in (ISD, NON_ICR_NON_IUPD) and early:
+            # SD needs the minimum duration after the time origin (RECIST 1.1 4.4.1, kept by
+            # iRECIST; admiralonco ibor_isd; criteria.md section 2, amended 2026-12).
+            continue
         if best is None or rank > _IBOR_RANK[best.response]:
             best = tp
     if best is not None:
         return best.response, (
             f"{best.response}: best response, at {timeline.label(best.index)} "
-            f"(day {timeline.days[best.index]})"
+            f"(day {timeline.origin_days[best.index]} from the time origin)"
         )
     if seen_iupd is not None:
         return IUPD, f"iUPD at {timeline.label(seen_iupd.index)}, never confirmed nor reset"

@@ -1,23 +1,30 @@
-"""Lesion-level response: RECIST thresholds applied to one lesion (seed 001).
+"""Lesion-level response: RECIST thresholds applied to one lesion unit (seed 001).
 
 shared/spec/criteria.md section 3: change from the lesion's own baseline and own nadir;
-plain arithmetic per assessment, no continued PR at lesion level.
+plain arithmetic per assessment, no continued PR at lesion level. (amended 2026-12) Split and
+coalesced lesions are classified as units (criteria.md section 1, "Lesions that split or
+coalesce"): every lesion of a unit reports the unit's response.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from napari_recist.criteria.numbers import fmt_mm, fmt_pct, fmt_signed_mm, increase_meets
+from napari_recist.criteria.numbers import (
+    at_most,
+    fmt_mm,
+    fmt_pct,
+    fmt_signed_mm,
+    increase_meets,
+    percent_change,
+)
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
-from napari_recist.criteria.settings import EPSILON
-from napari_recist.criteria.timeline import Timeline
-from napari_recist.model import Lesion, LesionState, Role
+from napari_recist.criteria.timeline import Timeline, Unit
+from napari_recist.model import LesionState, Role, natural_key
 from napari_recist.vocabulary import Response
 
 NEW = Response.NEW
-_NOT_EVALUATED = LesionState.NOT_EVALUATED
-_ABSENT = LesionState.ABSENT
+_SIZE_STATES = frozenset({LesionState.MEASURED, LesionState.ABSENT, LesionState.TOO_SMALL})
 
 # A lesion known only by its state (criteria.md section 3).
 _STATE_RESPONSE = {
@@ -31,7 +38,7 @@ _STATE_RESPONSE = {
 
 
 class LesionResponse(NamedTuple):
-    """One lesion at one assessment; the reason is written only when asked for."""
+    """One lesion (unit) at one assessment; the reason is written only when asked for."""
 
     response: str
     diameter_mm: float | None
@@ -41,6 +48,7 @@ class LesionResponse(NamedTuple):
     baseline_mm: float | None = None
     nadir_mm: float | None = None
     note: str = ""
+    own_mm: float | None = None  # the lesion's own row diameter (the unit's is diameter_mm)
 
     @property
     def reason(self) -> str:
@@ -50,31 +58,42 @@ class LesionResponse(NamedTuple):
         size = f"{self.lesion_id} {fmt_mm(self.diameter_mm or 0.0)} mm"
         if self.response == CR:
             return f"CR: {size}" + (" (node < 10 mm)" if self.diameter_mm else "")
+        nadir = (
+            f"{fmt_pct(self.change_from_nadir_pct)} from nadir {fmt_mm(self.nadir_mm)} mm"
+            if self.nadir_mm is not None
+            else "no earlier size"
+        )
         if self.response == PD and self.nadir_mm is not None:
             return (
                 f"PD: {size} is {fmt_pct(self.change_from_nadir_pct)} and "
                 f"{fmt_signed_mm((self.diameter_mm or 0.0) - self.nadir_mm)} mm from its nadir "
                 f"{fmt_mm(self.nadir_mm)} mm"
             )
-        baseline = fmt_mm(self.baseline_mm or 0.0)
-        if self.response == PR:
-            change = fmt_pct(self.change_from_baseline_pct)
-            return f"PR: {size} is {change} from its baseline {baseline} mm"
-        return (
-            f"SD: {size} is {fmt_pct(self.change_from_baseline_pct)} from baseline {baseline} mm, "
-            f"{fmt_pct(self.change_from_nadir_pct)} from nadir {fmt_mm(self.nadir_mm or 0.0)} mm"
+        baseline = (
+            f"{fmt_pct(self.change_from_baseline_pct)} from baseline {fmt_mm(self.baseline_mm)} mm"
+            if self.baseline_mm is not None
+            else "no baseline size"
         )
+        if self.response == PR:
+            return f"PR: {size} is {baseline}"
+        return f"SD: {size} is {baseline}, {nadir}"
 
 
-def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionResponse:
-    """Return the response of one lesion at one follow-up.
+def _unit_name(unit: Unit, rows: list[str]) -> str:
+    if len(unit) == 1:
+        return next(iter(unit))
+    return "+".join(rows or sorted(unit, key=natural_key))
+
+
+def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
+    """Return the response of one lesion unit at one follow-up (criteria.md section 3).
 
     Parameters
     ----------
     timeline
         The patient's lesions per assessment.
-    lesion
-        The lesion.
+    unit
+        The lesion ids of the unit (`Timeline.units`).
     index
         The follow-up (1..), or 0 for the baseline (NA).
 
@@ -83,49 +102,92 @@ def lesion_response(timeline: Timeline, lesion: Lesion, index: int) -> LesionRes
     LesionResponse
         CR / PR / SD / PD / NE / NON-CR/NON-PD / NEW with the numbers behind it.
     """
-    lesion_id = lesion.lesion_id
-    state = timeline.states[lesion_id][index]
-    diameters = timeline.diameters[lesion_id]
-    diameter = diameters[index]
-    if index == 0 or state is None:
-        return LesionResponse(NA, diameter, None, None, note="baseline" if index == 0 else "")
-    if state is _NOT_EVALUATED:
-        return LesionResponse(NE, None, None, None, note=f"NE: {lesion_id} not evaluated")
-    if lesion.role is Role.NEW:
-        return LesionResponse(
-            NEW, diameter, None, None, note=f"NEW: {lesion_id} appeared after baseline"
+    rows = timeline.unit_rows(unit, index)
+    name = _unit_name(unit, rows)
+    diameter = timeline.unit_diameter(unit, index)
+    if index == 0 or not rows:
+        return LesionResponse(NA, diameter, None, None, name, note="baseline" if index == 0 else "")
+    states = [timeline.states[lid][index] for lid in rows if not timeline.is_coalesced(lid, index)]
+    role = timeline.lesion(rows[0]).role
+    if role is Role.NEW:
+        if all(state is LesionState.NOT_EVALUATED for state in states) and states:
+            return LesionResponse(NE, None, None, None, name, note=f"NE: {name} not evaluated")
+        return LesionResponse(NEW, diameter, None, None, name, note=f"NEW: {name} appeared after "
+                              "baseline")
+    # A unit with a row known only by a state has no diameter: classified by state
+    # (criteria.md section 1, amended 2026-12): PD, else NE, else NON-CR/NON-PD.
+    if any(state not in _SIZE_STATES for state in states) or diameter is None:
+        words = {state for state in states if state is not None}
+        if words & {LesionState.PROGRESSION, LesionState.INCREASE}:
+            response = PD
+        elif LesionState.NOT_EVALUATED in words:
+            response = NE
+        elif words <= {LesionState.ABSENT}:
+            response = CR
+        else:
+            response = NON_CR_NON_PD
+        described = ", ".join(
+            f"{lid} {timeline.states[lid][index]}" for lid in rows
+            if not timeline.is_coalesced(lid, index)
         )
-    baseline = diameters[0]
-    nadir = timeline.nadirs[lesion_id][index]
-    if diameter is None or baseline is None or nadir is None:
-        response = _STATE_RESPONSE.get(state, NON_CR_NON_PD)
-        return LesionResponse(
-            response, diameter, None, None, note=f"{response}: {lesion_id} {state}"
-        )
+        return LesionResponse(response, None, None, None, name, note=f"{response}: {described}")
     c = timeline.criteria
-    from_baseline = (diameter - baseline) / baseline * 100.0 if baseline else None
-    from_nadir = (diameter - nadir) / nadir * 100.0 if nadir else None
-    # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion).
-    if state is _ABSENT or (
-        diameter < c.node_normal_mm - EPSILON if lesion.nodal else diameter <= EPSILON
-    ):
+    baseline = timeline.unit_diameter(unit, 0, history=True)
+    nadir = timeline.unit_nadir(unit, index)
+    from_baseline = percent_change(diameter, baseline) if baseline is not None else None
+    from_nadir = percent_change(diameter, nadir) if nadir is not None else None
+    # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion); a nodal
+    # unit is CR when each nodal row is < 10 mm, whatever their sum (amended 2026-12).
+    if timeline.unit_resolved(unit, index):
         response = CR
-    # PD: >= +20 % and >= lesion_min_increase_mm from the lesion's own nadir.
-    elif increase_meets(diameter, nadir, c.pd_pct, c.lesion_min_increase_mm):
+    # PD: >= +20 % and >= lesion_min_increase_mm from the unit's own nadir.
+    elif nadir is not None and increase_meets(
+        diameter, nadir, c.pd_pct, c.lesion_min_increase_mm
+    ):
         response = PD
-    # PR: <= -30 % from the lesion's own baseline.
-    elif from_baseline is not None and from_baseline <= c.pr_pct + EPSILON:
+    # PR: <= -30 % from the unit's own baseline; an unknown baseline never meets it.
+    elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
         response = PR
     else:
         response = SD
-    return LesionResponse(response, diameter, from_baseline, from_nadir, lesion_id, baseline, nadir)
+    return LesionResponse(response, diameter, from_baseline, from_nadir, name, baseline, nadir)
+
+
+def _listed(timeline: Timeline, unit: Unit, index: int) -> list[str]:
+    """Lesions of a unit the output lists: those with a row, and the split lesions above them."""
+    if len(unit) == 1:
+        return timeline.unit_rows(unit, index)
+    rows = set(timeline.unit_rows(unit, index))
+    listed = set(rows)
+    for lid in rows:
+        parent = timeline.lesion(lid).part_of
+        while parent is not None and parent not in listed and parent in timeline.record.lesions:
+            listed.add(parent)
+            parent = timeline.lesion(parent).part_of
+    return sorted(listed, key=natural_key)
 
 
 def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
     """Return the response of every lesion covered at an assessment, by lesion id."""
     responses: dict[str, LesionResponse] = {}
+    assessment = timeline.assessments[index]
     for group in (timeline.targets, timeline.non_targets, timeline.new_lesions):
-        for lesion in group:
-            if timeline.states[lesion.lesion_id][index] is not None:
-                responses[lesion.lesion_id] = lesion_response(timeline, lesion, index)
+        for unit in timeline.units(group, index):
+            response = unit_response(timeline, unit, index)
+            for lid in _listed(timeline, unit, index):
+                responses[lid] = response._replace(own_mm=timeline.diameters[lid][index])
+    # criteria.md section 1 (amended 2026-12): a new node before it counts is `NA`.
+    for lesion in timeline.record.lesions.values():
+        if (
+            lesion.role is Role.NEW
+            and lesion.lesion_id not in responses
+            and lesion.lesion_id in assessment.measurements
+            and index > 0
+        ):
+            responses[lesion.lesion_id] = LesionResponse(
+                NA, None, None, None, lesion.lesion_id,
+                note=f"NA: new lymph node {lesion.lesion_id} < "
+                f"{fmt_mm(timeline.criteria.node_normal_mm)} mm short axis is not a new lesion "
+                "(RWG FAQ)",
+            )
     return responses

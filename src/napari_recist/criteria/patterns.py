@@ -14,7 +14,7 @@ from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, at_most, percent_change
 from napari_recist.criteria.recist import CR, NA, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
-from napari_recist.model import Assessment, Lesion, LesionState
+from napari_recist.model import Assessment, Lesion, LesionState, natural_key
 
 LIVER = "liver"
 THORACIC = "thoracic"
@@ -118,7 +118,7 @@ def pre_baseline_sum(timeline: Timeline, scan: Assessment) -> float | None:
     """Sum of the baseline targets at a pre-baseline scan, None if one is not measured."""
     total = 0.0
     too_small = timeline.criteria.too_small_mm
-    for target in timeline.targets:
+    for target in timeline.rows(timeline.targets, 0):
         measurement = scan.measurements.get(target.lesion_id)
         diameter = None if measurement is None else measurement.diameter_mm(target.nodal, too_small)
         if diameter is None:
@@ -218,24 +218,34 @@ def progression_pattern(
     if first_pd is None:
         return ProgressionPattern(type=NA)
     tp = recist[first_pd]
-    enlarging: list[Lesion] = [
-        t
-        for t in timeline.targets
-        if lesions_at_pd.get(t.lesion_id) is not None and lesions_at_pd[t.lesion_id].response == PD
-    ]
+    i = first_pd
+    # criteria.md section 4 (amended 2026-12): each lesion unit counts once, with the sites
+    # of its lesions.
+    target_units = timeline.units(timeline.targets, i)
+
+    def response_of(unit: frozenset[str]) -> str | None:
+        member = next(iter(sorted(unit & lesions_at_pd.keys())), None)
+        return lesions_at_pd[member].response if member is not None else None
+
+    enlarging: list[frozenset[str]] = [u for u in target_units if response_of(u) == PD]
     if tp.target == PD and not enlarging:
-        for target in timeline.targets:
-            now = timeline.diameters[target.lesion_id][first_pd]
-            nadir = timeline.nadir(target.lesion_id, first_pd)
+        for unit in target_units:
+            now = timeline.unit_diameter(unit, i)
+            nadir = timeline.unit_nadir(unit, i)
             if now is not None and nadir is not None and above(now, nadir):
-                enlarging.append(target)
-    enlarging.extend(
-        n
-        for n in timeline.non_targets
-        if timeline.states[n.lesion_id][first_pd] is LesionState.PROGRESSION
-        or n.lesion_id in tp.reappeared_ids
-    )
-    new = [n for n in timeline.new_lesions if n.lesion_id in tp.new_lesion_ids]
+                enlarging.append(unit)
+    for unit in timeline.units(timeline.non_targets, i):
+        rows = timeline.unit_rows(unit, i)
+        if any(
+            timeline.states[lid][i] is LesionState.PROGRESSION or lid in tp.reappeared_ids
+            for lid in rows
+        ):
+            enlarging.append(unit)
+    new = [
+        unit
+        for unit in timeline.units(timeline.new_lesions, i)
+        if any(lid in tp.present_new_rows for lid in unit)
+    ]
     progressing = enlarging + new
     if enlarging and new:
         kind = "both"
@@ -243,18 +253,26 @@ def progression_pattern(
         kind = "new lesions only"
     else:
         kind = "enlargement only"
-    organs = sorted({lesion.site for lesion in progressing})
+    members: list[list[Lesion]] = [
+        [timeline.lesion(lid) for lid in sorted(unit, key=natural_key)] for unit in progressing
+    ]
+    every = [lesion for group in members for lesion in group]
+    organs = sorted({lesion.site for lesion in every})
     c = timeline.criteria
-    if any(lesion.site == LIVER for lesion in progressing):
+    if any(lesion.site == LIVER for lesion in every):
         group = LIVER
-    elif any(is_thoracic(lesion, c.thoracic_sites) for lesion in progressing):
+    elif any(is_thoracic(lesion, c.thoracic_sites) for lesion in every):
         group = THORACIC
     else:
         group = EXTRATHORACIC
-    node_only = bool(progressing) and all(
-        lesion.nodal or lesion.site == "lymph node" for lesion in progressing
+    node_only = bool(every) and all(
+        lesion.nodal or lesion.site == "lymph node" for lesion in every
     )
-    names = ", ".join(f"{lesion.lesion_id} ({lesion.site})" for lesion in progressing)
+    names = ", ".join(
+        "+".join(lesion.lesion_id for lesion in group_members)
+        + f" ({', '.join(sorted({lesion.site for lesion in group_members}))})"
+        for group_members in members
+    )
     return ProgressionPattern(
         type=kind,
         organs=organs,
@@ -262,7 +280,7 @@ def progression_pattern(
         oligo=1 <= len(organs) <= c.oligo_max_organs,
         lymph_node_only=node_only,
         site_group=group,
-        lesion_ids=[lesion.lesion_id for lesion in progressing],
+        lesion_ids=[lesion.lesion_id for lesion in every],
         reason=f"{kind} at {timeline.label(first_pd)}: {names or 'no single lesion'}; "
         f"{len(organs)} organ{'s' if len(organs) != 1 else ''}, {group}",
     )
@@ -273,8 +291,9 @@ def resistance(
 ) -> tuple[str, str]:
     """SITC resistance type at the first PD, simplified as in seed 004.
 
-    Primary if the BOR is PD or the last SD before PD is < 180 days after baseline;
-    secondary if CR/PR was reached or that SD is >= 180 days after baseline; NA without PD.
+    Primary if the BOR is PD or the last SD before PD is < 180 days after the time origin;
+    secondary if CR/PR was reached or that SD is >= 180 days after it; NA without PD
+    (criteria.md section 5, amended 2026-12: the time origin is treatment start when given).
     """
     c = timeline.criteria
     if first_pd is None:
@@ -292,15 +311,15 @@ def resistance(
     if not stable:
         return "primary", f"primary: no response or SD before PD at {timeline.label(first_pd)}"
     last = stable[-1]
-    days = timeline.days[last.index]
+    days = timeline.origin_days[last.index]
     if days >= c.resistance_sd_days:
         return "secondary", (
             f"secondary: {last.overall} still at {timeline.label(last.index)}, day {days} "
-            f">= {c.resistance_sd_days}"
+            f"from the time origin >= {c.resistance_sd_days}"
         )
     return "primary", (
         f"primary: last {last.overall} at {timeline.label(last.index)}, day {days} "
-        f"< {c.resistance_sd_days}, then PD"
+        f"from the time origin < {c.resistance_sd_days}, then PD"
     )
 
 

@@ -13,12 +13,15 @@ from typing import Any
 from napari_recist.criteria import dissociated as dr
 from napari_recist.criteria import patterns
 from napari_recist.criteria.contract import PatientJSON, TimepointJSON
+from napari_recist.criteria.imrecist import ImrecistResult, classify_imrecist
 from napari_recist.criteria.irecist import IrecistResult, classify_irecist
+from napari_recist.criteria.irrc import IrrcResult, classify_irrc
 from napari_recist.criteria.lesions import LesionResponse, lesion_responses
 from napari_recist.criteria.numbers import round_mm, round_pct
 from napari_recist.criteria.recist import NA, RecistResult, baseline_warnings, classify_recist
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
+from napari_recist.criteria.warnings import CriteriaWarning, codes, ordered
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import PatientRecord
 from napari_recist.vocabulary import Category
@@ -48,7 +51,19 @@ class PatientResult:
     hyperprogression: patterns.Hyperprogression
     pattern: patterns.ProgressionPattern
     resistance: tuple[str, str]
-    warnings: list[str]
+    warning_items: list[CriteriaWarning]
+    imrecist: ImrecistResult
+    irrc: IrrcResult
+
+    @property
+    def warnings(self) -> list[str]:
+        """The warning sentences, in the order of criteria.md section 9."""
+        return [w.message for w in self.warning_items]
+
+    @property
+    def warning_codes(self) -> list[str]:
+        """The sorted distinct warning codes (criteria.md section 9)."""
+        return codes(self.warning_items)
 
     @property
     def patient_id(self) -> str:
@@ -91,11 +106,18 @@ class PatientResult:
         timepoints = [self._timepoint_json(i) for i in range(timeline.count)]
         timepoints[:0] = [self._pre_baseline_json(a) for a in timeline.pre_baseline]
         progression_date = recist.progression_date
+        imrecist, irrc = self.imrecist, self.irrc
+        start = self.record.treatment_start
         return {
             "patient_id": self.patient_id,
+            "treatment_start": start.isoformat() if start else None,
             "best_overall_response": recist.best_overall_response,
             "confirmed_best_overall_response": recist.confirmed_best_overall_response,
             "irecist_best_overall_response": irecist.best_overall_response,
+            "imrecist_best_overall_response": imrecist.best_overall_response,
+            "imrecist_progression_date": _iso(imrecist.progression_date),
+            "irrc_best_overall_response": irrc.best_overall_response,
+            "irrc_progression_date": _iso(irrc.progression_date),
             "dissociated_response": {
                 "vuagnat": self.vuagnat_patient.value,
                 "bernard_tessier": self.bernard_tessier_patient,
@@ -108,6 +130,8 @@ class PatientResult:
             },
             "resistance": resistance,
             "progression_date": progression_date.isoformat() if progression_date else None,
+            "pfs_days": recist.pfs_days,
+            "pfs_event": recist.pfs_event,
             "progression_pattern": self.pattern.to_json(),
             "depth_of_response_pct": round_pct(k.depth_of_response_pct),
             "time_to_nadir_days": k.time_to_nadir_days,
@@ -127,6 +151,11 @@ class PatientResult:
                 "best_overall_response": recist.best_overall_reason,
                 "confirmed_best_overall_response": recist.confirmed_reason,
                 "irecist_best_overall_response": irecist.best_overall_reason,
+                "imrecist_best_overall_response": imrecist.best_overall_reason,
+                "imrecist_progression_date": imrecist.progression_reason,
+                "irrc_best_overall_response": irrc.best_overall_reason,
+                "irrc_progression_date": irrc.progression_reason,
+                "pfs_days": recist.pfs_reason,
                 "vuagnat": self.vuagnat_patient.reason,
                 "bernard_tessier": bt_first.reason,
                 "tozuka": self.tozuka.reason,
@@ -138,6 +167,7 @@ class PatientResult:
                 "kinetics": patterns.describe_kinetics(k),
             },
             "warnings": list(self.warnings),
+            "warning_codes": self.warning_codes,
             "timepoints": timepoints,
         }
 
@@ -166,8 +196,13 @@ class PatientResult:
             entry["lesions"] = {lid: NA for lid in lesions}
             entry["reasons"]["lesions"] = {lid: "baseline" for lid in lesions}
             entry["lesion_diameters_mm"] = {
-                lid: round_mm(response.diameter_mm) for lid, response in lesions.items()
+                lid: round_mm(response.own_mm) for lid, response in lesions.items()
             }
+            # lesion-table.md: at the baseline the sums hold the baseline SOD and burden.
+            entry["imrecist_sum_mm"] = _one_decimal(self.imrecist.timepoints[0].sum_mm)
+            entry["irrc_tumor_burden_mm2"] = _one_decimal(self.irrc.timepoints[0].burden_mm2)
+            entry["reasons"]["imrecist"] = self.imrecist.timepoints[0].reason
+            entry["reasons"]["irrc"] = self.irrc.timepoints[0].reason
             return entry
         previous = patterns.change_from_previous(self.recist.timepoints, i)
         return {
@@ -195,6 +230,10 @@ class PatientResult:
             "new_lesions": tp.new_lesions,
             "overall": tp.overall,
             "irecist": itp.response,
+            "imrecist": self.imrecist.timepoints[i].response,
+            "imrecist_sum_mm": _one_decimal(self.imrecist.timepoints[i].sum_mm),
+            "irrc": self.irrc.timepoints[i].response,
+            "irrc_tumor_burden_mm2": _one_decimal(self.irrc.timepoints[i].burden_mm2),
             "lesions": {lid: response.response for lid, response in lesions.items()},
             "dissociated": {
                 "vuagnat": self.vuagnat[i].value,
@@ -208,14 +247,28 @@ class PatientResult:
                 "new_lesions": tp.new_reason,
                 "overall": tp.overall_reason,
                 "irecist": itp.reason,
+                "imrecist": self.imrecist.timepoints[i].reason,
+                "irrc": self.irrc.timepoints[i].reason,
                 "vuagnat": self.vuagnat[i].reason,
                 "bernard_tessier": self.bernard_tessier[i].reason,
                 "lesions": {lid: response.reason for lid, response in lesions.items()},
             },
             "lesion_diameters_mm": {
-                lid: round_mm(response.diameter_mm) for lid, response in lesions.items()
+                lid: round_mm(response.own_mm) for lid, response in lesions.items()
             },
         }
+
+
+def _iso(date: object) -> str | None:
+    return None if date is None else date.isoformat()  # type: ignore[attr-defined]
+
+
+def _one_decimal(value: float | None) -> float | None:
+    """Sums of imRECIST and irRC in the JSON: 1 decimal (lesion-table.md)."""
+    if value is None:
+        return None
+    rounded = float(round(value, 1))
+    return 0.0 if rounded == 0 else rounded
 
 
 def _empty_timepoint(
@@ -238,11 +291,15 @@ def _empty_timepoint(
         "new_lesions": False,
         "overall": NA,
         "irecist": NA,
+        "imrecist": NA,
+        "imrecist_sum_mm": None,
+        "irrc": NA,
+        "irrc_tumor_burden_mm2": None,
         "lesions": {},
         "dissociated": {"vuagnat": NA, "bernard_tessier": False},
         "category": NA,
         "reason": reason,
-        "reasons": {"overall": reason, "lesions": {}},
+        "reasons": {"overall": reason, "imrecist": "NA", "irrc": "NA", "lesions": {}},
         "lesion_diameters_mm": {},
     }
 
@@ -273,7 +330,9 @@ def classify_patient(record: PatientRecord, criteria: Criteria | None = None) ->
     irecist = classify_irecist(timeline, recist.timepoints)
     lesions = [lesion_responses(timeline, i) for i in range(timeline.count)]
     na = dr.Verdict(NA, "baseline")
-    vuagnat = [na] + [dr.vuagnat_at(timeline, lesions[i]) for i in range(1, timeline.count)]
+    vuagnat = [na] + [
+        dr.vuagnat_at(timeline, lesions[i], i) for i in range(1, timeline.count)
+    ]
     bernard_tessier = [dr.Verdict("false", "baseline")] + [
         dr.bernard_tessier_at(timeline, recist.timepoints[i]) for i in range(1, timeline.count)
     ]
@@ -304,7 +363,9 @@ def classify_patient(record: PatientRecord, criteria: Criteria | None = None) ->
         resistance=patterns.resistance(
             timeline, recist.timepoints, first_pd, recist.best_overall_response
         ),
-        warnings=baseline_warnings(timeline),
+        warning_items=ordered(baseline_warnings(timeline)),
+        imrecist=classify_imrecist(timeline, recist.timepoints),
+        irrc=classify_irrc(timeline),
     )
 
 

@@ -75,12 +75,32 @@ class Criteria:
     min_sd_days: int = 42  # section 4.4.1: minimum interval for SD (protocol value)
     confirm_min_days: int = 28  # section 4.4.2: confirmation at least 4 weeks later
     require_confirmation: bool = False  # Table 3 BOR as the headline (non-randomised trials)
+    # criteria.md section 1 (amended 2026-12): admiralonco derive_param_confirmed_bor max_nr_ne
+    confirm_max_ne: int = 1
+    # criteria.md section 1 (amended 2026-12), RECIST 1.1 section 3.2.1: "never more than 4
+    # weeks before the beginning of the treatment"
+    baseline_max_days_before_treatment: int = 28
 
     # iRECIST (Seymour 2017)
     irecist_further_increase_mm: float = 5.0  # iCPD: further >= 5 mm in SOD / NLT sum
     irecist_confirm_min_days: int = 28  # iCPD at >= 4 weeks, earlier only by new lesions
     irecist_max_new_targets: int = 5  # new lesion targets (NLT)
     irecist_max_new_targets_per_organ: int = 2
+    # criteria.md section 2 (amended 2026-12): "any increase" read from sizes, >= 1.0 mm
+    irecist_any_increase_mm: float = 1.0
+
+    # imRECIST (Hodi 2018; criteria.md section 7): PD negated by a non-PD scan >= 4 weeks later
+    imrecist_confirm_min_days: int = 28
+
+    # irRC (Wolchok 2009; criteria.md section 8)
+    irrc_pr_pct: float = -50.0  # irPR: >= 50 % decrease of the tumour burden from baseline
+    irrc_pd_pct: float = 25.0  # irPD: >= 25 % increase of the tumour burden from the nadir
+    irrc_confirm_min_days: int = 28  # "two consecutive observations at least 4 wk apart"
+    irrc_new_measurable_min_mm: float = 5.0  # new measurable: >= 5 x 5 mm
+    irrc_max_new_per_organ: int = 5  # PMC6942076 Table 3: up to 5 per organ
+    irrc_max_new_visceral: int = 10  # 10 visceral
+    irrc_max_new_cutaneous: int = 5  # 5 cutaneous
+    irrc_cutaneous_sites: tuple[str, ...] = field(default=("skin",))
 
     # Lesion-level response (seed 001)
     lesion_min_increase_mm: float = 5.0
@@ -106,6 +126,7 @@ class Criteria:
         """Return the settings as plain JSON-ready values."""
         values = dataclasses.asdict(self)
         values["thoracic_sites"] = list(self.thoracic_sites)
+        values["irrc_cutaneous_sites"] = list(self.irrc_cutaneous_sites)
         return values
 
     @classmethod

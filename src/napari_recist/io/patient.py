@@ -440,10 +440,10 @@ def renumber(record: PatientRecord, numbers: Mapping[dt.date, int]) -> PatientRe
     """Return the record with each assessment numbered by its date."""
     if all(numbers.get(a.date, a.timepoint) == a.timepoint for a in record.assessments):
         return record
-    return PatientRecord(
-        record.patient_id,
-        record.lesions,
-        [replace(a, timepoint=numbers.get(a.date, a.timepoint)) for a in record.assessments],
+    return replace(
+        record,
+        assessments=[replace(a, timepoint=numbers.get(a.date, a.timepoint))
+                     for a in record.assessments],
     )
 
 

@@ -219,3 +219,10 @@ def split_tracking_identifier(text: str) -> tuple[str | None, str | None]:
             tool, _, rest = text[len(tag) + 1 :].partition(":")
             return tool, (rest or None)
     return None, text
+
+# --- Split and coalesced lesions (shared/spec/lesion-table.md, amended 2026-12) ----------
+# DICOM has no concept for either link (PS3.16 "Coalescent" is a CAD descriptor, "Temporal
+# Predecessor" an image reference purpose): TEXT items with private codes, value = the
+# Tracking Identifier (lesion id) of the parent or of the carrier.
+LESION_PART_OF = _private("LESION-PART-OF", "Part of lesion")
+LESION_COALESCED = _private("LESION-COALESCED", "Coalesced into lesion")

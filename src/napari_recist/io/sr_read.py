@@ -267,6 +267,11 @@ class _GroupReader:
             self.result.notes.append(f"{self.result.source}, {self.where}: no RECIST role "
                                      f"stated; taken as {role}")
         nodal = nodal if nodal is not None else site == "lymph node"
+        # lesion-table.md (amended 2026-12): the private split / coalesced links.
+        part_of = _text_value(items, vocab.code_key(vocab.LESION_PART_OF)) or None
+        coalesced_into = _text_value(items, vocab.code_key(vocab.LESION_COALESCED)) or None
+        if coalesced_into is not None and state is None:
+            state = LesionState.ABSENT  # a coalesced group has no state: its row counts 0 mm
         if state is None:
             state = LesionState.MEASURED if self.attempted else LesionState.PRESENT
         # RECIST 1.1 section 4.3: a node counts by its short axis, any other lesion by its long.
@@ -281,13 +286,14 @@ class _GroupReader:
         self.result.lesions[lesion_id] = Lesion(
             lesion_id, role, site,
             nodal=nodal,
-            thoracic=thoracic, tracking_uid=lesion_uid,
+            thoracic=thoracic, tracking_uid=lesion_uid, part_of=part_of,
         )
         self.result.measurements[lesion_id] = Measurement(
             lesion_id, state,
             long_axis_mm=self.sizes.get("long"), short_axis_mm=self.sizes.get("short"),
             long_axis=self.lines.get("long"), short_axis=self.lines.get("short"),
             extra={"method": self.method} if self.method else {},
+            coalesced_into=coalesced_into,
         )
         if response:
             self.result.responses[lesion_id] = response

@@ -222,18 +222,19 @@ def _lesion_group(
         ))
     tool = _ohif_tool(coordinates)
     role_name, role_value = vocab.ROLE_CODES[lesion.role]
-    evaluations = [
-        hd.sr.QualitativeEvaluation(role_name, role_value),
-        hd.sr.QualitativeEvaluation(vocab.LESION_STATE, vocab.STATE_CODES[measurement.state]),
-        hd.sr.QualitativeEvaluation(vocab.NODAL, vocab.YES if lesion.nodal else vocab.NO),
-    ]
+    evaluations = [hd.sr.QualitativeEvaluation(role_name, role_value)]
+    if measurement.coalesced_into is None:  # a coalesced row has no state (lesion-table.md)
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            vocab.LESION_STATE, vocab.STATE_CODES[measurement.state]))
+    evaluations.append(
+        hd.sr.QualitativeEvaluation(vocab.NODAL, vocab.YES if lesion.nodal else vocab.NO))
     if lesion.thoracic is not None:
         evaluations.append(hd.sr.QualitativeEvaluation(
             vocab.THORACIC, vocab.YES if lesion.thoracic else vocab.NO))
     if response:
         evaluations.append(hd.sr.QualitativeEvaluation(
             vocab.CURRENT_RESPONSE, vocab.response_code(response, lesion.role)))
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=tracking_uid(patient_id, lesion),
             identifier=vocab.tool_tracking_identifier(tool, lesion.lesion_id),
@@ -248,6 +249,29 @@ def _lesion_group(
         measurements=axes or None,
         qualitative_evaluations=evaluations,
     )
+    _append_links(group, lesion, measurement)
+    return group
+
+
+def _append_links(
+    group: hd.sr.MeasurementsAndQualitativeEvaluations, lesion: Lesion, measurement: Measurement
+) -> None:
+    """Add the split / coalesced links as private TEXT items (lesion-table.md, amended 2026-12).
+
+    highdicom's QualitativeEvaluation takes CODE values only, so the TEXT items are appended
+    to the group's content: (LESION-PART-OF, 99NAPARIRECIST) in each group of a fragment,
+    (LESION-COALESCED, 99NAPARIRECIST) in the group of a coalesced lesion; the value is the
+    parent's or the carrier's Tracking Identifier (its lesion id).
+    """
+    for concept, value in (
+        (vocab.LESION_PART_OF, lesion.part_of),
+        (vocab.LESION_COALESCED, measurement.coalesced_into),
+    ):
+        if value:
+            group[0].ContentSequence.append(hd.sr.TextContentItem(
+                name=concept, value=value,
+                relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
+            ))
 
 
 def _method_code(measurement: Measurement) -> hd.sr.CodedConcept | None:

@@ -54,7 +54,13 @@ REQUIRED_COLUMNS: tuple[str, ...] = SPEC_COLUMNS[:6]
 # Not in the spec's list but read and written so that SR -> table -> SR keeps the DICOM
 # Tracking Unique Identifier of each lesion; written only when some lesion has one.
 TRACKING_UID_COLUMN = "tracking_uid"
-KNOWN_COLUMNS: tuple[str, ...] = (*SPEC_COLUMNS, TRACKING_UID_COLUMN)
+# shared/spec/lesion-table.md (amended 2026-12): split and coalesced lesions, treatment start.
+# Read always; written only when some record uses them, after the columns above.
+PART_OF_COLUMN = "part_of"
+COALESCED_INTO_COLUMN = "coalesced_into"
+TREATMENT_START_COLUMN = "treatment_start"
+LINK_COLUMNS: tuple[str, ...] = (PART_OF_COLUMN, COALESCED_INTO_COLUMN, TREATMENT_START_COLUMN)
+KNOWN_COLUMNS: tuple[str, ...] = (*SPEC_COLUMNS, *LINK_COLUMNS, TRACKING_UID_COLUMN)
 
 # Sizes are kept to a micrometre-fraction (1e-6 mm): far below any CT resolution, and it makes
 # read -> write -> read exact while float noise such as 12.300000000000001 is written as 12.3.
@@ -142,6 +148,9 @@ class _Row:
         "short_mm",
         "state",
         "tracking_uid",
+        "part_of",
+        "coalesced_into",
+        "treatment_start",
         "extra",
         "clean",
         "blank",
@@ -161,6 +170,9 @@ class _Row:
         self.short_mm: float | None = None
         self.state: LesionState | None = None
         self.tracking_uid: str | None = None
+        self.part_of: str | None = None
+        self.coalesced_into: str | None = None
+        self.treatment_start: dt.date | None = None
         self.extra: Mapping[str, str] = _NO_EXTRA
         self.clean = True
         self.blank = False  # neither a size nor a state was given
@@ -431,6 +443,9 @@ class _Parser:
         self.i_state = get("state", -1)
         self.i_thoracic = get("thoracic", -1)
         self.i_uid = get(TRACKING_UID_COLUMN, -1)
+        self.i_part_of = get(PART_OF_COLUMN, -1)
+        self.i_coalesced = get(COALESCED_INTO_COLUMN, -1)
+        self.i_start = get(TREATMENT_START_COLUMN, -1)
 
     def parse(self, number: int, cells: list[str], problems: list[Problem]) -> _Row | None:
         """Parse one row; append its problems; return None for a row to drop entirely."""
@@ -550,8 +565,28 @@ class _Parser:
             else:
                 row.short_mm = size
 
+        if self.i_part_of >= 0 and values[self.i_part_of]:
+            row.part_of = values[self.i_part_of]
+        if self.i_start >= 0 and values[self.i_start]:
+            text = values[self.i_start]
+            parsed_start = _parse_date(text)
+            if isinstance(parsed_start, str):
+                bad(f"treatment_start: {parsed_start}", TREATMENT_START_COLUMN)
+            else:
+                row.treatment_start = parsed_start
         state: LesionState | None
-        if self.i_state >= 0 and values[self.i_state]:
+        if self.i_coalesced >= 0 and values[self.i_coalesced]:
+            # lesion-table.md (amended 2026-12): a coalesced row has no state; sizes are the
+            # record checker's (coalesced-with-size).
+            row.coalesced_into = values[self.i_coalesced]
+            if self.i_state >= 0 and values[self.i_state]:
+                bad(
+                    f"lesion {row.lesion_id} is coalesced_into {row.coalesced_into}: a coalesced "
+                    f"row has no state, got '{values[self.i_state]}'",
+                    "state",
+                )
+            state = LesionState.ABSENT
+        elif self.i_state >= 0 and values[self.i_state]:
             text = values[self.i_state]
             state = self.states.get(text, _UNSET)
             if state is _UNSET:
@@ -806,6 +841,7 @@ class _PatientChecker:
         timepoint_dates: dict[int, _Row] = {}
         seen: dict[tuple[int, str], _Row] = {}
         first_of_lesion: dict[str, _Row] = {}
+        first_start: _Row | None = None
         kept = []
         for row in rows:
             assert row.timepoint is not None
@@ -829,8 +865,31 @@ class _PatientChecker:
                         "date",
                     )
                     continue
+            if row.treatment_start is not None:
+                # lesion-table.md (amended 2026-12): one treatment start per patient.
+                if first_start is None:
+                    first_start = row
+                elif first_start.treatment_start != row.treatment_start:
+                    self.error(
+                        row,
+                        f"patient {self.patient_id} has treatment_start "
+                        f"{first_start.treatment_start} at row {first_start.row} but "
+                        f"{row.treatment_start} here: one date per patient",
+                        TREATMENT_START_COLUMN,
+                    )
+                    continue
             first = first_of_lesion.setdefault(row.lesion_id, row)
             if first is not row:
+                if first.part_of != row.part_of:
+                    # lesion-table.md (amended 2026-12): part_of on every row of a fragment.
+                    self.error(
+                        row,
+                        f"lesion {row.lesion_id} is part_of {_text(first.part_of or '')} at row "
+                        f"{first.row} but {_text(row.part_of or '')} here: give the same "
+                        "part_of on every row of a fragment",
+                        PART_OF_COLUMN,
+                    )
+                    continue
                 if first.role is not row.role:
                     self.error(
                         row,
@@ -868,6 +927,9 @@ class _PatientChecker:
     def _build(self, rows: list[_Row]) -> PatientRecord:
         lesions: dict[str, Lesion] = {}
         assessments: dict[int, Assessment] = {}
+        treatment_start = next(
+            (row.treatment_start for row in rows if row.treatment_start is not None), None
+        )
         for row in rows:
             assert row.timepoint is not None and row.role is not None
             assert row.date is not None and row.state is not None and row.site is not None
@@ -879,6 +941,7 @@ class _PatientChecker:
                     nodal=bool(row.nodal),
                     thoracic=row.thoracic,
                     tracking_uid=row.tracking_uid,
+                    part_of=row.part_of,
                 )
             assessment = assessments.get(row.timepoint)
             if assessment is None:
@@ -889,8 +952,11 @@ class _PatientChecker:
                 long_axis_mm=row.long_mm,
                 short_axis_mm=row.short_mm,
                 extra=row.extra,
+                coalesced_into=row.coalesced_into,
             )
-        return PatientRecord(self.patient_id, lesions, list(assessments.values()))
+        return PatientRecord(
+            self.patient_id, lesions, list(assessments.values()), treatment_start=treatment_start
+        )
 
 
 
@@ -1038,7 +1104,23 @@ def _table_lines(
     with_uid = any(
         lesion.tracking_uid for record in records for lesion in record.lesions.values()
     )
-    columns = [*SPEC_COLUMNS, TRACKING_UID_COLUMN] if with_uid else list(SPEC_COLUMNS)
+    links = [
+        column
+        for column, used in (
+            (PART_OF_COLUMN, any(
+                lesion.part_of for record in records for lesion in record.lesions.values()
+            )),
+            (COALESCED_INTO_COLUMN, any(
+                m.coalesced_into for record in records for a in record.assessments
+                for m in a.measurements.values()
+            )),
+            (TREATMENT_START_COLUMN, any(record.treatment_start for record in records)),
+        )
+        if used
+    ]
+    columns = [*SPEC_COLUMNS, *links]
+    if with_uid:
+        columns.append(TRACKING_UID_COLUMN)
     extra_names: dict[str, None] = {}  # ordered set
 
     def add_extra(name: str) -> None:
@@ -1085,9 +1167,17 @@ def _table_lines(
                     cells[2],
                     format_size(measurement.long_axis_mm),
                     format_size(measurement.short_axis_mm),
-                    _STATE_TEXT[measurement.state],
+                    "" if measurement.coalesced_into else _STATE_TEXT[measurement.state],
                     cells[3],
                 ]
+                for column in links:
+                    if column == PART_OF_COLUMN:
+                        line.append(record.lesions[lesion_id].part_of or "")
+                    elif column == COALESCED_INTO_COLUMN:
+                        line.append(measurement.coalesced_into or "")
+                    else:
+                        start = record.treatment_start
+                        line.append(start.isoformat() if start else "")
                 if with_uid:
                     line.append(cells[4])
                 extra = measurement.extra

@@ -37,6 +37,14 @@ def verdict_section(patient: Patient) -> str:
          reasons.get("confirmed_best_overall_response")),
         ("iRECIST best overall response", patient.get("irecist_best_overall_response"),
          reasons.get("irecist_best_overall_response")),
+        ("imRECIST best overall response", patient.get("imrecist_best_overall_response"),
+         reasons.get("imrecist_best_overall_response")),
+        ("imRECIST progression", patient.get("imrecist_progression_date") or "none",
+         reasons.get("imrecist_progression_date")),
+        ("irRC best overall response", patient.get("irrc_best_overall_response"),
+         reasons.get("irrc_best_overall_response")),
+        ("irRC progression", patient.get("irrc_progression_date") or "none",
+         reasons.get("irrc_progression_date")),
         ("Category (seed 002)", patient.get("category"), patient.get("response_group")),
         ("Dissociated response, Vuagnat", dissociated.get("vuagnat"), reasons.get("vuagnat")),
         ("Dissociated response, Bernard-Tessier", dissociated.get("bernard_tessier"),
@@ -49,6 +57,11 @@ def verdict_section(patient: Patient) -> str:
          reasons.get("hyperprogression")),
         ("Progression", patient.get("progression_date") or "none",
          reasons.get("progression_date")),
+        ("PFS days (from " + ("treatment start" if patient.get("treatment_start")
+                              else "baseline") + ")",
+         "NA" if patient.get("pfs_days") is None
+         else f"{patient.get('pfs_days')} ({'event' if patient.get('pfs_event') else 'censored'})",
+         reasons.get("pfs_days")),
         ("Progression pattern", pattern.get("type", Response.NA),
          reasons.get("progression_pattern")),
         ("Resistance", patient.get("resistance"), reasons.get("resistance")),
@@ -62,7 +75,16 @@ def verdict_section(patient: Patient) -> str:
         )
         for name, value, reason in rows
     ]
-    return "<h2>Verdicts</h2>" + html.table(("verdict", "value", "reason"), cells)
+    warnings = patient.get("warnings") or []
+    notes = ""
+    if warnings:
+        codes = ", ".join(str(code) for code in patient.get("warning_codes") or [])
+        notes = (
+            f"<p>Warnings ({html.escape(codes)}):</p><ul>"
+            + "".join(f"<li>{html.escape(str(text))}</li>" for text in warnings)
+            + "</ul>"
+        )
+    return "<h2>Verdicts</h2>" + html.table(("verdict", "value", "reason"), cells) + notes
 
 
 def timepoint_section(patient: Patient) -> str:
@@ -86,6 +108,10 @@ def timepoint_section(patient: Patient) -> str:
                 _number(tp.get("change_from_nadir_pct"), " %"),
                 "" if number <= 0 else _verdict(tp.get("overall")),
                 "" if number <= 0 else _verdict(tp.get("irecist")),
+                ("" if number <= 0 else _verdict(tp.get("imrecist")) + " ")
+                + _number(tp.get("imrecist_sum_mm")),
+                ("" if number <= 0 else _verdict(tp.get("irrc")) + " ")
+                + _number(tp.get("irrc_tumor_burden_mm2")),
                 ""
                 if number <= 0
                 else html.escape(
@@ -103,6 +129,8 @@ def timepoint_section(patient: Patient) -> str:
         "% nadir",
         "RECIST",
         "iRECIST",
+        "imRECIST (sum mm)",
+        "irRC (burden mm²)",
         "DR (Vuagnat / category)",
         "reason",
     )

@@ -59,6 +59,8 @@ def measurement_text(measurement: Measurement | None) -> str:
     """Return a table cell: ``long x short mm`` when measured, else the state word."""
     if measurement is None:
         return ""
+    if measurement.coalesced_into is not None:
+        return f"into {measurement.coalesced_into}"
     if measurement.state is not LesionState.MEASURED:
         return measurement.state.value
     sizes = [f"{size:g}" for size in (measurement.long_axis_mm, measurement.short_axis_mm)
@@ -144,6 +146,7 @@ class LesionTableWidget(SessionDock):
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         layout.addLayout(actions)
+        layout.addLayout(self._split_merge_row())
         layout.addWidget(ResponseLegend())
 
         self.viewer.layers.selection.events.active.connect(self._follow_active_layer)
@@ -289,6 +292,93 @@ class LesionTableWidget(SessionDock):
             return False
         return self._call(self.session.delete_measurement, timepoint, lesion_id)
 
+    def split_selected(self) -> list[str]:
+        """Split the selected lesion at the current scan into one fragment per drawn line.
+
+        Draw each fragment's long axis with the line tool on the scan's lesion layer, select
+        the lesion, then Split lesion (RECIST 1.1 section 4.3.4; lesion-table.md `part_of`).
+        """
+        lesion_id = self._require_lesion()
+        timepoint = self.current_timepoint()
+        if self.session is None or lesion_id is None or timepoint is None:
+            return []
+        layer = session_layer(self.viewer, self.session, timepoint, LESIONS)
+        view = self.session.view(timepoint)
+        lines = (
+            [i for i in unassigned_shapes(layer) if layer.shape_type[i] in ("line", "path")]
+            if layer is not None
+            else []
+        )
+        if layer is None or view is None or len(lines) < 2:
+            show_warning("Draw one line per fragment (at least two) on this scan's lesion "
+                         "layer, then Split lesion.")
+            return []
+        fragments = [
+            (
+                drawn_axis_geometry(
+                    layer, i, view.geometry, view.slice_uids, view.frame_of_reference_uid
+                ),
+                line_length_mm(layer, i),
+            )
+            for i in lines
+        ]
+        drawn = [(np.asarray(layer.data[i]).copy(), layer.shape_type[i]) for i in lines]
+        layer.selected_data = set(lines)
+        layer.remove_selected()  # the model redraws them as the fragments' lines
+        try:
+            ids = self.session.split_lesion(timepoint, lesion_id, fragments)
+        except ValueError as error:
+            layer.add([d[0] for d in drawn], shape_type=[d[1] for d in drawn])
+            show_warning(str(error))
+            return []
+        self.select_lesion(ids[0])
+        return ids
+
+    def merge_selected(self) -> bool:
+        """At the current scan, coalesce the selected lesion into the one chosen in "into".
+
+        The chosen lesion's row measures the whole mass (RECIST 1.1 section 4.3.4;
+        lesion-table.md `coalesced_into`).
+        """
+        lesion_id = self._require_lesion()
+        timepoint = self.current_timepoint()
+        carrier = self.merge_combo.currentText()
+        if self.session is None or lesion_id is None or timepoint is None:
+            return False
+        if not carrier or carrier == lesion_id:
+            show_warning("Choose in 'into' the lesion whose measurement covers the merged mass.")
+            return False
+        ok = self._call(self.session.merge_lesions, timepoint, carrier, [lesion_id])
+        self.select_lesion(carrier)
+        return ok
+
+    def _split_merge_row(self) -> QHBoxLayout:
+        """The Split lesion and Merge lesions actions (shared/spec/lesion-table.md, 2026-12)."""
+        self.merge_combo = QComboBox()
+        self.merge_combo.setToolTip("The lesion whose measurement covers the merged mass")
+        row = QHBoxLayout()
+        for text, slot in (("Split lesion", self.split_selected),
+                           ("Merge lesions", self.merge_selected)):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, slot=slot: slot())
+            self.buttons[text] = button
+        self.buttons["Split lesion"].setToolTip(
+            "Draw one line per fragment on this scan, select the lesion, then split")
+        self.buttons["Merge lesions"].setToolTip(
+            "The selected lesion has coalesced into the lesion chosen in 'into' at this scan")
+        row.addWidget(self.buttons["Split lesion"])
+        row.addWidget(self.buttons["Merge lesions"])
+        row.addWidget(QLabel("into"))
+        row.addWidget(self.merge_combo, 1)
+        return row
+
+    def _fill_merge_targets(self, lesion_ids: list[str]) -> None:
+        current = self.merge_combo.currentText()
+        self.merge_combo.clear()
+        self.merge_combo.addItems(lesion_ids)
+        if current in lesion_ids:
+            self.merge_combo.setCurrentText(current)
+
     def undo(self) -> bool:
         """Undo the last edit."""
         if self.session is None or not self.session.undo():
@@ -312,6 +402,7 @@ class LesionTableWidget(SessionDock):
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         lesion_ids = session.lesion_ids()
+        self._fill_merge_targets(lesion_ids)
         self.table.setRowCount(len(lesion_ids))
         for row, lesion_id in enumerate(lesion_ids):
             lesion = session.record.lesions[lesion_id]

@@ -76,6 +76,16 @@ def _hyper(patient: dict[str, Any]) -> str:
     return str(hyper)
 
 
+def _pfs(patient: dict[str, Any]) -> str:
+    days = patient.get("pfs_days")
+    if days is None:
+        return "-"
+    origin = patient.get("treatment_start")
+    kind = "event" if patient.get("pfs_event") else "censored"
+    since = f"treatment start {origin}" if origin else "baseline"
+    return html.escape(f"{days} days from {since} ({kind})")
+
+
 def patient_html(patient: dict[str, Any]) -> str:
     """Render one patient of the classification JSON as HTML.
 
@@ -96,6 +106,12 @@ def patient_html(patient: dict[str, Any]) -> str:
         f"Best overall response: {_chip(bor, response_colour(bor))}",
         f" &nbsp; confirmed: {html.escape(str(patient.get('confirmed_best_overall_response')))}",
         f" &nbsp; iRECIST: {html.escape(str(patient.get('irecist_best_overall_response')))}<br>",
+        # criteria.md sections 7 and 8 (new 2026-12), with their progression dates.
+        f"imRECIST: {html.escape(str(patient.get('imrecist_best_overall_response')))}"
+        f" (PD {html.escape(str(patient.get('imrecist_progression_date') or 'none'))})",
+        f" &nbsp; irRC: {html.escape(str(patient.get('irrc_best_overall_response')))}"
+        f" (irPD {html.escape(str(patient.get('irrc_progression_date') or 'none'))})<br>",
+        f"PFS: {_pfs(patient)}<br>",
         f"Dissociated response: {_dissociated(patient.get('dissociated_response'))}<br>",
         f"Progression pattern: {html.escape(_pattern(patient))}<br>",
         f"Resistance: {html.escape(str(patient.get('resistance')))}",
@@ -106,7 +122,8 @@ def patient_html(patient: dict[str, Any]) -> str:
         "</p>",
         '<table border="1" cellspacing="0" cellpadding="3">',
         "<tr><th>Scan</th><th>SOD mm</th><th>vs baseline</th><th>vs nadir</th>"
-        "<th>RECIST</th><th>iRECIST</th><th>Dissociated</th><th>Category</th>"
+        "<th>RECIST</th><th>iRECIST</th><th>imRECIST (sum mm)</th><th>irRC (burden mm²)</th>"
+        "<th>Dissociated</th><th>Category</th>"
         "<th>Reason</th></tr>",
     ]
     for entry in patient.get("timepoints", []):
@@ -120,12 +137,21 @@ def patient_html(patient: dict[str, Any]) -> str:
             f"<td>{_number(entry.get('change_from_nadir_pct'), ' %', True)}</td>"
             f"<td>{_chip(overall, response_colour(overall))}</td>"
             f"<td>{html.escape(str(entry.get('irecist')))}</td>"
+            f"<td>{html.escape(str(entry.get('imrecist')))} "
+            f"({_number(entry.get('imrecist_sum_mm'))})</td>"
+            f"<td>{html.escape(str(entry.get('irrc')))} "
+            f"({_number(entry.get('irrc_tumor_burden_mm2'))})</td>"
             f"<td>{_dissociated(entry.get('dissociated'))}</td>"
             f"<td>{_chip(category, category_colour(category))}</td>"
             f"<td>{_reasons(entry)}</td>"
             "</tr>"
         )
     rows.append("</table>")
+    warnings = patient.get("warnings") or []
+    if warnings:
+        codes = ", ".join(str(code) for code in patient.get("warning_codes") or [])
+        items = "".join(f"<li>{html.escape(str(text))}</li>" for text in warnings)
+        rows.append(f"<p>Warnings ({html.escape(codes)}):</p><ul>{items}</ul>")
     return "\n".join(rows)
 
 
