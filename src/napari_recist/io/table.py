@@ -17,7 +17,6 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from napari_recist.checks import RecordIssue, check_record
@@ -128,7 +127,29 @@ class TableReadResult:
 
 # One shared, read-only empty mapping for rows and measurements without extra columns: a
 # million-row table then holds no million empty dictionaries.
-_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+class _EmptyMapping(Mapping[str, str]):
+    """An empty, read-only mapping that copies (and deep-copies, pickles) as itself."""
+
+    def __getitem__(self, key: str) -> str:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _EmptyMapping:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_NO_EXTRA"
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+_NO_EXTRA: Mapping[str, str] = _EmptyMapping()
 
 
 class _Row:
