@@ -11,6 +11,7 @@ Bad input never raises into napari: `get_reader` declines anything that is not D
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,14 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     return read_patient
 
 
+@dataclass(frozen=True)
+class VolumeSource:
+    """Where a displayed volume comes from: its series and the flips applied for display."""
+
+    series: Any  # napari_recist.io.dicom_scan.SeriesInfo
+    flips: tuple[int, ...]
+
+
 @dataclass
 class LoadedPatient:
     """What a patient folder gave: the record, the scans to show and their volumes."""
@@ -105,6 +114,8 @@ class LoadedPatient:
     volumes: dict[int, Any] = field(default_factory=dict)  # time point -> displayed array
     folder: Path | None = None
     messages: list[str] = field(default_factory=list)
+    # time point -> its series, to read a lazy volume again without dask (see read_volume)
+    sources: dict[int, VolumeSource] = field(default_factory=dict)
 
 
 def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
@@ -139,6 +150,7 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
         record = PatientRecord(opened.patient_id or opened.folder.name)
     timepoints: list[TimepointView] = []
     volumes: dict[int, Any] = {}
+    sources: dict[int, VolumeSource] = {}
     problems: list[Problem | str] = []
     for scan in opened.scans:
         without_image = TimepointView(scan.timepoint, scan.date, DisplayGeometry.patient_space())
@@ -166,6 +178,7 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
         if 0 in flips:
             uids = uids[::-1]
         volumes[scan.timepoint] = flip_for_display(volume.array, flips)
+        sources[scan.timepoint] = VolumeSource(info, tuple(flips))
         timepoints.append(
             TimepointView(
                 scan.timepoint,
@@ -182,7 +195,7 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
         raise InputError(problems or [Problem(where, "nothing could be loaded: no CT series "
                                               "and no lesion measurements")])
     messages += [str(problem) for problem in problems]
-    return LoadedPatient(record, timepoints, volumes, opened.folder, messages)
+    return LoadedPatient(record, timepoints, volumes, opened.folder, messages, sources)
 
 
 def patient_layer_data(loaded: LoadedPatient, session: PatientSession) -> list[LayerData]:
@@ -270,7 +283,7 @@ def read_patient(path: str | Sequence[str]) -> list[LayerData]:
         lazy = {tp: array for tp, array in loaded.volumes.items() if not isinstance(array,
                                                                                  np.ndarray)}
         if lazy:
-            session.loader = load_in_background(viewer, session, lazy)
+            session.loader = load_in_background(viewer, session, lazy, loaded.sources)
     return layers
 
 
@@ -283,57 +296,132 @@ def _current_viewer() -> Any:
 def _load_for_display(paths: Sequence[Path]) -> LoadedPatient:
     """Headers, lesions and the pixels of small volumes: the reader's work off the UI."""
     loaded = load_patient_for_viewer(paths)
-    loaded.volumes = _load_small_volumes(loaded.volumes)
+    loaded.volumes = _load_small_volumes(loaded)
     return loaded
 
 
-def _load_small_volumes(volumes: dict[int, Any]) -> dict[int, Any]:
-    """Read volumes up to `EAGER_BYTES` now; leave bigger ones lazy."""
-    loaded: dict[int, Any] = {}
-    for timepoint, array in volumes.items():
-        if isinstance(array, np.ndarray) or array.nbytes > EAGER_BYTES:
-            loaded[timepoint] = array
+def read_volume(source: VolumeSource, progress: Callable[[int], None] | None = None) -> Any:
+    """Read a whole volume for display with the eager loader: no dask involved.
+
+    A lazy volume is never computed off the main thread: napari slices dask arrays inside
+    its opportunistic dask cache, whose callbacks are global and not thread safe (dask issue
+    10396), so a worker computing the same graph meanwhile raced with the slicing (KeyError
+    toasts, undrawn slices, a dead loader; issue 17). The files are read again instead,
+    with the headers the folder scan kept.
+
+    Parameters
+    ----------
+    source
+        The series and its display flips.
+    progress
+        Called with 1 after each slice is read.
+
+    Returns
+    -------
+    numpy.ndarray
+        The displayed ``(z, y, x)`` volume in HU.
+    """
+    from napari_recist.io.volume import load_series
+
+    volume = load_series(source.series, lazy=False, progress=progress)
+    return np.ascontiguousarray(flip_for_display(volume.array, source.flips))
+
+
+def _load_small_volumes(loaded: LoadedPatient) -> dict[int, Any]:
+    """Read volumes up to `EAGER_BYTES` now (without dask); leave bigger ones lazy."""
+    volumes: dict[int, Any] = {}
+    for timepoint, array in loaded.volumes.items():
+        source = loaded.sources.get(timepoint)
+        if isinstance(array, np.ndarray) or source is None or array.nbytes > EAGER_BYTES:
+            volumes[timepoint] = array
         else:
-            loaded[timepoint] = np.asarray(array)
-    return loaded
+            volumes[timepoint] = _same_shape(read_volume(source), array)
+    return volumes
 
 
-def load_in_background(viewer: Any, session: PatientSession, volumes: dict[int, Any]) -> Any:
-    """Read lazy volumes slice by slice in a worker thread with napari's progress bar.
+def _same_shape(read: np.ndarray, lazy: Any) -> np.ndarray:
+    """The eager read of a volume must be the lazy one's twin (same loader, same headers)."""
+    if read.shape != tuple(lazy.shape):
+        raise InputError([Problem(str(getattr(lazy, "name", "volume")),
+                                  f"the volume read has shape {read.shape}, the lazy one "
+                                  f"{tuple(lazy.shape)}: the files changed while opening")])
+    return read
 
-    The viewer shows the lazy (dask) volume meanwhile; each finished volume replaces the
-    image layer's data on the main thread.
+
+def load_in_background(
+    viewer: Any, session: PatientSession, volumes: dict[int, Any],
+    sources: dict[int, VolumeSource] | None = None,
+) -> Any:
+    """Read lazy volumes in a worker thread (without dask) with napari's progress bar.
+
+    The viewer shows the lazy (dask) volume meanwhile, sliced by napari on the main thread;
+    the worker reads the same files with the eager loader (`read_volume`), never computing
+    the dask graph napari is slicing. Each finished volume replaces the image layer's data
+    on the main thread (as soon as the layer exists: the reader's layers are added after it
+    returns).
+
+    Parameters
+    ----------
+    viewer
+        The viewer.
+    session
+        The patient.
+    volumes
+        Time point -> lazy volume (for its size and the progress bar).
+    sources
+        Time point -> its series; without one a volume stays lazy.
 
     Returns
     -------
     napari.qt.threading.GeneratorWorker
         The started worker.
     """
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
     from napari.qt.threading import thread_worker
 
-    from napari_recist._napari.binding import session_layer
-
-    total = sum(int(array.shape[0]) + 1 for array in volumes.values())
+    sources = sources or {}
+    todo = {tp: sources[tp] for tp in volumes if tp in sources}
+    total = sum(int(volumes[tp].shape[0]) + 1 for tp in todo)
 
     @thread_worker(progress={"total": total, "desc": "Reading CT"})
     def read_slices() -> Any:
-        for timepoint, array in volumes.items():
-            out = np.empty(array.shape, dtype=array.dtype)
-            for z in range(array.shape[0]):
-                out[z] = np.asarray(array[z])
-                yield None
-            yield (timepoint, out)
+        done: queue.SimpleQueue[int] = queue.SimpleQueue()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-recist-ct") as pool:
+            for timepoint, source in todo.items():
+                future = pool.submit(read_volume, source, done.put)
+                while not future.done() or not done.empty():
+                    try:
+                        done.get(timeout=0.05)
+                    except queue.Empty:
+                        continue
+                    yield None
+                yield (timepoint, _same_shape(future.result(), volumes[timepoint]))
+
+    pending: dict[int, np.ndarray] = {}
+
+    def apply_pending(*_: object) -> None:
+        from napari_recist._napari.binding import session_layer
+
+        for timepoint in list(pending):
+            layer = session_layer(viewer, session, timepoint, IMAGE)
+            if layer is not None:
+                limits = layer.contrast_limits
+                layer.data = pending.pop(timepoint)
+                layer.contrast_limits = limits
+        if not pending:
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                viewer.layers.events.inserted.disconnect(apply_pending)
 
     def replace_data(value: Any) -> None:
         if value is None:
             return
         timepoint, array = value
-        layer = session_layer(viewer, session, timepoint, IMAGE)
-        if layer is not None:
-            limits = layer.contrast_limits
-            layer.data = array
-            layer.contrast_limits = limits
+        pending[timepoint] = array
+        apply_pending()
 
+    viewer.layers.events.inserted.connect(apply_pending)
     worker = read_slices()
     worker.yielded.connect(replace_data)
     worker.start()
