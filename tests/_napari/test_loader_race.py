@@ -60,8 +60,11 @@ def _ctrl_wheel(canvas, steps: int) -> None:
     centre = QPointF(canvas.width() / 2, canvas.height() / 2)
     for _ in range(abs(steps)):
         delta = QPoint(0, 120 if steps > 0 else -120)
-        event = QWheelEvent(centre, canvas.mapToGlobal(centre.toPoint()), QPoint(0, 0), delta,
-                            Qt.NoButton, Qt.ControlModifier, Qt.NoScrollPhase, False)
+        # The QPointF global position and scoped enums work with PyQt5 and PyQt6 alike.
+        event = QWheelEvent(centre, QPointF(canvas.mapToGlobal(centre.toPoint())),
+                            QPoint(0, 0), delta, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
         QApplication.sendEvent(canvas, event)
         QApplication.processEvents()
 
