@@ -8,15 +8,19 @@ Only one output of a run can go to standard output.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from napari_recist.errors import InputError, Problem
 from napari_recist.io.atomic import atomic_open
+
+if TYPE_CHECKING:
+    from napari_recist.io.patient import Classifiable
 
 STDOUT = "-"
 
@@ -112,3 +116,15 @@ def refuse_stdout_folder(option: str, value: str | None) -> None:
                 )
             ]
         )
+
+
+def log_read_problems(ready: Classifiable) -> None:
+    """Tell what `OpenedPatient.for_classification` left out or found worth a look.
+
+    Warnings, so that ``--quiet`` never hides how an input was read.
+    """
+    logger = logging.getLogger("napari_recist.commands")
+    for problem in ready.skipped:
+        logger.warning("skipped: %s", problem)
+    for problem in ready.remarks:
+        logger.warning("warning: %s", problem)

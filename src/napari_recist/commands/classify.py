@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from napari_recist.commands._output import is_stdout, one_stdout, open_output
+from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
 from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
@@ -75,10 +75,7 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
         from napari_recist.io.patient import open_patient
 
         ready = open_patient(path).for_classification(lenient)
-        for problem in ready.skipped:
-            log.warning("skipped: %s", problem)
-        for problem in ready.remarks:
-            log.warning("warning: %s", problem)
+        log_read_problems(ready)
         return [ready.record]
     from napari_recist.io.table import read_table
 

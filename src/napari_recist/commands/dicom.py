@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from napari_recist.commands._output import is_stdout, write_via_file
+from napari_recist.commands._output import is_stdout, log_read_problems, write_via_file
 from napari_recist.errors import InputError, Problem
 from napari_recist.model import PatientRecord
 
@@ -39,10 +39,7 @@ def run_table(args: argparse.Namespace) -> int:
 
     opened = open_patient(_existing_folder(args.patient_dir), use_session=False)
     ready = opened.for_classification(args.lenient)
-    for problem in ready.skipped:
-        log.warning("skipped: %s", problem)
-    for problem in ready.remarks:
-        log.warning("warning: %s", problem)
+    log_read_problems(ready)
     for note in opened.notes:
         log.warning("note: %s", note)  # how an input was read: shown even with --quiet
     record = ready.record

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from napari_recist.commands._output import log_read_problems
 from napari_recist.errors import InputError, Problem
 from napari_recist.model import Assessment, LesionState, Measurement, PatientRecord
 
@@ -40,10 +40,7 @@ def read_reader_record(folder: Path, *, lenient: bool) -> tuple[PatientRecord, O
 
     opened = open_patient(folder)
     ready = opened.for_classification(lenient)
-    for problem in ready.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
-    for problem in ready.remarks:
-        print(f"warning: {problem}", file=sys.stderr)
+    log_read_problems(ready)
     return ready.record, opened
 
 
