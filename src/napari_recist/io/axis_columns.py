@@ -8,10 +8,11 @@ Instance UID of the image each was drawn on and the frame of reference.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 from napari_recist.errors import InputError
-from napari_recist.model import AxisGeometry, Measurement
+from napari_recist.model import AxisGeometry, Measurement, PatientRecord
 
 # Extra lesion-table columns that keep where each axis was drawn, so that reopening a
 # session restores the lines: "x y z; x y z" in LPS mm, and the image each was drawn on.
@@ -93,3 +94,30 @@ def geometry_from_extra(measurement: Measurement, source: str) -> Measurement:
             frame_of_reference_uid=frame,
         )
     return replace(measurement, long_axis=axes["long"], short_axis=axes["short"])
+
+
+def record_with_axis_columns(record: PatientRecord) -> PatientRecord:
+    """Return a copy of the record with every axis's end points in table columns."""
+    copied = copy.deepcopy(record)
+    for assessment in copied.assessments:
+        assessment.measurements = {lesion_id: geometry_to_extra(measurement)
+                                   for lesion_id, measurement in assessment.measurements.items()}
+    return copied
+
+
+def record_from_axis_columns(record: PatientRecord, source: str) -> PatientRecord:
+    """Return the record with the axes rebuilt from the columns of `record_with_axis_columns`.
+
+    Raises
+    ------
+    InputError
+        When an axis column holds something that is not a list of points (names the file,
+        the lesion and the column).
+    """
+    copied = copy.deepcopy(record)
+    for assessment in copied.assessments:
+        assessment.measurements = {
+            lesion_id: geometry_from_extra(measurement, source)
+            for lesion_id, measurement in assessment.measurements.items()
+        }
+    return copied
