@@ -289,7 +289,7 @@ def open_patient(
     results = (_read_all(scan, radius_as_diameter) if read_lesions and saved is None else {})
     placed = {report.path: _place(report, results.get(report.path), scan, opened)
               for report in scan.sr_files}
-    by_date = _scans_by_date(scan.series, scan.sr_files, placed, opened)
+    by_date = _scans_by_date(scan.series, scan.sr_files, placed, results, opened)
     if not read_lesions:
         stated: dict[dt.date, int] = {}
         measured: set[dt.date] = set()
@@ -332,6 +332,7 @@ def _scans_by_date(
     series: Iterable[SeriesInfo],
     reports: Iterable[SRFileInfo],
     placed: Mapping[Path, dt.date | None],
+    results: Mapping[Path, SRReadResult],
     opened: OpenedPatient,
 ) -> dict[dt.date, Scan]:
     by_date: dict[dt.date, Scan] = {}
@@ -347,12 +348,18 @@ def _scans_by_date(
         by_date[date].other_series = infos  # chosen among them once the SRs are read
     for report in reports:
         date = placed.get(report.path)
+        result = results.get(report.path)
+        if date is None and result is not None and not result.measurements:
+            opened.read_problems.extend(result.problems)  # refused: its own reason says why
+            continue
         if date is None:
             opened.read_problems.append(Problem(str(report.path), (
                 "structured report without a study date, and no image of its study "
                 f"({report.study_uid or 'no Study Instance UID'}) or that it references is in "
                 "the folder: it cannot be placed in time and is left out (put the images it "
-                "measures beside it)"), column="StudyDate"))
+                "measures beside it)"
+                + (f"; its {len(result.measurements)} lesion measurement(s) are not read"
+                   if result is not None else "")), column="StudyDate"))
             continue
         by_date.setdefault(date, Scan(date)).sr_files.append(report)
     return by_date
