@@ -367,7 +367,8 @@ def _scans_by_date(
 
 def _read_all(scan: DicomScan, radius_as_diameter: bool) -> dict[Path, SRReadResult]:
     """Read every SR once, with the CT headers in hand."""
-    images = _image_headers(scan.series)
+    # Images of other modalities only place coordinates; the CT headers win for a shared UID.
+    images = {**scan.other_images, **_image_headers(scan.series)}
     return {report.path: read_sr(report.path, images, radius_as_diameter=radius_as_diameter)
             for report in scan.sr_files}
 
