@@ -460,3 +460,14 @@ def test_sr_without_study_date_is_placed_by_the_images_it_references(tmp_path):
     assert assessment.date == dt.date(2004, 1, 19)
     assert any("no Study Date; placed on 2004-01-19" in n and "the images it references" in n
                for n in opened.notes)
+
+
+def test_table_refusal_names_each_refused_file_and_its_reason(tmp_path, capsys):
+    from napari_recist.cli import main
+
+    folder = _copy(tmp_path, "pydicom/test-SR.dcm", "dwv/sr-ruler-dwv034.dcm")
+    assert main(["table", str(folder), "--csv", str(tmp_path / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'test-SR.dcm'}, document title: it is an SR of" in err
+    assert f"{folder / 'sr-ruler-dwv034.dcm'}, document title: its root is a bare" in err
+    assert not (tmp_path / "out.csv").exists()

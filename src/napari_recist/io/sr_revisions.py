@@ -91,7 +91,18 @@ def resolve_revisions(results: Sequence[SRReadResult]) -> Resolution:
 
 
 def later_of(a: SRReadResult, b: SRReadResult) -> int:
-    """Comparison of revision order: > 0 when `a` is the later document, 0 when unknown."""
+    """Compare two SRs in revision order (the module's three rules, in order).
+
+    Parameters
+    ----------
+    a, b
+        Two SRs read.
+
+    Returns
+    -------
+    int
+        1 when `a` is the later document, -1 when `b` is, 0 when nothing tells.
+    """
     if a.content_datetime and b.content_datetime and a.content_datetime != b.content_datetime:
         return 1 if a.content_datetime > b.content_datetime else -1
     if b.sop_instance_uid and b.sop_instance_uid in a.predecessors:
