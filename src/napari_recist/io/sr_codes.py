@@ -109,7 +109,7 @@ def site_code(site: str) -> CodedConcept:
 
 def site_from_code(code: object) -> str:
     """Return the lesion-table site of a finding-site code (free text for unknown codes)."""
-    known = _SITE_BY_KEY.get(code_key(code))
+    known = _SITE_BY_KEY.get(code_key(code)) or _SITE_BY_KEY.get(normalised_key(*code_key(code)))
     if known is not None:
         return known
     meaning = str(code.meaning).strip()  # type: ignore[attr-defined]
