@@ -136,8 +136,9 @@ def read_sr(
     images
         Headers of the images the SR may reference, by SOP Instance UID. Lines drawn on an
         image (SCOORD) are converted to patient coordinates with its geometry. When None,
-        such lines keep their image reference and pixel points (`SRReadResult.pixel_lines`);
-        when given, a reference to an image not in it is a problem.
+        such lines keep their image reference and pixel points (`SRReadResult.pixel_lines`)
+        and image regions (`Measurement.regions`, for display only) are not placed; when
+        given, a reference to an image not in it is a problem.
     radius_as_diameter
         Take twice a circle's Radius as the lesion's diameter (with a note). Off by default:
         a radius is not the longest diameter RECIST 1.1 section 4.2 measures.
