@@ -471,3 +471,32 @@ def test_table_refusal_names_each_refused_file_and_its_reason(tmp_path, capsys):
     assert f"{folder / 'test-SR.dcm'}, document title: it is an SR of" in err
     assert f"{folder / 'sr-ruler-dwv034.dcm'}, document title: its root is a bare" in err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_regions_survive_the_lesion_table(tmp_path):
+    from napari_recist.cli import main
+    from napari_recist.io.axis_columns import record_from_axis_columns
+    from napari_recist.io.table import read_table
+
+    folder = _copy(tmp_path, "highdicom/sr_document_with_multiple_groups.dcm",
+                   "highdicom/ct_image.dcm")
+    (read_region,) = open_patient(folder).record.assessments[0].measurements[
+        "LungNodule0001"].regions
+    table = tmp_path / "lesions.csv"
+    assert main(["table", str(folder), "--csv", str(table)]) == 0
+    (record,) = read_table(table).records
+    rebuilt = record_from_axis_columns(record, str(table))
+    (region,) = rebuilt.assessments[0].measurements["LungNodule0001"].regions
+    assert (region.graphic_type, region.referenced_sop_uid) == (
+        "CIRCLE", read_region.referenced_sop_uid)
+    assert np.allclose(region.points, read_region.points, atol=1e-3)  # 3 decimals in the CSV
+
+
+def test_a_malformed_regions_cell_names_the_file_lesion_and_column():
+    from napari_recist.errors import InputError
+    from napari_recist.io.axis_columns import geometry_from_extra
+    from napari_recist.model import Measurement
+
+    bad = Measurement("L1", LesionState.PRESENT, extra={"regions_lps": "CIRCLE -: 1 2"})
+    with pytest.raises(InputError, match=r"t\.csv, lesion L1, regions_lps: expected 3"):
+        geometry_from_extra(bad, "t.csv")
