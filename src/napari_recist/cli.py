@@ -271,6 +271,11 @@ def _add_table(subparsers: argparse._SubParsersAction) -> None:
         "--lenient", action="store_true",
         help="keep what can be read and list the rest on stderr instead of failing",
     )
+    parser.add_argument(
+        "--radius-as-diameter", action="store_true",
+        help="read twice a circle's Radius (dwv circles) as the lesion's diameter, with a note; "
+        "by default a radius is not a diameter and is not used",
+    )
     parser.set_defaults(handler=_table)
 
 

@@ -116,6 +116,30 @@ class AxisGeometry:
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """An image region an SR gives for a lesion (TID 1410/1411/1501): an outline, not an axis.
+
+    Parameters
+    ----------
+    graphic_type
+        DICOM Graphic Type as written (``CIRCLE``, ``ELLIPSE``, ``POLYGON``, ``POLYLINE``,
+        ``POINT``, ``MULTIPOINT``, ``ELLIPSOID``).
+    points
+        The outline (circles and ellipses sampled along their edge) or the points, in mm,
+        patient LPS.
+    referenced_sop_uid
+        SOP Instance UID of the image the region was drawn on, if known.
+    frame_of_reference_uid
+        Frame of reference of the points, if known.
+    """
+
+    graphic_type: str
+    points: tuple[Point3D, ...]
+    referenced_sop_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Measurement:
     """One lesion at one assessment: its sizes or, when not measured, its state.
 
@@ -136,6 +160,9 @@ class Measurement:
         (shared/spec/lesion-table.md `coalesced_into`, RECIST 1.1 section 4.3.4; amended
         2026-12). Such a row has no size, counts 0 mm and its state is `absent` in the model
         (the table and the SR write no state for it).
+    regions
+        Image regions an SR drew for the lesion besides its axes (circles, ellipses,
+        outlines, points), for display; they carry no size.
     """
 
     lesion_id: str
@@ -146,6 +173,7 @@ class Measurement:
     short_axis: AxisGeometry | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     coalesced_into: str | None = None
+    regions: tuple[Region, ...] = ()
 
     @classmethod
     def coalesced(cls, lesion_id: str, carrier: str, **kwargs: object) -> Measurement:

@@ -71,8 +71,9 @@ def test_sr_of_another_template(patient, tmp_path):
         ds.ConceptNameCodeSequence[0].CodeMeaning = "Diagnostic Imaging Report"
     path = _edited(patient, tmp_path, edit)
     (problem,) = read_sr(path).problems
-    assert str(problem) == (f"{path}, document title: an SR of template 2000 (Diagnostic Imaging "
-                            "Report), not a TID 1500 measurement report")
+    assert str(problem).startswith(
+        f"{path}, document title: it is an SR of template 2000 titled 'Diagnostic Imaging "
+        "Report', not a TID 1500 measurement report: nothing is read from it (it holds ")
 
 
 def test_measurement_without_units_keeps_the_others(patient, tmp_path):
@@ -191,7 +192,10 @@ def test_dcmqi_volumetric_groups(tmp_path):
     assert result.measurements["liver lesion A"].long_axis_mm == pytest.approx(25.0)
     assert (lesion_b.role, lesion_b.site) == (Role.NON_TARGET, "bone")
     assert result.measurements["bone lesion B"].state is LesionState.PRESENT
-    assert len(result.notes) == 2 and "no RECIST role stated" in result.notes[0]
+    # The volumes are named as not diameters; both groups state no RECIST role.
+    assert [note.rsplit(": ", 1)[-1] for note in result.notes if "role" in note] == [
+        "no RECIST role stated; taken as target", "no RECIST role stated; taken as non-target"]
+    assert sum("is a volume: not a diameter" in note for note in result.notes) == 2
 
 
 def test_ohif_dcmjs_length_and_bidirectional(tmp_path):

@@ -162,6 +162,19 @@ def lesion_shapes(
             for name, value in values.items():
                 shapes.features[name].append(value)
             shapes.edge_colours.append(hex_to_rgba(response_colour(response)))
+        # Image regions an SR gives beside the axes (circles, ellipses, outlines): drawn as
+        # paths of axis "region", which the edit callbacks leave alone (they carry no size).
+        for region in measurement.regions:
+            if len(region.points) < 2:
+                continue  # a point marks a place; Shapes cannot draw it as a line
+            shapes.data.append(_snap_to_slice(geometry.lps_to_data(np.array(region.points))))
+            shapes.shape_types.append("path")
+            values = {"lesion_id": lesion_id, "role": lesion.role.value, "site": lesion.site,
+                      "axis": "region", "length_mm": np.nan, "response": response,
+                      "label": ""}
+            for name, value in values.items():
+                shapes.features[name].append(value)
+            shapes.edge_colours.append(hex_to_rgba(response_colour(response)))
     return shapes
 
 

@@ -192,8 +192,9 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
         )
     if not timepoints:
         where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} paths"
-        raise InputError(problems or [Problem(where, "nothing could be loaded: no CT series "
-                                              "and no lesion measurements")])
+        # Each file refused says why (e.g. an SR that is not a TID 1500 report).
+        raise InputError(problems + list(opened.read_problems) or [Problem(
+            where, "nothing could be loaded: no CT series and no lesion measurements")])
     messages += [str(problem) for problem in problems]
     return LoadedPatient(record, timepoints, volumes, opened.folder, messages, sources)
 

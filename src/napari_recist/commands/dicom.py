@@ -34,16 +34,21 @@ def run_table(args: argparse.Namespace) -> int:
     InputError
         Problems in the SRs or the record (all listed), unless ``--lenient``.
     """
+    from napari_recist.io.axis_columns import record_with_axis_columns
     from napari_recist.io.patient import open_patient
     from napari_recist.io.table import write_table
 
-    opened = open_patient(_existing_folder(args.patient_dir), use_session=False)
+    opened = open_patient(_existing_folder(args.patient_dir), use_session=False,
+                          radius_as_diameter=getattr(args, "radius_as_diameter", False))
     ready = opened.for_classification(args.lenient)
     log_read_problems(ready)
     for note in opened.notes:
         log.warning("note: %s", note)  # how an input was read: shown even with --quiet
     record = ready.record
-    write_via_file(args.csv, lambda path: write_table([record], path))
+    # The axis end points, slice UIDs and frame of reference go in the table as the session
+    # table keeps them (io/axis_columns.py), so `write-sr` rebuilds the lines.
+    table_record = record_with_axis_columns(record)
+    write_via_file(args.csv, lambda path: write_table([table_record], path))
     dates = ", ".join(f"{a.label} {a.date}" for a in record.assessments)
     summary = (
         f"{record.patient_id}: {len(record.lesions)} lesions at {len(record.assessments)} "
@@ -77,6 +82,7 @@ def run_write_sr(args: argparse.Namespace) -> int:
     InputError
         Bad table, no matching patient, time points without CT.
     """
+    from napari_recist.io.axis_columns import record_from_axis_columns
     from napari_recist.io.patient import open_patient
     from napari_recist.io.sr_export import write_patient_srs
     from napari_recist.io.table import read_table
@@ -87,7 +93,8 @@ def run_write_sr(args: argparse.Namespace) -> int:
     for problem in table.warnings:
         log.warning("warning: %s", problem)
     opened = open_patient(_existing_folder(args.patient_dir), read_lesions=False)
-    record = _patient_of(table.records, opened.patient_id, args.table, args.patient_dir)
+    record = record_from_axis_columns(
+        _patient_of(table.records, opened.patient_id, args.table, args.patient_dir), args.table)
     images: dict[int, list[Path]] = {}
     for assessment in record.assessments:
         scan = opened.scan_on(assessment.date)

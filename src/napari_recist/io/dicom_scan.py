@@ -155,11 +155,22 @@ class DicomScan:
         Structured reports, sorted by study date then path.
     notes
         Everything left out and why (non-DICOM files, other modalities, DICOMDIR...).
+    study_dates
+        Study Instance UID -> Study Date of every image read (CT or not), so that an SR is
+        placed on the date of the study it belongs to.
+    image_studies
+        SOP Instance UID -> Study Instance UID of every image read.
+    other_images
+        SOP Instance UID -> header of the images left out that are not CT (e.g. the MR a dwv
+        ruler is drawn on), so that SR coordinates on them can still be placed in LPS.
     """
 
     series: list[SeriesInfo] = field(default_factory=list)
     sr_files: list[SRFileInfo] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    study_dates: dict[str, dt.date] = field(default_factory=dict)
+    image_studies: dict[str, str] = field(default_factory=dict)
+    other_images: dict[str, Dataset] = field(default_factory=dict)
 
 
 
@@ -404,12 +415,28 @@ def scan_dicom_folder(
     # needs its offset in the file.
     headers = read_headers(paths, defer_pixels=True, workers=default_workers())
     ct, reports, notes = group_headers(headers)
+    study_dates: dict[str, dt.date] = {}
+    image_studies: dict[str, str] = {}
+    other_images: dict[str, Dataset] = {}
+    for _, header in headers:
+        if isinstance(header, Problem) or ascii_value(header, "Modality").upper() == SR_MODALITY:
+            continue
+        study = text_value(header, "StudyInstanceUID")
+        date = parse_dicom_date(header.get("StudyDate"))
+        if study and date is not None:
+            study_dates.setdefault(study, date)
+        sop = ascii_value(header, "SOPInstanceUID")
+        if sop and study:
+            image_studies[sop] = study
+        if sop and ascii_value(header, "Modality").upper() != "CT" and _is_image(header):
+            other_images[sop] = header
     series = sorted((series_info(uid, items) for uid, items in ct.items()), key=series_sort_key)
     sr_files = sorted(
         (_sr_info(path, ds) for path, ds in reports),
         key=lambda sr: (sr.study_date or dt.date.min, str(sr.path)),
     )
-    return DicomScan(series=series, sr_files=sr_files, notes=notes)
+    return DicomScan(series=series, sr_files=sr_files, notes=notes, study_dates=study_dates,
+                     image_studies=image_studies, other_images=other_images)
 
 
 def find_series(root: str | os.PathLike[str]) -> list[SeriesInfo]:

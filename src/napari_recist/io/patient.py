@@ -34,6 +34,7 @@ from napari_recist.checks import CheckedRecord, RecordIssue, check_record
 from napari_recist.errors import InputError, Problem
 from napari_recist.io.axis_columns import geometry_from_extra
 from napari_recist.io.dicom_scan import (
+    DicomScan,
     SeriesInfo,
     SRFileInfo,
     ascii_value,
@@ -45,6 +46,7 @@ from napari_recist.io.session_file import (
     remove_stale_temporaries,
 )
 from napari_recist.io.sr_read import SRReadResult, read_sr
+from napari_recist.io.sr_revisions import later_of, resolve_revisions
 from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord
 
 RECORD_FROM_SESSION = "session table"
@@ -228,6 +230,7 @@ def open_patient(
     *,
     use_session: bool = True,
     read_lesions: bool = True,
+    radius_as_diameter: bool = False,
 ) -> OpenedPatient:
     """Open one patient from a folder, several folders or several files, in one scan.
 
@@ -241,6 +244,8 @@ def open_patient(
     read_lesions
         Read the session table or the SRs; False finds the scans only (`write-sr`, which
         takes its lesions from a table).
+    radius_as_diameter
+        Read a circle's Radius as half its diameter (`napari_recist.io.sr_read.read_sr`).
 
     Returns
     -------
@@ -280,8 +285,11 @@ def open_patient(
                                                 "measurements, they are missing)"))
         elif "not a DICOM file" not in note.message:
             opened.notes.append(str(note))
-    by_date = _scans_by_date(scan.series, scan.sr_files, opened)
     saved = _read_session(folder, opened) if use_session and read_lesions else None
+    results = (_read_all(scan, radius_as_diameter) if read_lesions and saved is None else {})
+    placed = {report.path: _place(report, results.get(report.path), scan, opened)
+              for report in scan.sr_files}
+    by_date = _scans_by_date(scan.series, scan.sr_files, placed, results, opened)
     if not read_lesions:
         stated: dict[dt.date, int] = {}
         measured: set[dt.date] = set()
@@ -290,7 +298,7 @@ def open_patient(
         stated = {a.date: a.timepoint for a in saved.assessments}
         measured = set(stated)
     else:
-        _read_reports(by_date, scan.series, opened)
+        _read_reports(by_date, results, opened)
         stated = _stated_numbers(opened.sr_results)
         measured = {r.study_date for r in opened.sr_results if r.study_date and r.measurements}
     dates = sorted(set(by_date) | {a.date for a in opened.record.assessments})
@@ -321,7 +329,11 @@ def _may_be_lost_data(note: Problem) -> bool:
 
 
 def _scans_by_date(
-    series: Iterable[SeriesInfo], reports: Iterable[SRFileInfo], opened: OpenedPatient
+    series: Iterable[SeriesInfo],
+    reports: Iterable[SRFileInfo],
+    placed: Mapping[Path, dt.date | None],
+    results: Mapping[Path, SRReadResult],
+    opened: OpenedPatient,
 ) -> dict[dt.date, Scan]:
     by_date: dict[dt.date, Scan] = {}
     candidates: dict[dt.date, list[SeriesInfo]] = {}
@@ -335,13 +347,74 @@ def _scans_by_date(
     for date, infos in candidates.items():
         by_date[date].other_series = infos  # chosen among them once the SRs are read
     for report in reports:
-        if report.study_date is None:
-            opened.read_problems.append(Problem(str(report.path), "structured report without a "
-                                                "study date: it cannot be placed in time and "
-                                                "is left out", column="StudyDate"))
+        date = placed.get(report.path)
+        result = results.get(report.path)
+        if date is None and result is not None and not result.measurements:
+            opened.read_problems.extend(result.problems)  # refused: its own reason says why
             continue
-        by_date.setdefault(report.study_date, Scan(report.study_date)).sr_files.append(report)
+        if date is None:
+            opened.read_problems.append(Problem(str(report.path), (
+                "structured report without a study date, and no image of its study "
+                f"({report.study_uid or 'no Study Instance UID'}) or that it references is in "
+                "the folder: it cannot be placed in time and is left out (put the images it "
+                "measures beside it)"
+                + (f"; its {len(result.measurements)} lesion measurement(s) are not read"
+                   if result is not None else "")), column="StudyDate"))
+            continue
+        by_date.setdefault(date, Scan(date)).sr_files.append(report)
     return by_date
+
+
+def _read_all(scan: DicomScan, radius_as_diameter: bool) -> dict[Path, SRReadResult]:
+    """Read every SR once, with the CT headers in hand."""
+    # Images of other modalities only place coordinates; the CT headers win for a shared UID.
+    images = {**scan.other_images, **_image_headers(scan.series)}
+    return {report.path: read_sr(report.path, images, radius_as_diameter=radius_as_diameter)
+            for report in scan.sr_files}
+
+
+def _place(
+    report: SRFileInfo, result: SRReadResult | None, scan: DicomScan, opened: OpenedPatient
+) -> dt.date | None:
+    """The date of the study an SR belongs to: its Study Instance UID, else its images.
+
+    An SR belongs to the study its Study Instance UID names (PS3.3 C.7.2.1: the SR is an
+    instance of that study), whatever its own Study Date says: dwv writes the annotation
+    date there (notes.md, "SR dialects"). Without images of that study, the images it
+    references (evidence, coordinates) name the study; without those, its own Study Date.
+    A disagreeing or missing Study Date is noted.
+    """
+    date = scan.study_dates.get(report.study_uid)
+    how = f"its Study Instance UID {report.study_uid}"
+    if date is None and result is not None:
+        studies = {scan.image_studies[uid] for uid in result.referenced_sop_uids
+                   if uid in scan.image_studies}
+        dates = {scan.study_dates[study] for study in studies if study in scan.study_dates}
+        if report.study_date is not None:
+            # Its own study is not in the folder: the SR's Study Date is that study's date.
+            if dates - {report.study_date}:
+                opened.notes.append(f"{report.path}: its study {report.study_uid} is not in "
+                                    f"the folder; placed on its Study Date {report.study_date}, "
+                                    "although it references images of "
+                                    f"{', '.join(str(d) for d in sorted(dates))}")
+            return report.study_date
+        if len(dates) == 1:
+            date = dates.pop()
+            how = f"the images it references (study {', '.join(sorted(studies))})"
+        elif len(dates) > 1:
+            opened.read_problems.append(Problem(str(report.path), (
+                "has no Study Date and references images of several study dates "
+                f"({', '.join(str(d) for d in sorted(dates))}): it cannot be placed in time"),
+                column="StudyDate"))
+    if date is None:
+        return report.study_date
+    if report.study_date is not None and report.study_date != date:
+        opened.notes.append(f"{report.path}: its Study Date {report.study_date} is not the "
+                            f"date of the study it belongs to ({how}), {date}: placed on {date}")
+    elif report.study_date is None:
+        opened.notes.append(f"{report.path}: no Study Date; placed on {date}, the date of the "
+                            f"study it belongs to ({how})")
+    return date
 
 
 def _image_headers(series: Iterable[SeriesInfo]) -> dict[str, Dataset]:
@@ -356,20 +429,26 @@ def _image_headers(series: Iterable[SeriesInfo]) -> dict[str, Dataset]:
 
 
 def _read_reports(
-    by_date: Mapping[dt.date, Scan], series: Sequence[SeriesInfo], opened: OpenedPatient
+    by_date: Mapping[dt.date, Scan], results: Mapping[Path, SRReadResult],
+    opened: OpenedPatient,
 ) -> None:
-    """Read every SR with the CT headers in hand and merge them into the record."""
-    images = _image_headers(series)
+    """Merge the SRs read, each on its study's date, keeping the latest of each revision."""
+    readable = []
     for date in sorted(by_date):
         for report in by_date[date].sr_files:
-            result = read_sr(report.path, images)
+            result = results[report.path]
             opened.read_problems.extend(result.problems)
             opened.notes.extend(result.notes)
+            result.study_date = date
             if result.measurements:
-                opened.sr_results.append(result)
+                readable.append(result)
             elif not result.problems:
                 opened.notes.append(f"{report.path}: a structured report without lesion "
                                     "measurements (nothing is read from it)")
+    resolution = resolve_revisions(readable)
+    opened.notes.extend(resolution.notes)
+    opened.read_problems.extend(resolution.problems)
+    opened.sr_results = [result for result in resolution.results if result.measurements]
     if not opened.sr_results:
         opened.record = PatientRecord(opened.patient_id)
         return
@@ -497,6 +576,7 @@ def _merge(
     lesions: dict[str, Lesion] = {}
     by_uid: dict[str, str] = {}  # tracking UID -> lesion id first seen with it
     assessments: dict[dt.date, Assessment] = {}
+    measured_by: dict[tuple[dt.date, str], SRReadResult] = {}
     for result in results:
         if result.study_date is None:
             problems.append(Problem(result.source, "no study date: left out",
@@ -514,7 +594,7 @@ def _merge(
             _add_lesion(lesions, lesion, result.source, problems)
             if lesion.tracking_uid:
                 by_uid.setdefault(lesion.tracking_uid, lesion.lesion_id)
-            _add_measurement(assessment, measurement, result.source, problems)
+            _add_measurement(assessment, measurement, result, measured_by, problems)
     return PatientRecord(patient_id, lesions, list(assessments.values()))
 
 
@@ -533,14 +613,41 @@ def _add_lesion(lesions: dict[str, Lesion], lesion: Lesion, source: str,
                                     f"{lesion.lesion_id}"))
 
 
-def _add_measurement(assessment: Assessment, measurement: Measurement, source: str,
-                     problems: list[Problem]) -> None:
-    if measurement.lesion_id in assessment.measurements:
-        problems.append(Problem(source, f"lesion {measurement.lesion_id} is measured twice on "
-                                f"{assessment.date}; the first SR's measurement is kept",
-                                column=f"Tracking Identifier {measurement.lesion_id}"))
+def _add_measurement(
+    assessment: Assessment,
+    measurement: Measurement,
+    result: SRReadResult,
+    measured_by: dict[tuple[dt.date, str], SRReadResult],
+    problems: list[Problem],
+) -> None:
+    """Add a measurement; one lesion measured in two studies of one date is a problem.
+
+    Revisions within one study were resolved before (`io.sr_revisions`); two studies of one
+    date (e.g. chest and abdomen CT) that both measure a lesion leave no rule to choose one:
+    the problem names both files; under --lenient the later SR (revision order, never the
+    file name) is used, and neither when their order cannot be known.
+    """
+    key = (assessment.date, measurement.lesion_id)
+    first = measured_by.get(key)
+    if first is None:
+        measured_by[key] = result
+        assessment.measurements[measurement.lesion_id] = measurement
         return
-    assessment.measurements[measurement.lesion_id] = measurement
+    order = later_of(result, first)
+    if order > 0:
+        assessment.measurements[measurement.lesion_id] = measurement
+        measured_by[key] = result
+        lenient = f"with --lenient the later, {result.source}, is used"
+    elif order < 0:
+        lenient = f"with --lenient the later, {first.source}, is used"
+    else:
+        assessment.measurements.pop(measurement.lesion_id, None)
+        lenient = "neither SR says it is the later: the lesion is left out of this scan"
+    problems.append(Problem(result.source, (
+        f"lesion {measurement.lesion_id} is measured on {assessment.date} in two studies "
+        f"({first.source}, study {first.study_uid or '?'}; this file, study "
+        f"{result.study_uid or '?'}): only one measurement per scan can count ({lenient})"),
+        column=f"Tracking Identifier {measurement.lesion_id}"))
 
 
 def _read_session(folder: Path, opened: OpenedPatient) -> PatientRecord | None:

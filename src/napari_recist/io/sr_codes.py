@@ -109,7 +109,7 @@ def site_code(site: str) -> CodedConcept:
 
 def site_from_code(code: object) -> str:
     """Return the lesion-table site of a finding-site code (free text for unknown codes)."""
-    known = _SITE_BY_KEY.get(code_key(code))
+    known = _SITE_BY_KEY.get(code_key(code)) or _SITE_BY_KEY.get(normalised_key(*code_key(code)))
     if known is not None:
         return known
     meaning = str(code.meaning).strip()  # type: ignore[attr-defined]
@@ -226,3 +226,121 @@ def split_tracking_identifier(text: str) -> tuple[str | None, str | None]:
 # Tracking Identifier (lesion id) of the parent or of the carrier.
 LESION_PART_OF = _private("LESION-PART-OF", "Part of lesion")
 LESION_COALESCED = _private("LESION-COALESCED", "Coalesced into lesion")
+
+
+# --- Equivalent codes of older SRs -----------------------------------------------------------
+# DICOM replaced SNOMED RT ("SRT") codes by SNOMED CT ("SCT") in 2019 (PS3.16 2019c, CP 1850);
+# pydicom ships the SRT -> SCT table DICOM published with that change, so an SRT code is read
+# as the SNOMED CT concept it became (e.g. G-A185 -> 103339001 Long axis, G-D7FE -> 410668003
+# Length, T-D000A -> 123037004 Body structure) without a hand-made list.
+def normalised_key(scheme: str, value: str) -> tuple[str, str]:
+    """Return ``(scheme, value)`` with a SNOMED RT code replaced by its SNOMED CT concept."""
+    if scheme in ("SRT", "SNM3", "99SDM"):
+        from pydicom.sr._snomed_dict import mapping
+
+        sct = mapping.get("SRT", {}).get(value)
+        if sct:
+            return ("SCT", sct)
+    return (scheme, value)
+
+
+# --- What a NUM content item measures -------------------------------------------------------
+# Kinds: "long" (long axis, length, diameter, distance: a RECIST longest diameter), "short"
+# (short axis), and dimensions that are never a diameter: "radius", "area", "perimeter",
+# "volume", "other length" (width, height, ellipse major/minor axis: not the longest diameter
+# RECIST 1.1 section 4.2 asks for). Concept names are those of CID 7470 (Linear Measurements),
+# CID 7471 (Area Measurements) and CID 7472 (Volume Measurements), as pydicom ships them.
+MEASUREMENT_KINDS: dict[tuple[str, str], str] = {
+    ("SCT", "103339001"): "long",  # Long axis (SRT G-A185; dcmjs before SNOMED CT)
+    ("SCT", "410668003"): "long",  # Length (SRT G-D7FE; dcmjs, OHIF, dwv ruler)
+    ("SCT", "81827009"): "long",  # Diameter (SRT M-02550; highdicom, TID 1410)
+    ("DCM", "121206"): "long",  # Distance (CID 7470; a ruler between two points)
+    ("SCT", "103340004"): "short",  # Short axis (SRT G-A186)
+    ("SCT", "131190003"): "radius",  # Radius (dwv circle)
+    ("SCT", "42798000"): "area",  # Area (SRT G-A166; dwv, cornerstone ellipse)
+    ("SCT", "131184002"): "area",  # Area of defined region (SRT G-A16A; highdicom)
+    ("DCM", "121202"): "area",  # Area of Defined Region
+    ("SCT", "131191004"): "perimeter",  # Perimeter (SRT G-A197)
+    ("SCT", "74551000"): "perimeter",  # Circumference
+    ("SCT", "118565006"): "volume",  # Volume (SRT G-D705; dcmqi, TID 1411)
+    ("SCT", "131187009"): "other length",  # Major Axis (SRT G-A193)
+    ("SCT", "131188004"): "other length",  # Minor Axis (SRT G-A194)
+    ("SCT", "103355008"): "other length",  # Width (SRT G-A220)
+    ("DCM", "121207"): "other length",  # Height
+}
+# UCUM units by dimension, as factors to mm, mm2 and mm3 (UCUM: "ml" = cm3, "ul" = mm3).
+LENGTH_UNITS = UNIT_TO_MM
+AREA_UNITS: dict[str, float] = {"mm2": 1.0, "cm2": 100.0, "um2": 1e-6, "m2": 1e6}
+VOLUME_UNITS: dict[str, float] = {"mm3": 1.0, "cm3": 1e3, "ml": 1e3, "ul": 1.0, "l": 1e6,
+                                  "um3": 1e-9}
+
+
+def measurement_kind(scheme: str, value: str, unit: str) -> str | None:
+    """Return what a NUM measures, from its concept name and its unit; None when unknown.
+
+    The unit has the last word: dcmjs writes its ellipse area with the Length code G-D7FE and
+    unit mm2 (notes.md, "SR dialects"), and an area is never a diameter.
+    """
+    kind = MEASUREMENT_KINDS.get(normalised_key(scheme, value))
+    if unit in AREA_UNITS:
+        return "area" if kind is not None else None
+    if unit in VOLUME_UNITS:
+        return "volume" if kind is not None else None
+    return kind
+
+
+# --- Findings that are lesions, and findings that are not -------------------------------------
+FINDING = ("DCM", "121071")  # TID 1501 row 3b, TID 1410/1411 "Finding"
+FINDING_CATEGORY = ("SCT", "276214006")  # TID 1410/1411 "Finding category" (CID 7150)
+# CID 7150 (Segmentation Property Categories): a morphologically abnormal structure is a
+# lesion; anatomy, tissue, substances and physical objects are not.
+LESION_CATEGORIES = {("SCT", "49755003"), ("SCT", "404684003")}  # + Clinical finding
+NON_LESION_CATEGORIES = {
+    ("SCT", "91723000"): "anatomical structure",
+    ("SCT", "123037004"): "body structure",  # SRT T-D000A, the older "Anatomical Structure"
+    ("SCT", "85756007"): "tissue",
+    ("SCT", "91720002"): "body substance",
+    ("SCT", "105590001"): "substance",
+    ("SCT", "260787004"): "physical object",
+}
+# Findings (CID 6335-6337 / CID 7151 members) that are tumours, lesions or nodes.
+LESION_FINDINGS = {("SCT", code) for code in (
+    "52988006",  # Lesion
+    "27925004",  # Nodule
+    "4147007",  # Mass
+    "108369006",  # Neoplasm / Tumor
+    "372087000", "86049000",  # Neoplasm, primary (SRT M-80003)
+    "14799000", "128462008",  # Neoplasm, metastatic; Metastasis
+    "367643001",  # Cyst (RECIST 1.1 appendix: cystic metastases can be target lesions)
+    "59441001",  # Lymph node (RECIST 1.1 section 3.1: pathological nodes are lesions)
+)}
+NORMAL_FINDINGS = {("SCT", "17621005"): "normal"}
+# Body structures named as a Finding are anatomy, not lesions: the SNOMED RT topography axis
+# ("T-" codes) and the organ codes this vocabulary knows, plus the structures real SRs use.
+ANATOMY_FINDINGS = {code_key(c) for site, c in SITE_CODES.items() if site != "lymph node"} | {
+    ("SCT", "2748008"),  # Spinal cord (highdicom sr_document.dcm)
+    ("SCT", "15825003"),  # Aorta (highdicom multiple groups)
+    ("SCT", "51282000"),  # Vertebra
+}
+
+
+def finding_is_lesion(scheme: str, value: str, meaning: str) -> tuple[bool | None, str]:
+    """Whether a Finding (or Finding category) names a lesion, and what it is.
+
+    Returns
+    -------
+    tuple
+        ``(True, kind)`` for a tumour, lesion or node; ``(False, kind)`` for anatomy, tissue,
+        substances, objects and normal findings; ``(None, meaning)`` when the code says
+        neither (free text such as OHIF's CORNERSTONEFREETEXT).
+    """
+    key = normalised_key(scheme, value)
+    if key in LESION_CATEGORIES or key in LESION_FINDINGS:
+        return True, meaning
+    if key in NON_LESION_CATEGORIES:
+        return False, NON_LESION_CATEGORIES[key]
+    if key in NORMAL_FINDINGS:
+        return False, "normal finding"
+    if key in ANATOMY_FINDINGS or (scheme == "SRT" and value.startswith("T-")):
+        return False, "anatomical structure"
+    return None, meaning

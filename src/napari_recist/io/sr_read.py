@@ -38,6 +38,7 @@ from napari_recist.model import (
     Lesion,
     LesionState,
     Measurement,
+    Region,
     Role,
 )
 
@@ -71,10 +72,22 @@ class SRReadResult:
     ----------
     source
         The file read.
-    patient_id, study_uid
+    patient_id, study_uid, sop_instance_uid
         From the SR header.
     study_date
-        Study date of the SR (the date the images were acquired), or None.
+        Study date of the SR (the date the images were acquired), or None. `open_patient`
+        replaces it by the date of the study the SR belongs to (`header_study_date` keeps
+        what the SR says).
+    header_study_date
+        The SR's own Study Date.
+    content_datetime, instance_creation
+        Content Date/Time and Instance Creation Date/Time as sortable text
+        (``YYYYMMDDHHMMSS.ffffff``), or None: the order of revisions.
+    predecessors
+        SOP Instance UIDs of the Predecessor Documents Sequence (PS3.3 C.17.2: documents
+        whose content this one includes, with or without modification).
+    referenced_sop_uids
+        The images the SR references (evidence, image library, coordinates).
     timepoint
         Time point number stated by the SR's time point context (TID 1502), or None.
     lesions, measurements, responses
@@ -92,7 +105,13 @@ class SRReadResult:
     source: str
     patient_id: str = ""
     study_uid: str = ""
+    sop_instance_uid: str = ""
     study_date: dt.date | None = None
+    header_study_date: dt.date | None = None
+    content_datetime: str | None = None
+    instance_creation: str | None = None
+    predecessors: set[str] = field(default_factory=set)
+    referenced_sop_uids: set[str] = field(default_factory=set)
     timepoint: int | None = None
     lesions: dict[str, Lesion] = field(default_factory=dict)
     measurements: dict[str, Measurement] = field(default_factory=dict)
@@ -105,6 +124,8 @@ class SRReadResult:
 def read_sr(
     path: str | os.PathLike[str],
     images: Mapping[str, Dataset] | None = None,
+    *,
+    radius_as_diameter: bool = False,
 ) -> SRReadResult:
     """Read the lesions of a TID 1500 measurement report.
 
@@ -115,8 +136,12 @@ def read_sr(
     images
         Headers of the images the SR may reference, by SOP Instance UID. Lines drawn on an
         image (SCOORD) are converted to patient coordinates with its geometry. When None,
-        such lines keep their image reference and pixel points (`SRReadResult.pixel_lines`);
-        when given, a reference to an image not in it is a problem.
+        such lines keep their image reference and pixel points (`SRReadResult.pixel_lines`)
+        and image regions (`Measurement.regions`, for display only) are not placed; when
+        given, a reference to an image not in it is a problem.
+    radius_as_diameter
+        Take twice a circle's Radius as the lesion's diameter (with a note). Off by default:
+        a radius is not the longest diameter RECIST 1.1 section 4.2 measures.
 
     Returns
     -------
@@ -140,15 +165,13 @@ def read_sr(
         return result
     if container is None:
         return result
-    result.patient_id = str(dataset.get("PatientID", ""))
-    result.study_uid = str(dataset.get("StudyInstanceUID", ""))
-    result.study_date = _parse_date(dataset.get("StudyDate", ""))
+    _read_header(dataset, result)
     timepoints: list[int] = []
     for number, group in enumerate(container.get("ContentSequence", []), start=1):
         if _key(group) != _MEASUREMENT_GROUP:
             continue
         try:
-            _GroupReader(result, group, number, images).read(timepoints)
+            _GroupReader(result, group, number, images, radius_as_diameter).read(timepoints)
         except _DAMAGED as error:  # a damaged group costs only itself
             result.problems.append(Problem(source, f"damaged content ({error}); the group is "
                                            "skipped", column=f"Measurement Group {number}"))
@@ -161,6 +184,50 @@ def read_sr(
                                            f"{result.timepoint} is used",
                                            column="Time Point"))
     return result
+
+
+def _read_header(dataset: Dataset, result: SRReadResult) -> None:
+    """Identity, dates, predecessors and referenced images of the document."""
+    result.patient_id = str(dataset.get("PatientID", ""))
+    result.study_uid = str(dataset.get("StudyInstanceUID", ""))
+    result.sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
+    result.study_date = _parse_date(dataset.get("StudyDate", ""))
+    result.header_study_date = result.study_date
+    result.content_datetime = _datetime_key(dataset.get("ContentDate"),
+                                            dataset.get("ContentTime"))
+    result.instance_creation = _datetime_key(dataset.get("InstanceCreationDate"),
+                                             dataset.get("InstanceCreationTime"))
+    # PS3.3 C.17.2.1 SR Document General Module: Predecessor Documents Sequence, and the
+    # evidence sequences listing the instances the document references (Table C.17-2).
+    result.predecessors = set(_sop_uids(dataset.get("PredecessorDocumentsSequence", [])))
+    for keyword in ("CurrentRequestedProcedureEvidenceSequence",
+                    "PertinentOtherEvidenceSequence"):
+        result.referenced_sop_uids.update(_sop_uids(dataset.get(keyword, [])))
+
+
+def _sop_uids(studies: Any) -> list[str]:
+    """SOP Instance UIDs of a Hierarchical SOP Instance Reference sequence (PS3.3 C.17.2.1)."""
+    return [str(ref.get("ReferencedSOPInstanceUID", ""))
+            for study in studies
+            for series in study.get("ReferencedSeriesSequence", [])
+            for ref in series.get("ReferencedSOPSequence", [])
+            if ref.get("ReferencedSOPInstanceUID")]
+
+
+def _datetime_key(date: object, time: object) -> str | None:
+    """Return ``YYYYMMDDHHMMSS.ffffff`` of a DA and a TM value, so text order is time order.
+
+    PS3.5 6.2: TM may stop after any component. None without a valid date. The Timezone
+    Offset From UTC is not applied: revisions of one study come from one site.
+    """
+    day = str(date or "").strip()
+    if len(day) != 8 or not day.isdigit():
+        return None
+    clock = str(time or "").strip().replace(":", "")
+    whole, _, fraction = clock.partition(".")
+    if not whole.isdigit() or len(whole) > 6 or (fraction and not fraction.isdigit()):
+        whole, fraction = "", ""
+    return f"{day}{whole.ljust(6, '0')}.{fraction[:6].ljust(6, '0')}"
 
 
 def _cut_short(data: bytes, dataset: Dataset) -> bool:
@@ -205,9 +272,19 @@ def _measurement_container(dataset: Dataset, result: SRReadResult) -> Dataset | 
                  for item in dataset.get("ContentTemplateSequence", [])]
     if _key(dataset) != _IMAGING_MEASUREMENT_REPORT or templates not in ([], ["1500"]):
         title = _meaning(dataset) or "untitled"
-        template = templates[0] if templates else "unknown"
-        result.problems.append(Problem(source, f"an SR of template {template} ({title}), not a "
-                                       "TID 1500 measurement report", column="document title"))
+        template = f"template {templates[0]}" if templates else "no template identifier"
+        if _key(dataset) == _MEASUREMENT_GROUP:
+            # dwv 0.34 wrote a bare Measurement Group as the document root (Basic Text SR).
+            what = ("its root is a bare Measurement Group, not the Imaging Measurement "
+                    "Report container of TID 1500")
+        else:
+            what = f"it is an SR of {template} titled {title!r}, not a TID 1500 measurement report"
+        names = _numeric_items(dataset)
+        shown = sorted(set(names))
+        listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        lost = f" (it holds {len(names)} numeric measurement(s): {listed})" if names else ""
+        result.problems.append(Problem(source, f"{what}: nothing is read from it{lost}",
+                                       column="document title"))
         return None
     for item in dataset.ContentSequence:
         if _key(item) == _IMAGING_MEASUREMENTS:
@@ -217,25 +294,44 @@ def _measurement_container(dataset: Dataset, result: SRReadResult) -> Dataset | 
     return None
 
 
+def _numeric_items(dataset: Dataset) -> list[str]:
+    """Concept names of every NUM content item of a content tree (for refusal messages)."""
+    names: list[str] = []
+    stack = list(dataset.get("ContentSequence", []))
+    while stack and len(names) < 10_000:
+        item = stack.pop()
+        if item.get("ValueType") == "NUM":
+            names.append(_meaning(item) or "unnamed")
+        stack.extend(item.get("ContentSequence", []))
+    return names
+
+
 class _GroupReader:
     """Read one measurement group into the result."""
 
     def __init__(self, result: SRReadResult, group: Dataset, number: int,
-                 images: Mapping[str, Dataset] | None) -> None:
+                 images: Mapping[str, Dataset] | None, radius_as_diameter: bool = False) -> None:
         self.result = result
         self.group = group
         self.images = images
+        self.radius_as_diameter = radius_as_diameter
         self.where = f"Measurement Group {number}"
         self.sizes: dict[str, float] = {}
         self.lines: dict[str, AxisGeometry] = {}
+        self.regions: list[Region] = []
         self.pending: dict[str, PixelLine] = {}
         self.attempted: set[str] = set()
+        self.not_diameters: list[str] = []
+        self.had_geometry = False
         self.ohif_tool: str | None = None
         self.method: str | None = None
 
     def problem(self, message: str, item: str | None = None) -> None:
         column = self.where if item is None else f"{self.where}, {item}"
         self.result.problems.append(Problem(self.result.source, message, column=column))
+
+    def note(self, message: str) -> None:
+        self.result.notes.append(f"{self.result.source}, {self.where}: {message}")
 
     def read(self, timepoints: list[int]) -> None:
         items = list(self.group.get("ContentSequence", []))
@@ -249,23 +345,42 @@ class _GroupReader:
                          "the group is skipped", "Tracking Identifier")
             return
         self.where += f" ({lesion_id})"
+        if not self._is_lesion(items):
+            return
         if lesion_id in self.result.measurements:
-            self.problem(f"lesion {lesion_id} appears in more than one group; the first is "
-                         "kept")
+            self.problem(f"lesion {lesion_id} appears in more than one group of this SR: only "
+                         "one measurement per lesion and scan can count; the group is skipped")
             return
         timepoint = self._timepoint(items)
         if timepoint is not None:
             timepoints.append(timepoint)
+        beside: list[tuple[int, Dataset]] = []
         for index, item in enumerate(items, start=1):
-            if item.get("ValueType") == "NUM":
-                self._axis(item, f"content item {index} '{_meaning(item)}'")
+            kind = item.get("ValueType")
+            if kind == "NUM":
+                self._measurement(item, f"content item {index} '{_meaning(item)}'")
+            elif kind in ("SCOORD", "SCOORD3D"):
+                beside.append((index, item))  # TID 1410 row 8, TID 1411 rows 9-10, TID 1501 10c/e
+            elif kind == "IMAGE":
+                self.result.referenced_sop_uids.update(_image_uids(item))
+        for index, item in beside:
+            self._region_beside(item, f"content item {index} '{_meaning(item) or 'region'}'")
+        if self.not_diameters:
+            self.note(f"{'; '.join(self.not_diameters)}: not a diameter, not used by RECIST "
+                      "(RECIST 1.1 section 4.2 measures the longest diameter)")
         found = self._evaluations(items)
         site, role, state = found["site"], found["role"], found["state"]
         nodal, thoracic, response = found["nodal"], found["thoracic"], found["response"]
+        if (role is None and state is None and not self.attempted and not self.had_geometry
+                and site == "other" and not any(_key(i) == vocab.FINDING for i in items)):
+            # Nothing locates or names a finding (highdicom's "Image0001": a mean HU of the
+            # image): a measurement of the image, not of a lesion.
+            self.note("no finding, finding site, diameter or image region: a measurement of "
+                      "the image, not of a lesion; the group is not read")
+            return
         if role is None:
             role = Role.TARGET if self.attempted else Role.NON_TARGET
-            self.result.notes.append(f"{self.result.source}, {self.where}: no RECIST role "
-                                     f"stated; taken as {role}")
+            self.note(f"no RECIST role stated; taken as {role}")
         nodal = nodal if nodal is not None else site == "lymph node"
         # lesion-table.md (amended 2026-12): the private split / coalesced links.
         part_of = _text_value(items, vocab.code_key(vocab.LESION_PART_OF)) or None
@@ -294,11 +409,40 @@ class _GroupReader:
             long_axis=self.lines.get("long"), short_axis=self.lines.get("short"),
             extra={"method": self.method} if self.method else {},
             coalesced_into=coalesced_into,
+            regions=tuple(self.regions),
         )
         if response:
             self.result.responses[lesion_id] = response
         for axis, line in self.pending.items():
             self.result.pixel_lines[(lesion_id, axis)] = line
+
+    def _is_lesion(self, items: list[Dataset]) -> bool:
+        """Finding category first, then Finding (TID 1410/1411 rows 3-4, TID 1501 row 3b).
+
+        Anatomy, tissue, substances, objects and normal findings are not lesions: the group
+        is left out with a note naming it. A group that states neither is read as a lesion.
+        """
+        verdict: bool | None = None
+        said = ""
+        for wanted in (vocab.FINDING_CATEGORY, vocab.FINDING):
+            for item in items:
+                if item.get("ValueType") != "CODE" or _key(item) != wanted:
+                    continue
+                concept = _concept(item)
+                verdict, what = vocab.finding_is_lesion(concept.scheme_designator,
+                                                        concept.value, concept.meaning)
+                said = (f"{_meaning(item) or 'Finding'} {concept.meaning!r}"
+                        + (f" ({what})" if what.lower() != concept.meaning.lower() else ""))
+                break
+            if verdict is not None:
+                break
+        if verdict is False:
+            self.note(f"{said} is not a lesion: the group is not read (only tumours, lesions "
+                      "and nodes are followed by RECIST)")
+            return False
+        if verdict is None and said:
+            self.note(f"{said} does not say whether this is a lesion; read as one")
+        return True
 
     def _evaluations(self, items: list[Dataset]) -> dict[str, Any]:
         """Finding site and the qualitative evaluations (role, state, flags, response)."""
@@ -324,6 +468,10 @@ class _GroupReader:
                 found[flags[key]] = value == vocab.code_key(vocab.YES)
             elif key == vocab.code_key(vocab.CURRENT_RESPONSE):
                 found["response"] = vocab.response_from_code(concept)
+            elif key == vocab.FINDING and found["site"] == "other":
+                # A Finding "Lymph node" (a nodal lesion) sets the site when none is given.
+                if vocab.site_from_code(concept) == "lymph node":
+                    found["site"] = "lymph node"
         return found
 
     def _timepoint(self, items: list[Dataset]) -> int | None:
@@ -344,32 +492,45 @@ class _GroupReader:
                     return 0
         return None
 
-    def _axis(self, item: Dataset, where: str) -> None:
-        key = _key(item)
-        if key in vocab.LONG_AXIS_NAMES:
-            axis = "long"
-        elif key in vocab.SHORT_AXIS_NAMES:
-            axis = "short"
-        else:
-            return  # volume, mean HU ...: not used by RECIST
+    def _measurement(self, item: Dataset, where: str) -> None:
+        """One NUM: a long or short axis, a radius, or a dimension that is not a diameter."""
+        scheme, code = _key(item)
+        measured = item.get("MeasuredValueSequence")
+        value = measured[0] if measured else None
+        units = value.get("MeasurementUnitsCodeSequence") if value is not None else None
+        unit = str(units[0].get("CodeValue", "")) if units else ""
+        kind = vocab.measurement_kind(scheme, code, unit)
+        if kind is None:
+            self._children_geometry(None, item, where)  # mean HU, SUV ...: the ROI is kept
+            return
+        if kind not in ("long", "short", "radius"):
+            if value is not None:
+                self.not_diameters.append(f"{_meaning(item)} {value.get('NumericValue', '')} "
+                                          f"{unit} is {'an' if kind[0] in 'aeiou' else 'a'} "
+                                          f"{kind}")
+            self._children_geometry(None, item, where)
+            return
+        axis = "short" if kind == "short" else "long"
+        if kind == "radius" and not self.radius_as_diameter:
+            if value is not None:
+                self.not_diameters.append(
+                    f"{_meaning(item)} {value.get('NumericValue', '')} {unit} is a radius "
+                    "(--radius-as-diameter would take twice it as the diameter)")
+            self._children_geometry(None, item, where)
+            return
         self.attempted.add(axis)
         if axis in self.sizes:
-            self.problem(f"a second {axis} axis measurement; the first is kept", where)
+            self.problem(f"a second {axis} axis measurement: only one can count; this one is "
+                         "not used", where)
             return
-        measured = item.get("MeasuredValueSequence")
-        if not measured:
+        if value is None:
             self.problem("measurement without a value", where)
             return
-        value = measured[0]
-        units = value.get("MeasurementUnitsCodeSequence")
-        unit = str(units[0].get("CodeValue", "")) if units else ""
         if unit == "1" and self.ohif_tool is not None:
             # dcmjs writes cornerstone tool lengths, which are in mm, with the unit "1": a
             # group that names its cornerstone tool is read in mm, and the reading is noted.
-            self.result.notes.append(
-                f"{self.result.source}, {self.where}, {where}: unit '1' on an OHIF "
-                f"{self.ohif_tool} length, read as mm (cornerstone tools measure in mm)"
-            )
+            self.note(f"{where}: unit '1' on an OHIF {self.ohif_tool} length, read as mm "
+                      "(cornerstone tools measure in mm)")
             unit = "mm"
         if unit not in vocab.UNIT_TO_MM:
             what = f"unit {unit!r}" if unit and unit != "1" else "no unit"
@@ -381,6 +542,10 @@ class _GroupReader:
         except (AttributeError, TypeError, ValueError):
             self.problem("measurement value is not a number", where)
             return
+        if kind == "radius":
+            self.note(f"{where}: radius {value.NumericValue} {unit} taken as a diameter of "
+                      f"{2 * size_mm:g} mm (--radius-as-diameter)")
+            size_mm *= 2.0
         if not math.isfinite(size_mm) or not 0.0 <= size_mm <= MAX_DIAMETER_MM:
             # The same limits as the lesion table: a diameter is finite, not negative and
             # smaller than a body; anything else is refused, never classified.
@@ -393,55 +558,128 @@ class _GroupReader:
                 concept = _concept(child)
                 known = vocab.METHOD_BY_VALUE.get(vocab.code_key(concept))
                 self.method = known.value if known is not None else concept.meaning.lower()
-            if child.get("ValueType") == "SCOORD3D":
-                self._line_3d(axis, child, where)
-            elif child.get("ValueType") == "SCOORD":
-                self._line_on_image(axis, child, where)
+        self._children_geometry(None if kind == "radius" else axis, item, where)
 
-    def _line_3d(self, axis: str, item: Dataset, where: str) -> None:
-        data = np.asarray(item.get("GraphicData", []), dtype=float)
-        if data.size < 6 or data.size % 3:
-            self.problem("3D coordinates are not a list of points", where)
-            return
-        points = tuple(tuple(float(v) for v in p) for p in data.reshape(-1, 3))
-        frame = str(item.get("ReferencedFrameOfReferenceUID", "")) or None
-        self.lines[axis] = AxisGeometry(points, None, frame)  # type: ignore[arg-type]
+    def _children_geometry(self, axis: str | None, item: Dataset, where: str) -> None:
+        """Coordinates under a NUM (TID 300 row 8: INFERRED FROM SCOORD / SCOORD3D)."""
+        for child in item.get("ContentSequence", []):
+            if child.get("ValueType") in ("SCOORD", "SCOORD3D"):
+                self._geometry(axis, child, where)
 
-    def _line_on_image(self, axis: str, item: Dataset, where: str) -> None:
-        data = np.asarray(item.get("GraphicData", []), dtype=float)
-        refs = [ref for child in item.get("ContentSequence", [])
-                for ref in child.get("ReferencedSOPSequence", [])]
-        if data.size < 4 or data.size % 2 or not refs:
-            self.problem("image coordinates without points or without an image reference",
-                         where)
+    def _region_beside(self, item: Dataset, where: str) -> None:
+        """A region beside the NUMs: the line of the one axis drawn without one, else a region.
+
+        dwv and highdicom put the ruler or the ROI beside the measurement (notes.md, "SR
+        dialects"): a two-point polyline is the line of the group's only length that has none.
+        """
+        free = [axis for axis in ("long", "short") if axis in self.sizes and axis not in
+                self.lines and axis not in self.pending]
+        is_line = (str(item.get("GraphicType", "")) == "POLYLINE"
+                   and len(item.get("GraphicData", [])) == (4 if item.ValueType == "SCOORD" else 6))
+        self._geometry(free[0] if is_line and len(free) == 1 else None, item, where)
+
+    def _geometry(self, axis: str | None, item: Dataset, where: str) -> None:
+        """A SCOORD or SCOORD3D: the line of `axis`, or a region of the lesion when None."""
+        self.had_geometry = True
+        graphic = str(item.get("GraphicType", "")).upper()
+        is_line = axis is not None and graphic == "POLYLINE"
+        if item.ValueType == "SCOORD3D":
+            data = np.asarray(item.get("GraphicData", []), dtype=float)
+            if data.size < 3 or data.size % 3 or not np.all(np.isfinite(data)):
+                self.problem("3D coordinates are not a list of points: the region cannot be "
+                             "placed", where)
+                return
+            points = data.reshape(-1, 3)
+            frame = str(item.get("ReferencedFrameOfReferenceUID", "")) or None
+            if is_line and len(points) >= 2:
+                self.lines[axis] = AxisGeometry(_as_points(points), None, frame)  # type: ignore[index]
+            else:
+                self.regions.append(Region(graphic, _as_points(_outline(graphic, points)),
+                                           None, frame))
             return
-        sop_uid = str(refs[0].ReferencedSOPInstanceUID)
+        data = np.asarray(item.get("GraphicData", []), dtype=float)
+        refs = [uid for child in item.get("ContentSequence", []) for uid in _image_uids(child)]
+        self.result.referenced_sop_uids.update(refs)
+        if data.size < 2 or data.size % 2 or not refs or not np.all(np.isfinite(data)):
+            self.problem("image coordinates without points or without an image reference: "
+                         "the region cannot be placed", where)
+            return
+        sop_uid = refs[0]
         pixels = data.reshape(-1, 2)
         if self.images is None:
-            self.pending[axis] = (sop_uid, tuple((float(c), float(r)) for c, r in pixels))
-            self.lines[axis] = AxisGeometry((), sop_uid, None)
+            if is_line:
+                self.pending[axis] = (sop_uid, tuple((float(c), float(r)) for c, r in pixels))  # type: ignore[index]
+                self.lines[axis] = AxisGeometry((), sop_uid, None)  # type: ignore[index]
             return
         image = self.images.get(sop_uid)
         if image is None:
-            self.problem(f"the line is drawn on image {sop_uid}, which is not among the "
-                         "images found; its length is kept, its position is not", where)
+            kept = "its length is kept" if is_line else "its measurements are kept"
+            self.problem(f"the {'line' if is_line else 'region'} is drawn on image {sop_uid}, "
+                         f"which is not among the images found; {kept}, its position is not "
+                         "known (it cannot be drawn)", where)
             return
         if not has_plane(image):
             self.problem(f"image {sop_uid} has no position, orientation or pixel spacing: the "
-                         "line's position cannot be known; its length is kept", where)
+                         "position cannot be known (its measurements are kept)", where)
             return
         try:
-            points = pixel_to_lps(image, pixels)
+            outline = pixels if is_line else _outline(graphic, pixels)
+            points = pixel_to_lps(image, outline)
         except (ValueError, TypeError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
             # The CT header is at fault, not the SR: name the image file.
             ct_file = getattr(image, "filename", None) or sop_uid
             self.problem(f"CT image {ct_file} has an unreadable Image Position/Orientation "
-                         "(Patient) or Pixel Spacing: the line's position cannot be known; its "
-                         "length is kept", where)
+                         "(Patient) or Pixel Spacing: the position cannot be known (its "
+                         "measurements are kept)", where)
             return
-        self.lines[axis] = AxisGeometry(
-            points, sop_uid, str(image.get("FrameOfReferenceUID", "")) or None,
-        )
+        frame = str(image.get("FrameOfReferenceUID", "")) or None
+        if is_line:
+            self.lines[axis] = AxisGeometry(points, sop_uid, frame)  # type: ignore[index]
+        else:
+            self.regions.append(Region(graphic, points, sop_uid, frame))
+
+
+# Points along the edge of a circle or an ellipse drawn for display.
+_OUTLINE_POINTS = 48
+
+
+def _outline(graphic: str, points: np.ndarray) -> np.ndarray:
+    """The points to draw of a region: circles and ellipses sampled along their edge.
+
+    PS3.3 C.18.6.1.2 (2D) and C.18.9.1.2 (3D): a CIRCLE is its centre then a point on the
+    edge; an ELLIPSE is the two ends of its major axis then the two ends of its minor axis.
+    A closed POLYGON repeats its first point; other types are their own points.
+    """
+    if graphic == "CIRCLE" and len(points) == 2:
+        centre, edge = points[0], points[1]
+        radius = edge - centre
+        other = np.array([-radius[1], radius[0]]) if len(radius) == 2 else None
+        if other is None:
+            return points
+        return _ellipse(centre, radius, other)
+    if graphic == "ELLIPSE" and len(points) == 4:
+        centre = (points[0] + points[1]) / 2.0
+        return _ellipse(centre, points[0] - centre, points[2] - centre)
+    if graphic == "POLYGON" and len(points) > 2 and not np.allclose(points[0], points[-1]):
+        return np.vstack([points, points[:1]])
+    return points
+
+
+def _ellipse(centre: np.ndarray, major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    angles = np.linspace(0.0, 2.0 * np.pi, _OUTLINE_POINTS + 1)
+    return centre + np.outer(np.cos(angles), major) + np.outer(np.sin(angles), minor)
+
+
+def _as_points(points: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+    return tuple((float(p[0]), float(p[1]), float(p[2])) for p in points)
+
+
+def _image_uids(item: Dataset) -> list[str]:
+    """SOP Instance UIDs an IMAGE content item references."""
+    if item.get("ValueType") != "IMAGE":
+        return []
+    return [str(ref.ReferencedSOPInstanceUID) for ref in item.get("ReferencedSOPSequence", [])
+            if ref.get("ReferencedSOPInstanceUID")]
 
 
 def _key(item: Dataset) -> tuple[str, str]:

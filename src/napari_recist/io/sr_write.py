@@ -32,6 +32,7 @@ from napari_recist.model import (
     Assessment,
     AxisGeometry,
     Lesion,
+    LesionState,
     Measurement,
     MeasurementMethod,
     PatientRecord,
@@ -149,6 +150,7 @@ def write_timepoint_sr(
         series_description=series_description,
         is_complete=True,
     )
+    _declare_private_scheme(sr)
     if content_datetime is not None:
         date, time = content_datetime.strftime("%Y%m%d"), content_datetime.strftime("%H%M%S")
         sr.ContentDate, sr.ContentTime = date, time
@@ -159,6 +161,26 @@ def write_timepoint_sr(
                 equipment.ContributionDateTime = date + time
     _save_atomic(sr, out)
     return out
+
+
+def _declare_private_scheme(sr: Dataset) -> None:
+    """Name the private coding scheme in the Coding Scheme Identification Sequence.
+
+    PS3.3 C.12.1.1.2 (SOP Common Module, Coding Scheme Identification Sequence): a coding
+    scheme designator that is not one of PS3.16 section 8 shall be identified there; PS3.16
+    section 8: a private designator begins with "99". Without it dciodvfy warns on every
+    code of `napari_recist.io.sr_codes.PRIVATE_SCHEME`.
+    """
+    schemes = list(sr.get("CodingSchemeIdentificationSequence", []))
+    if any(item.get("CodingSchemeDesignator") == vocab.PRIVATE_SCHEME for item in schemes):
+        return
+    item = Dataset()
+    item.CodingSchemeDesignator = vocab.PRIVATE_SCHEME
+    item.CodingSchemeName = "napari-recist RECIST lesion codes"
+    item.CodingSchemeVersion = __version__[:16]
+    item.CodingSchemeResponsibleOrganization = "napari-recist project"
+    schemes.append(item)
+    sr.CodingSchemeIdentificationSequence = schemes
 
 
 def _load_evidence(
@@ -223,11 +245,19 @@ def _lesion_group(
     tool = _ohif_tool(coordinates)
     role_name, role_value = vocab.ROLE_CODES[lesion.role]
     evaluations = [hd.sr.QualitativeEvaluation(role_name, role_value)]
-    if measurement.coalesced_into is None:  # a coalesced row has no state (lesion-table.md)
+    # TID 1501 has no row for these private evaluations (PixelMed lists each as "Content Item
+    # not in template", dciodvfy each private code): they are written only where they say
+    # more than what `sr_read` assumes without them, i.e. a state other than "measured" for
+    # a group with lengths / "present" for one without, and a nodal flag other than "the site
+    # is a lymph node".
+    default_state = LesionState.MEASURED if axes else LesionState.PRESENT
+    if measurement.coalesced_into is None and measurement.state is not default_state:
+        # (a coalesced row has no state: lesion-table.md, amended 2026-12)
         evaluations.append(hd.sr.QualitativeEvaluation(
             vocab.LESION_STATE, vocab.STATE_CODES[measurement.state]))
-    evaluations.append(
-        hd.sr.QualitativeEvaluation(vocab.NODAL, vocab.YES if lesion.nodal else vocab.NO))
+    if lesion.nodal != (lesion.site.strip().lower() == "lymph node"):
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(vocab.NODAL, vocab.YES if lesion.nodal else vocab.NO))
     if lesion.thoracic is not None:
         evaluations.append(hd.sr.QualitativeEvaluation(
             vocab.THORACIC, vocab.YES if lesion.thoracic else vocab.NO))
