@@ -62,7 +62,8 @@ def test_cohort_writes_every_further_analysis(study: tuple[Path, Path], tmp_path
     logistic = _rows(out / "logistic.csv")
     assert {r["outcome"] for r in logistic} == {"category = DR"}
     gee = _rows(out / "lesion_gee.csv")
-    assert {r["factor"] for r in gee} == {"site", "prior_radiotherapy", "prior_biopsy"}
+    assert {r["factor"] for r in gee} == {"site", "lymph_node", "prior_radiotherapy",
+                                          "prior_biopsy"}
     assert {r["level"] for r in gee if r["factor"] == "prior_biopsy"} == {"yes", "no"}
     assert all("clustered by patient" in r["model"] for r in gee)
     lesions = _rows(out / "lesion_responses.csv")
@@ -109,3 +110,21 @@ def test_bad_options_are_refused_before_writing(
     assert code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_patient_folders_are_read_again_only_when_asked(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "sample_dicom"
+    if not sample.is_dir():
+        pytest.skip("sample_dicom/ is not in this checkout")
+    root = tmp_path / "study"
+    root.mkdir()
+    (root / "patient1").symlink_to(sample, target_is_directory=True)
+    plain, asked = tmp_path / "plain", tmp_path / "asked"
+    assert main(["cohort", str(root), "--out", str(plain), "--quiet"]) == 0
+    page = (plain / "cohort.html").read_text(encoding="utf-8")
+    assert "1 patients from DICOM folders are not in the lesion-level tables" in page
+    assert not (plain / "sdtm_tu.csv").exists() and not (plain / "lesion_gee.csv").exists()
+    assert main(["cohort", str(root), "--out", str(asked), "--quiet", "--sdtm", "S"]) == 0
+    tu = _rows(asked / "sdtm_tu.csv")
+    assert {r["TULNKID"] for r in tu} >= {"L1", "L2"} and tu[0]["USUBJID"].startswith("S-")
+    assert _rows(asked / "lesion_responses.csv")

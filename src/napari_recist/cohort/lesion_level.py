@@ -15,7 +15,8 @@ Units and denominators (stated in every row):
 - ``target lesion measurement``: every follow-up at which a TL has a lesion-level response
   other than NE.
 Outcome: response = CR or PR. Factors: ``site`` (the lesion table's organ; reference the most
-frequent organ) and lesion-table columns given with ``--lesion-factors`` (default
+frequent organ), ``lymph_node`` (nodal TL or not: seed 001's "lymph nodes vs other sites") and
+lesion-table columns given with ``--lesion-factors`` (default
 ``prior_radiotherapy`` and ``prior_biopsy`` when the table has them; yes/no values, reference
 ``no``). The value is read from the lesion's baseline row, else its first row that has it.
 """
@@ -153,7 +154,8 @@ def unit_frame(lesions: Sequence[TargetLesion], unit: str) -> pd.DataFrame:
     """The observations of one unit: patient, response (0/1), site and factors."""
     rows = []
     for t in lesions:
-        base = {"patient_id": t.patient_id, "site": t.site, **t.factors}
+        base = {"patient_id": t.patient_id, "site": t.site,
+                "lymph_node": "yes" if t.nodal else "no", **t.factors}  # fmt: skip
         if unit == UNITS[0]:
             if t.best in _RANK:
                 rows.append(base | {"response": float(t.best in _RESPONDING)})
@@ -203,7 +205,7 @@ def gee_rows(lesions: Sequence[TargetLesion], factors: Sequence[str]) -> list[di
         frame = unit_frame(lesions, unit)
         if frame.empty:
             continue
-        for factor in ("site", *factors):
+        for factor in ("site", "lymph_node", *factors):
             if factor not in frame:
                 continue
             data = frame[frame[factor].astype(str) != ""]

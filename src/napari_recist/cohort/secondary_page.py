@@ -96,7 +96,7 @@ def secondary_sections(result: SecondaryAnalyses) -> str:
         "Response = lesion-level CR or PR; per target lesion (its best response) and per "
         "target lesion measurement; baseline target lesions only (non-targets and new "
         "lesions out). Odds ratios from a GEE clustered by patient (robust SE), not a pooled "
-        "test. Factors: site" + "".join(f", {f}" for f in result.lesion_factors) + ".",
+        "test. Factors: site, lymph_node" + "".join(f", {f}" for f in result.lesion_factors) + ".",
         ("unit", "factor", "level", "reference_level", "n", "responding", "percent",
          "patients", "OR (95 % CI)", "p_value", "factor_p_value", "denominator"),
         gee, ("n", "responding", "percent", "patients"), "lesion_gee.csv (lesions: "
