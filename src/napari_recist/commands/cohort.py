@@ -176,7 +176,7 @@ def write_cohort_outputs(
             if not times:
                 continue
             figure = plots.kaplan_meier_figure(
-                times, grouping.groups, grouping.levels, endpoint.key
+                times, grouping.groups, grouping.levels, endpoint.key, _axis_origin(endpoint)
             )
             data = plots.figure_png(figure)
             name = f"km_{_slug(endpoint.key)}_by_{_slug(grouping.grouping)}.png"
@@ -207,6 +207,12 @@ def write_cohort_outputs(
     )
     atomic_write_text(keep("cohort.html"), page)
     return written
+
+
+def _axis_origin(endpoint: Any) -> str:
+    """The time origin named on a Kaplan-Meier plot's x axis."""
+    own = {"DoR": "first response (CR or PR)", "PPS": "RECIST progression"}
+    return own.get(endpoint.key, endpoint.origin.split(" (")[0])
 
 
 def _write_secondary(secondary: Any, csv_file: Any) -> None:
