@@ -60,6 +60,7 @@ def test_fixed_time_rate_by_hand_per_group_and_after_follow_up() -> None:
     # X: S(2.5) = (1 - 1/4)(1 - 1/3) = 0.5; at risk at 2.5: c and d.
     assert by[("X", "2.5")]["survival_pct"] == "50.0"
     assert by[("X", "2.5")]["at_risk"] == "2" and by[("X", "2.5")]["events_by_day"] == "2"
+    assert by[("X", "5")]["censored_by_day"] == "1"
     # X's last follow-up is day 4: day 5 is not estimable, never extrapolated.
     assert by[("X", "5")].get("survival_pct", "") == ""
     assert "not estimable" in by[("X", "5")]["note"]

@@ -29,7 +29,7 @@ SCREEN_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 PH_COLUMNS: tuple[str, ...] = (
     "endpoint", "grouping", "model", "term", "n", "events", "test_statistic", "p_value",
-    "time_transform", "verdict",
+    "time_transform", "verdict", "time_origin",
 )  # fmt: skip
 PH_ALPHA = 0.05
 SKIPPED_COVARIATES = frozenset({"treatment_start"})
@@ -110,7 +110,7 @@ def cox_screen(
 
 
 def ph_check(
-    endpoint: str, grouping: str, model: str, data: pd.DataFrame
+    endpoint: str, grouping: str, model: str, data: pd.DataFrame, origin: str = ""
 ) -> list[dict[str, str]]:
     """Schoenfeld-residual test of every term of one Cox model (module docstring).
 
@@ -121,6 +121,8 @@ def ph_check(
     data
         The model's data: ``days``, ``event`` and one column per term
         (`survival.cox_design`).
+    origin
+        The time origin of ``days``, in words.
 
     Returns
     -------
@@ -153,6 +155,7 @@ def ph_check(
                 "test_statistic": _g(float(result["test_statistic"])),
                 "p_value": _g(p_value),
                 "time_transform": "km (R cox.zph default)",
+                "time_origin": origin,
                 "verdict": "proportional hazards doubtful (p < 0.05)"
                 if p_value < PH_ALPHA
                 else "no evidence against proportional hazards",

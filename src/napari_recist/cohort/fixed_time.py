@@ -22,7 +22,8 @@ from napari_recist.cohort.km import kaplan_meier, median_with_ci, survival_at
 
 CONFIDENCE = 0.95
 FIXED_TIME_COLUMNS: tuple[str, ...] = (
-    "endpoint", "grouping", "group", "day", "n", "events_by_day", "at_risk", "survival_pct",
+    "endpoint", "grouping", "group", "day", "n", "events_by_day", "censored_by_day", "at_risk",
+    "survival_pct",
     "ci_low_pct", "ci_high_pct", "ci_scale", "time_origin", "note",
 )  # fmt: skip
 FOLLOW_UP_COLUMNS: tuple[str, ...] = (
@@ -88,6 +89,7 @@ def fixed_time_rows(
                 "endpoint": endpoint, "grouping": grouping, "group": label, "day": f"{day:g}",
                 "n": str(len(members)),
                 "events_by_day": str(sum(1 for t in members if t.event and t.days <= day)),
+                "censored_by_day": str(sum(1 for t in members if not t.event and t.days < day)),
                 "at_risk": str(sum(1 for t in members if t.days >= day)),
                 "ci_scale": conf_type, "time_origin": origin,
             }  # fmt: skip

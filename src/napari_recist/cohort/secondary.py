@@ -144,7 +144,7 @@ def secondary_analyses(
                 design = cox_design(times, grouping.groups, grouping.levels, covariates, adjust)
                 if design is not None:
                     out.ph_check += cox_checks.ph_check(
-                        endpoint.key, grouping.grouping, label, design[0]
+                        endpoint.key, grouping.grouping, label, design[0], origin
                     )
     for path, level in outcomes:
         values = fields.groups_by_field(patients, path, clinical)

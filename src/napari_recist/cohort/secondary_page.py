@@ -53,8 +53,9 @@ def secondary_sections(result: SecondaryAnalyses) -> str:
         "Kaplan-Meier S(day) with its pointwise 95 % CI (Greenwood); n = patients of the "
         "group with a time; at risk = time >= day; a day after the last follow-up is not "
         "estimable. Days from each endpoint's time origin.",
-        ("endpoint", "grouping", "group", "day", "n", "events_by_day", "at_risk",
-         "survival_pct", "ci_low_pct", "ci_high_pct", "ci_scale", "note"),
+        ("endpoint", "grouping", "group", "day", "n", "events_by_day", "censored_by_day",
+         "at_risk", "survival_pct", "ci_low_pct", "ci_high_pct", "ci_scale", "time_origin",
+         "note"),
         result.fixed_time, ("day", "n", "events_by_day", "at_risk", "survival_pct"),
         "fixed_time_rates.csv",
     ))  # fmt: skip
@@ -75,7 +76,7 @@ def secondary_sections(result: SecondaryAnalyses) -> str:
         "default) for each Cox model of a grouping from the time origin; p < 0.05: the "
         "hazard ratio averages a ratio that changes with time.",
         ("endpoint", "grouping", "model", "term", "n", "events", "test_statistic", "p_value",
-         "verdict"),
+         "verdict", "time_origin"),
         result.ph_check, ("n", "events"), "ph_check.csv",
     ))  # fmt: skip
     logistic = [row | {"OR (95 % CI)": _ci(row, "odds_ratio", "or_ci_low", "or_ci_high")}
