@@ -13,7 +13,7 @@ from seed000 import TABLE_3, seed000_cohort
 from napari_recist.cohort.clinical import ClinicalRecord, SurvivalTime
 from napari_recist.cohort.dr_tables import dr_irecist_rows, dr_site_rows
 from napari_recist.cohort.endpoints import survival_endpoints
-from napari_recist.cohort.lesion_level import gee_rows, target_lesions, unit_frame
+from napari_recist.cohort.lesion_level import gee_rows, table2_rows, target_lesions, unit_frame
 from napari_recist.cohort.sdtm import rs_rows, sdtm_tables, tr_rows, tu_rows
 from napari_recist.cohort.tables import write_csv
 from napari_recist.criteria.report import classify_patient
@@ -61,6 +61,18 @@ def test_target_lesions_only_and_best_response(lesion_cohort: tuple[dict, dict])
         ranked = [r for r in t.responses if r in ("CR", "PR", "SD", "PD")]
         order = ["PD", "SD", "PR", "CR"]
         assert t.best == max(ranked, key=order.index)
+    table2 = table2_rows(lesions)
+    per_tl = [r for r in table2 if r["unit"] == "target lesion" and r["response"] in
+              ("CR", "PR", "SD", "PD", "NE")]  # fmt: skip
+    assert sum(int(r["count"]) for r in per_tl) == 120
+    assert per_tl[0]["denominator"] == "120 target lesions of 40 patients"
+    rate = next(r for r in table2 if r["unit"] == "target lesion" and r["response"].startswith(
+        "CR or PR"))  # fmt: skip
+    responding = sum(1 for t in lesions if t.best in ("CR", "PR"))
+    assert rate["count"] == str(responding)
+    per_measurement = [r for r in table2 if r["unit"] == "target lesion measurement"
+                       and r["response"] in ("CR", "PR", "SD", "PD", "NE")]  # fmt: skip
+    assert sum(int(r["count"]) for r in per_measurement) == 120 * 3
 
 
 def test_gee_matches_statsmodels_run_directly(lesion_cohort: tuple[dict, dict]) -> None:

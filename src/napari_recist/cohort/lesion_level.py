@@ -48,6 +48,7 @@ _RESPONDING = ("CR", "PR")
 _YES = {"1", "true", "yes", "y"}
 _NO = {"0", "false", "no", "n"}
 UNITS = ("target lesion", "target lesion measurement")
+TABLE2_COLUMNS: tuple[str, ...] = ("unit", "response", "count", "percent", "denominator")
 
 
 @dataclass(frozen=True)
@@ -261,3 +262,35 @@ def gee_rows(lesions: Sequence[TargetLesion], factors: Sequence[str]) -> list[di
                         row["model"] += "; not estimable (separation)"
                 out.append(row)
     return out
+
+
+def table2_rows(lesions: Sequence[TargetLesion]) -> list[dict[str, str]]:
+    """Seed 001 Table 2: best response per TL and response per TL measurement, counted.
+
+    Per TL over every baseline target lesion (``NE``: never evaluated, kept in the count so
+    that the denominator is every TL); per measurement over the follow-up assessments of the
+    TLs with a lesion-level response (NE kept, as a row of its own).
+    """
+    rows: list[dict[str, str]] = []
+    order = ("CR", "PR", "SD", "PD", "NE")
+    per_lesion = Counter(t.best for t in lesions)
+    per_measurement = Counter(
+        r if r in _RANK else "NE" for t in lesions for r in t.responses if r not in ("NA", "")
+    )
+    for unit, counts in ((UNITS[0], per_lesion), (UNITS[1], per_measurement)):
+        total = sum(counts.values())
+        if not total:
+            continue
+        denominator = f"{total} {unit}s" + (
+            f" of {len({t.patient_id for t in lesions})} patients" if unit == UNITS[0] else ""
+        )
+        for response in order:
+            count = counts.get(response, 0)
+            rows.append({"unit": unit, "response": response, "count": str(count),
+                         "percent": f"{100 * count / total:.1f}",
+                         "denominator": denominator})  # fmt: skip
+        responding = counts.get("CR", 0) + counts.get("PR", 0)
+        rows.append({"unit": unit, "response": "CR or PR (response rate)",
+                     "count": str(responding), "percent": f"{100 * responding / total:.1f}",
+                     "denominator": denominator})  # fmt: skip
+    return rows

@@ -31,6 +31,7 @@ class SecondaryAnalyses:
     logistic: list[dict[str, str]] = field(default_factory=list)
     lesions: list[dict[str, str]] = field(default_factory=list)
     lesion_gee: list[dict[str, str]] = field(default_factory=list)
+    lesion_table2: list[dict[str, str]] = field(default_factory=list)
     dr_irecist: list[dict[str, str]] = field(default_factory=list)
     dr_sites: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -165,6 +166,7 @@ def secondary_analyses(
         targets = lesion_level.target_lesions(records, by_id, factors)
         out.lesions = lesion_level.lesion_rows(targets)
         out.lesion_gee = lesion_level.gee_rows(targets, factors)
+        out.lesion_table2 = lesion_level.table2_rows(targets)
         out.dr_sites, missing = dr_tables.dr_site_rows(records, patients, criteria)
         if missing:
             out.notes.append(f"{len(missing)} Tozuka DR patients without a lesion table are not "

@@ -90,6 +90,13 @@ def secondary_sections(result: SecondaryAnalyses) -> str:
          "p_likelihood_ratio", "denominator", "model"),
         logistic, ("n", "events"), "logistic.csv",
     ))  # fmt: skip
+    parts.append(_section(
+        "Best response per target lesion and per target lesion measurement (seed 001 Table 2)",
+        "Baseline target lesions only; lesion-level RECIST 1.1 response; NE: never evaluated "
+        "(per lesion) or not evaluable at that follow-up (per measurement).",
+        ("unit", "response", "count", "percent", "denominator"),
+        result.lesion_table2, ("count", "percent"), "lesion_best_response.csv",
+    ))  # fmt: skip
     gee = [row | {"OR (95 % CI)": _ci(row, "odds_ratio", "or_ci_low", "or_ci_high")}
            for row in result.lesion_gee]  # fmt: skip
     parts.append(_section(

@@ -220,7 +220,7 @@ def _write_secondary(secondary: Any, csv_file: Any) -> None:
     from napari_recist.cohort.cox_checks import PH_COLUMNS, SCREEN_COLUMNS
     from napari_recist.cohort.dr_tables import CROSS_COLUMNS, SITE_COLUMNS
     from napari_recist.cohort.fixed_time import FIXED_TIME_COLUMNS, FOLLOW_UP_COLUMNS
-    from napari_recist.cohort.lesion_level import GEE_COLUMNS, LESION_COLUMNS
+    from napari_recist.cohort.lesion_level import GEE_COLUMNS, LESION_COLUMNS, TABLE2_COLUMNS
     from napari_recist.cohort.logistic import LOGISTIC_COLUMNS
 
     for name, columns, rows in (
@@ -231,6 +231,7 @@ def _write_secondary(secondary: Any, csv_file: Any) -> None:
         ("logistic.csv", LOGISTIC_COLUMNS, secondary.logistic),
         ("lesion_responses.csv", LESION_COLUMNS, secondary.lesions),
         ("lesion_gee.csv", GEE_COLUMNS, secondary.lesion_gee),
+        ("lesion_best_response.csv", TABLE2_COLUMNS, secondary.lesion_table2),
         ("dr_irecist.csv", CROSS_COLUMNS, secondary.dr_irecist),
         ("dr_sites.csv", SITE_COLUMNS, secondary.dr_sites),
     ):
