@@ -61,6 +61,9 @@ def test_cohort_writes_every_further_analysis(study: tuple[Path, Path], tmp_path
     assert _rows(out / "ph_check.csv")
     logistic = _rows(out / "logistic.csv")
     assert {r["outcome"] for r in logistic} == {"category = DR"}
+    # seed 001's patient-level covariates from the lesion table: a lymph-node / irradiated TL
+    assert {"target_lymph_node", "target_prior_radiotherapy", "sex"} <= {
+        r["predictor"] for r in logistic}  # fmt: skip
     gee = _rows(out / "lesion_gee.csv")
     assert {r["factor"] for r in gee} == {"site", "lymph_node", "prior_radiotherapy",
                                           "prior_biopsy"}

@@ -294,3 +294,24 @@ def table2_rows(lesions: Sequence[TargetLesion]) -> list[dict[str, str]]:
                      "count": str(responding), "percent": f"{100 * responding / total:.1f}",
                      "denominator": denominator})  # fmt: skip
     return rows
+
+
+def patient_covariates(
+    lesions: Sequence[TargetLesion], factors: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """Per patient, whether any target lesion is a lymph node / has each factor ``yes``.
+
+    Seed 001 relates the occurrence of a DR to "the presence of lymph node TLs", prior
+    radiotherapy of a TL and prior biopsy of a TL at the patient level; these covariates
+    (``target_lymph_node``, ``target_<factor>``: ``yes``/``no``) enter the logistic models.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for t in lesions:
+        row = out.setdefault(t.patient_id, {"target_lymph_node": "no"} | {
+            f"target_{f}": "no" for f in factors})  # fmt: skip
+        if t.nodal:
+            row["target_lymph_node"] = "yes"
+        for f in factors:
+            if t.factors.get(f) == "yes":
+                row[f"target_{f}"] = "yes"
+    return out

@@ -4,8 +4,10 @@
 ``dissociated_response.tozuka=DR``): the outcome is 1 for patients whose field has that value
 and 0 for those with another known value; patients whose value is ``NA`` are outside the
 denominator (seed 000's Tozuka DR is ``NA`` without a PD at the first CT). Predictors are the
-clinical covariates: one univariable model each, then one multivariable model of the
-``--adjust`` covariates (complete cases). Odds ratios with 95 % Wald intervals and Wald p; the
+clinical covariates and, when the lesion table is at hand, seed 001's target-lesion covariates
+(`lesion_level.patient_covariates`: a lymph-node TL, an irradiated or biopsied TL): one
+univariable model each, then one multivariable model of the ``--adjust`` covariates (complete
+cases). Odds ratios with 95 % Wald intervals and Wald p; the
 likelihood-ratio p of each univariable model. A model that separates the outcome perfectly
 (an odds ratio of 0 or infinity) is written as not estimable, not with a made-up number.
 """

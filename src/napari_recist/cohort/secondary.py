@@ -65,8 +65,6 @@ def check_logistic(
                                     f"{', '.join(sorted(values))})"))  # fmt: skip
             continue
         parsed.append(pair)
-    if not clinical and parsed:
-        problems.append(Problem("--logistic", "needs a --clinical table (the predictors)"))
     if problems:
         raise InputError(problems)
     return parsed
@@ -147,12 +145,6 @@ def secondary_analyses(
                     out.ph_check += cox_checks.ph_check(
                         endpoint.key, grouping.grouping, label, design[0], origin
                     )
-    for path, level in outcomes:
-        values = fields.groups_by_field(patients, path, clinical)
-        out.logistic += logit.logistic_rows(
-            path, level, values, covariates, names, analysis.options.adjust
-        )
-    out.dr_irecist = dr_tables.dr_irecist_rows(patients)
     by_id = {str(p["patient_id"]): p for p in patients}
     if records:
         factors = lesion_level.present_factors(records, lesion_factors)
@@ -167,10 +159,25 @@ def secondary_analyses(
         out.lesions = lesion_level.lesion_rows(targets)
         out.lesion_gee = lesion_level.gee_rows(targets, factors)
         out.lesion_table2 = lesion_level.table2_rows(targets)
+        lesion_covariates = lesion_level.patient_covariates(targets, factors)
         out.dr_sites, missing = dr_tables.dr_site_rows(records, patients, criteria)
         if missing:
             out.notes.append(f"{len(missing)} Tozuka DR patients without a lesion table are not "
                              "in the site table: " + ", ".join(missing[:10]))  # fmt: skip
+    lesion_names: list[str] = []
+    if records:
+        lesion_names = sorted({n for row in lesion_covariates.values() for n in row})
+        for pid, row in lesion_covariates.items():
+            covariates[pid] = {**covariates.get(pid, {}), **row}
+    if outcomes and not (names or lesion_names):
+        raise InputError([Problem("--logistic", "no predictor: give a --clinical table, or a "
+                                  "lesion table for the target-lesion covariates")])  # fmt: skip
+    for path, level in outcomes:
+        values = fields.groups_by_field(patients, path, clinical)
+        out.logistic += logit.logistic_rows(
+            path, level, values, covariates, [*names, *lesion_names], analysis.options.adjust
+        )
+    out.dr_irecist = dr_tables.dr_irecist_rows(patients)
     without = sorted(set(by_id) - set(records or {}))
     if without:
         out.notes.append(
