@@ -61,9 +61,15 @@ def test_fixed_time_rate_by_hand_per_group_and_after_follow_up() -> None:
     assert by[("X", "2.5")]["survival_pct"] == "50.0"
     assert by[("X", "2.5")]["at_risk"] == "2" and by[("X", "2.5")]["events_by_day"] == "2"
     assert by[("X", "5")]["censored_by_day"] == "1"
-    # X's last follow-up is day 4: day 5 is not estimable, never extrapolated.
-    assert by[("X", "5")].get("survival_pct", "") == ""
-    assert "not estimable" in by[("X", "5")]["note"]
+    # X's last follow-up is an event on day 4: S is 0 from then on.
+    assert by[("X", "5")]["survival_pct"] == "0.0"
+    assert "reached 0 on day 4" in by[("X", "5")]["note"]
+    censored_last = times | {"d": SurvivalTime(4, False)}
+    rows = fixed_time_rows("PFS", "g", censored_last, groups, ("X",), (5,), "log-log", "o",
+                           "; caution")  # fmt: skip
+    # Censored on day 4: day 5 is after the last follow-up, not estimable, never extrapolated.
+    assert rows[0].get("survival_pct", "") == ""
+    assert "not estimable" in rows[0]["note"] and rows[0]["note"].endswith("; caution")
     assert by[("Y", "5")]["survival_pct"] == "100.0"
 
 

@@ -5,7 +5,7 @@ interval (Greenwood variance; the scale of ``--km-ci``: log-log by default, ``lo
 survfit's default), as R's ``summary(survfit(...), times = t)`` reports it; the number at
 risk is the patients with a time >= t (R: at risk at t - 0). A day after a group's last
 follow-up gives no estimate (the curve is not defined there), written as such, never
-extrapolated.
+extrapolated, unless the curve has reached 0 (every patient had the event): S stays 0.
 
 Median follow-up: the reverse Kaplan-Meier (Schemper & Smith, Control Clin Trials 1996), the
 Kaplan-Meier estimate of the censoring distribution (censorings as events, events as
@@ -46,6 +46,7 @@ def fixed_time_rows(
     days: Sequence[float],
     conf_type: str,
     origin: str,
+    caution: str = "",
 ) -> list[dict[str, str]]:
     """S(day) with its interval per group (or for every patient when `groups` is None).
 
@@ -63,6 +64,8 @@ def fixed_time_rows(
         Scale of the confidence limits (`km.kaplan_meier`).
     origin
         The time origin, in words.
+    caution
+        Appended to the note of every row (e.g. a grouping known only after baseline).
 
     Returns
     -------
@@ -96,14 +99,19 @@ def fixed_time_rows(
             try:
                 value, low, high = survival_at(curve, day)
             except ValueError:
-                row["note"] = (
-                    f"not estimable: day {day:g} is after the last follow-up "
-                    f"({curve.last_time:g})"
-                )
+                if float(curve.survival[-1]) == 0.0:
+                    # Every patient had the event by the last time: S stays 0 after it.
+                    row |= {"survival_pct": "0.0", "note": "the curve reached 0 on day "
+                            f"{curve.last_time:g}; no interval" + caution}  # fmt: skip
+                else:
+                    row["note"] = (
+                        f"not estimable: day {day:g} is after the last follow-up "
+                        f"({curve.last_time:g})" + caution
+                    )
                 rows.append(row)
                 continue
             row |= {"survival_pct": _pct(value), "ci_low_pct": _pct(low),
-                    "ci_high_pct": _pct(high), "note": ""}  # fmt: skip
+                    "ci_high_pct": _pct(high), "note": caution.lstrip("; ")}  # fmt: skip
             rows.append(row)
     return rows
 

@@ -125,9 +125,13 @@ def secondary_analyses(
             )
             for grouping in analysis.groupings:
                 times = {p: t for p, t in endpoint.times.items() if p in grouping.groups}
+                caution = (
+                    "; grouping known only after baseline, compared from the time origin "
+                    "(immortal-time bias)" if grouping.post_baseline else ""
+                )
                 out.fixed_time += fixed_time.fixed_time_rows(
                     endpoint.key, grouping.grouping, times, grouping.groups, grouping.levels,
-                    at_days, conf_type, origin,
+                    at_days, conf_type, origin, caution,
                 )  # fmt: skip
         if names:
             out.cox_screen += cox_checks.cox_screen(
