@@ -182,6 +182,9 @@ def secondary_analyses(
             path, level, values, covariates, [*names, *lesion_names], analysis.options.adjust
         )
     out.dr_irecist = dr_tables.dr_irecist_rows(patients)
+    if lesion_factors and not records:
+        out.notes.append("--lesion-factors: no lesion table at hand (patient folders need "
+                         "--lesion-level), so no lesion-level analysis")  # fmt: skip
     without = sorted(set(by_id) - set(records or {}))
     if without:
         out.notes.append(
