@@ -144,7 +144,7 @@ def _sdtm_record() -> object:
                    {"T1": Measurement("T1", LesionState.TOO_SMALL),
                     "T2": Measurement("T2", LesionState.NOT_EVALUATED),
                     "NT1": Measurement("NT1", LesionState.INCREASE),
-                    "N1": Measurement("N1", LesionState.PRESENT)}),
+                    "N1": Measurement("N1", LesionState.MEASURED, 12.0, 8.0)}),
     ]  # fmt: skip
     return build_record("S1", lesions, assessments)
 
@@ -169,6 +169,8 @@ def test_sdtm_variables_test_codes_and_safe_cells(tmp_path: Path) -> None:
     assert (by[("T2", "1", "LPERP")]["TRSTAT"], by[("T2", "1", "LPERP")]["TRREASND"]) == (
         "NOT DONE", "NOT EVALUABLE")  # fmt: skip
     assert by[("NT1", "1", "TUMSTATE")]["TRSTRESC"] == "UNEQUIVOCAL PROGRESSION"
+    assert by[("N1", "1", "LDIAM")]["TRSTRESN"] == "12"  # a measured new lesion: its size
+    assert by[("NT1", "0", "TUMSTATE")]["TRORRES"] == "PRESENT"
     assert by[("", "0", "SUMDIAM")]["TRSTRESN"] == "58"
     assert [r["TRSEQ"] for r in tr] == [str(i) for i in range(1, len(tr) + 1)]
     rs = rs_rows("ST", record, patient)
@@ -204,3 +206,16 @@ def test_dor_pps_ttf_by_hand(patient_factory: object) -> None:
     assert endpoints["TTF"].left_out == [("S1", "no ttf_days in the clinical table")]
     decisions = [d for d in endpoints["DoR"].decisions if d["patient_id"] == "R1"]
     assert decisions[0]["decision"].startswith("event: progression")
+
+
+def test_sdtm_test_code_follows_what_the_row_gives() -> None:
+    from napari_recist.cohort.sdtm import _lesion_result
+
+    target = Lesion("T1", Role.TARGET, "lung")
+    node = Lesion("T2", Role.TARGET, "lymph node", nodal=True)
+    grown = _lesion_result(target, Measurement("T1", LesionState.PROGRESSION), 5.0)
+    assert (grown["TRTESTCD"], grown["TRSTRESC"]) == ("TUMSTATE", "UNEQUIVOCAL PROGRESSION")
+    gone = _lesion_result(node, Measurement("T2", LesionState.ABSENT), 5.0)
+    assert (gone["TRTESTCD"], gone["TRSTRESN"]) == ("LPERP", "0")
+    merged = _lesion_result(target, Measurement.coalesced("T1", "T3"), 5.0)
+    assert (merged["TRTESTCD"], merged["TRREASND"]) == ("LDIAM", "TUMOR MERGED")

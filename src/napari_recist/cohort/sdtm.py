@@ -9,8 +9,9 @@ RECIST 1.1 disease response supplement:
   coalesced lesion gets a ``TUMERGE`` ("Tumor Merged") record at the visit it merged, TUGRPID
   = the lesion carrying the merged mass. TULOC is the lesion table's site.
 - TR (Tumor/Lesion Results): per lesion and visit, targets ``LDIAM`` ("Longest Diameter") or,
-  for lymph nodes, ``LPERP`` ("Longest Perpendicular", the short axis); non-targets and new
-  lesions ``TUMSTATE`` ("Tumor State") or, for lymph nodes, ``LNSTATE`` ("Lymph Node State");
+  for lymph nodes, ``LPERP`` ("Longest Perpendicular", the short axis), as are measured
+  non-targets and new lesions; the others ``TUMSTATE`` ("Tumor State") or, for lymph nodes,
+  ``LNSTATE`` ("Lymph Node State");
   a too-small target is TRORRES ``TOO SMALL TO MEASURE`` standardised to the criteria's
   too-small size; a lesion not evaluated or merged has TRSTAT ``NOT DONE`` and TRREASND
   ``NOT EVALUABLE`` / ``TUMOR MERGED``; per visit the sum ``SUMDIAM`` ("Sum of Diameters") and
@@ -130,7 +131,19 @@ def _numbered(
 
 def _lesion_result(lesion: Any, measurement: Any, too_small_mm: float) -> dict[str, str]:
     target = lesion.role is Role.TARGET
-    if target:
+    size = None
+    if measurement.state is LesionState.MEASURED:
+        size = measurement.short_axis_mm if lesion.nodal else measurement.long_axis_mm
+    # A measured non-target or new lesion is reported by its diameter too (the supplement's
+    # new lesion NEW01 "has a measurement of 4 mm"); unmeasured ones by their state, as is a
+    # target whose row gives a state without a size (e.g. `progression`).
+    sized = size is not None or (
+        target
+        and measurement.state
+        in (LesionState.MEASURED, LesionState.TOO_SMALL, LesionState.ABSENT,
+            LesionState.NOT_EVALUATED)
+    ) or measurement.coalesced_into is not None  # fmt: skip
+    if sized:
         code, name = ("LPERP", "Longest Perpendicular") if lesion.nodal else (
             "LDIAM", "Longest Diameter")  # fmt: skip
     else:
@@ -142,9 +155,8 @@ def _lesion_result(lesion: Any, measurement: Any, too_small_mm: float) -> dict[s
         return row | {"TRSTAT": "NOT DONE", "TRREASND": "TUMOR MERGED"}
     if state is LesionState.NOT_EVALUATED:
         return row | {"TRSTAT": "NOT DONE", "TRREASND": "NOT EVALUABLE"}
-    if target:
+    if sized:
         if state is LesionState.MEASURED:
-            size = measurement.short_axis_mm if lesion.nodal else measurement.long_axis_mm
             if size is None:
                 return row | {"TRSTAT": "NOT DONE", "TRREASND": "NOT EVALUABLE"}
             text = _number(size)
