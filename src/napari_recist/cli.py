@@ -246,6 +246,38 @@ def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--excel", action="store_true", help="write the CSV files with a UTF-8 BOM (Excel)"
     )
+    parser.add_argument(
+        "--at-days",
+        type=float,
+        nargs="+",
+        metavar="DAYS",
+        help="fixed-time rates: Kaplan-Meier survival with 95 %% CI at these days from each "
+        "endpoint's origin (e.g. 182.6 for 6-month PFS)",
+    )
+    parser.add_argument(
+        "--logistic",
+        action="append",
+        metavar="FIELD=LEVEL",
+        help="logistic regression of the clinical covariates for this outcome "
+        "(e.g. category=DR); repeatable",
+    )
+    parser.add_argument(
+        "--lesion-factors",
+        metavar="COL,COL",
+        help="lesion-table columns of the lesion-level analyses (default: prior_radiotherapy, "
+        "prior_biopsy when present; site is always analysed)",
+    )
+    parser.add_argument(
+        "--lesion-level",
+        action="store_true",
+        help="read the lesions of DICOM patient folders again for the lesion-level "
+        "analyses and the DR site table (lesion tables are always used)",
+    )
+    parser.add_argument(
+        "--sdtm",
+        metavar="STUDYID",
+        help="write CDISC SDTM TU, TR and RS tables (sdtm_tu/tr/rs.csv) with this STUDYID",
+    )
     parser.set_defaults(handler=_cohort, extra=COHORT, folder_options={"--out": "out"})
 
 

@@ -57,7 +57,7 @@ def test_cohort_writes_tables_plots_statistics_and_report(
         "landmark_days", "model",
     ]  # fmt: skip
     endpoints = {row["endpoint"] for row in survival}
-    assert endpoints == {"OS", "PFS", "PFS_iRECIST"}
+    assert endpoints == {"OS", "PFS", "PFS_iRECIST", "DoR", "PPS"}
     assert any(row["model"].startswith("Cox PH") for row in survival)
     assert any(row["model"].startswith("Cox time-dependent") for row in survival)
     censoring = _rows(out / "pfs_censoring.csv")
@@ -90,7 +90,7 @@ def test_cohort_without_clinical_derives_pfs(
     out = tmp_path / "out"
     assert main(["cohort", str(table), "--out", str(out), "--quiet"]) == 0
     survival = _rows(out / "survival.csv")
-    assert {row["endpoint"] for row in survival} == {"PFS", "PFS_iRECIST"}
+    assert {row["endpoint"] for row in survival} == {"PFS", "PFS_iRECIST", "DoR"}
     page = (out / "cohort.html").read_text(encoding="utf-8")
     assert "else derived from the scans" in page
     assert "No clinical covariate" in page

@@ -69,6 +69,14 @@ class Options:
         Scale of the KM confidence curves (``log-log`` or ``log``).
     scan_interval_days
         Scan interval of the PFS missed-scan rule (default: each patient's median gap).
+    at_days
+        Days of the fixed-time rates (``--at-days``, `napari_recist.cohort.fixed_time`).
+    logistic
+        ``FIELD=LEVEL`` outcomes of logistic models (`napari_recist.cohort.logistic`).
+    lesion_factors
+        Lesion-table columns of the lesion-level analyses (None: the defaults present).
+    sdtm_study
+        STUDYID of the SDTM TU/TR/RS export (None: no export).
     """
 
     group_by: str | None = None
@@ -77,6 +85,10 @@ class Options:
     adjust: tuple[str, ...] = ()
     conf_type: str = "log-log"
     scan_interval_days: float | None = None
+    at_days: tuple[float, ...] = ()
+    logistic: tuple[str, ...] = ()
+    lesion_factors: tuple[str, ...] | None = None
+    sdtm_study: str | None = None
 
 
 @dataclass
@@ -245,6 +257,12 @@ def analyse_grouping(
                 model_note=note,
             )  # fmt: skip
         if not post:
+            continue
+        if not endpoint.from_common_origin:
+            analysis.notes.append(
+                f"{endpoint.key} counts from {endpoint.origin}: no landmark or time-dependent "
+                f"analysis of {path} for it."
+            )
             continue
         if not fields.knowable_on_a_day(path, patients):
             analysis.notes.append(

@@ -2,7 +2,11 @@
 
 Columns: ``patient_id`` (required); ``os_days`` with ``os_event`` and/or ``pfs_days`` with
 ``pfs_event`` (days from the baseline scan; event 1 = death / progression or death, 0 =
-censored); any other column is a covariate, kept as text. Rows are numbered as lines of the
+censored); optionally ``ttf_days`` with ``ttf_event`` for time to treatment failure (days from
+the baseline scan to the discontinuation of treatment for any reason, progression, toxicity,
+death or the patient's or physician's decision: FDA, Clinical Trial Endpoints for the Approval
+of Cancer Drugs and Biologics, 2018; event 1 = treatment stopped, 0 = still on treatment at
+the last contact); any other column is a covariate, kept as text. Rows are numbered as lines of the
 file (the header is row 1), the way a spreadsheet shows them.
 """
 
@@ -18,7 +22,7 @@ from typing import Any
 
 from napari_recist.errors import InputError, Problem
 
-ENDPOINTS: tuple[str, ...] = ("os", "pfs")
+ENDPOINTS: tuple[str, ...] = ("os", "pfs", "ttf")
 _TRUE = {"1", "true", "yes", "y", "dead", "event"}
 _FALSE = {"0", "false", "no", "n", "alive", "censored"}
 
@@ -47,8 +51,9 @@ class ClinicalRecord:
     ----------
     patient_id
         Matches the lesion table / DICOM PatientID.
-    os, pfs
-        Overall and progression-free survival, when the table gives them.
+    os, pfs, ttf
+        Overall survival, progression-free survival and time to treatment failure, when the
+        table gives them.
     covariates
         Every other column, as text (empty cells left out).
     """
@@ -56,6 +61,7 @@ class ClinicalRecord:
     patient_id: str
     os: SurvivalTime | None = None
     pfs: SurvivalTime | None = None
+    ttf: SurvivalTime | None = None
     covariates: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,7 +153,7 @@ def _check_header(source: str, header: Sequence[str]) -> list[Problem]:
             problems.append(
                 Problem(source, f"column '{present}' needs a '{missing}' column", row=1)
             )
-    if not any(f"{endpoint}_days" in seen for endpoint in ENDPOINTS):
+    if not any(f"{endpoint}_days" in seen for endpoint in ("os", "pfs")):
         problems.append(
             Problem(
                 source,

@@ -206,7 +206,8 @@ def censoring_section(endpoints: Sequence[Endpoint]) -> str:
     if not parts:
         return ""
     return (
-        '<h2>Endpoint derivation</h2><p class="note">Every decision, per patient: '
+        '<h2>Endpoint derivation</h2><p class="note">Every decision, per patient and '
+        "endpoint (PFS, iRECIST PFS, duration of response, survival after progression): "
         "pfs_censoring.csv.</p>" + "".join(parts)
     )
 
@@ -221,6 +222,7 @@ def cohort_page(
     rates: Sequence[Rate],
     failures: Sequence[tuple[str, Sequence[str]]],
     holm_adjust: bool = False,
+    extra_html: str = "",
 ) -> str:
     """Assemble the cohort report.
 
@@ -244,6 +246,9 @@ def cohort_page(
         Patients not classified, with their problems.
     holm_adjust
         Show Holm-adjusted p-values of the pairwise tests.
+    extra_html
+        Sections of the secondary analyses (`secondary_page.secondary_sections`), placed
+        after the survival sections.
 
     Returns
     -------
@@ -272,6 +277,7 @@ def cohort_page(
                 grouping, analysis.endpoints, km_png.get(grouping.grouping, {}), holm_adjust
             )
         )
+    parts.append(extra_html)
     parts.append(censoring_section(analysis.endpoints))
     parts.append(frequency_section(frequencies))
     return html.page(title, "".join(parts))

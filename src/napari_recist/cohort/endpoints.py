@@ -14,6 +14,20 @@ without one is censored at the last *evaluable* scan (overall response not NE); 
 or death after more than two missed scans (scheduled every `scan interval` days after the last
 evaluable scan) is censored at that last evaluable scan; a patient with no evaluable follow-up
 is censored at day 0. Every decision is one row of ``pfs_censoring.csv``.
+
+The endpoints after an event have their own origin, stated in each row of the CSV:
+- ``DoR``, duration of response (RECIST 1.1 section 4.4.3 "duration of overall response"):
+  over the responders of the ORR (best overall response CR or PR, unconfirmed, as on the page),
+  from the first follow-up with an overall CR or PR to progression or death, with the PFS
+  conventions above (last evaluable scan, missed scans); a responder whose PFS the clinical
+  table gives takes that PFS's date and event.
+- ``PPS``, survival after progression (post-progression survival): over the patients with a
+  RECIST 1.1 progression and an overall survival time, from the progression date to death or
+  the OS censoring.
+- ``TTF``, time to treatment failure (FDA 2018: time from the start of treatment to its
+  discontinuation for any reason, progression, toxicity or death): the clinical table's
+  ``ttf_days``/``ttf_event`` (clinical.py), from the common time origin; never derived, since
+  the scans cannot tell when treatment stopped.
 """
 
 from __future__ import annotations
@@ -33,7 +47,11 @@ ENDPOINT_NAMES: dict[str, str] = {
     "OS": "Overall survival",
     "PFS": "Progression-free survival (RECIST 1.1)",
     "PFS_iRECIST": "Progression-free survival (iRECIST, confirmed progression)",
+    "DoR": "Duration of response (RECIST 1.1, responders)",
+    "PPS": "Survival after progression (RECIST 1.1 progression to death)",
+    "TTF": "Time to treatment failure (clinical table)",
 }
+RESPONSES = ("CR", "PR")
 CENSORING_COLUMNS: tuple[str, ...] = (
     "endpoint",
     "patient_id",
@@ -58,7 +76,8 @@ class Endpoint:
     Parameters
     ----------
     key
-        ``OS``, ``PFS`` or ``PFS_iRECIST`` (the ``endpoint`` column of survival.csv).
+        ``OS``, ``PFS``, ``PFS_iRECIST``, ``DoR``, ``PPS`` or ``TTF`` (the ``endpoint``
+        column of survival.csv).
     source
         Where the times come from, in words.
     origin
@@ -82,6 +101,11 @@ class Endpoint:
     def name(self) -> str:
         """Readable name of the endpoint."""
         return ENDPOINT_NAMES[self.key]
+
+    @property
+    def from_common_origin(self) -> bool:
+        """Whether times count from the cohort's time origin (not DoR's or PPS's own)."""
+        return self.key not in ("DoR", "PPS")
 
 
 def _date(text: Any) -> dt.date | None:
@@ -222,7 +246,8 @@ def survival_endpoints(
     Returns
     -------
     list of Endpoint
-        OS when the clinical table gives it for some patient, then PFS and PFS_iRECIST.
+        OS when the clinical table gives it for some patient, then PFS and PFS_iRECIST, then
+        DoR, PPS and TTF when some patient has one (module docstring).
     """
     clinical = clinical or {}
     origins = {str(p["patient_id"]): time_origin(p, clinical) for p in patients}
@@ -288,4 +313,140 @@ def survival_endpoints(
             endpoint.decisions.append(row)
         if endpoint.times:
             result.append(endpoint)
+    by_key = {e.key: e for e in result}
+    for extra in (
+        duration_of_response(patients, clinical, origins, deaths, fixed_interval),
+        post_progression_survival(patients, origins, by_key.get("OS")),
+        time_to_treatment_failure(patients, clinical, origins, origin_text),
+    ):
+        if extra.times:
+            result.append(extra)
     return result
+
+
+def first_response_date(patient: Patient) -> dt.date | None:
+    """Date of the first follow-up with an overall CR or PR (RECIST 1.1), if any."""
+    for tp, date, overall in _scans(patient):
+        if tp > 0 and overall in RESPONSES:
+            return date
+    return None
+
+
+def duration_of_response(
+    patients: Sequence[Patient],
+    clinical: Mapping[str, ClinicalRecord],
+    origins: Mapping[str, tuple[dt.date | None, str]],
+    deaths: Mapping[str, float],
+    fixed_interval: float | None,
+) -> Endpoint:
+    """DoR of the responders (module docstring); days from the first documented response."""
+    endpoint = Endpoint(
+        "DoR",
+        "responders (best overall response CR or PR, unconfirmed): progression or death from "
+        "the scans (PFS conventions), or the clinical table's PFS where given",
+        "first follow-up with an overall CR or PR",
+    )
+    for patient in patients:
+        pid = str(patient["patient_id"])
+        if patient.get("best_overall_response") not in RESPONSES:
+            continue
+        response = first_response_date(patient)
+        origin, _ = origins[pid]
+        if response is None or origin is None:
+            endpoint.left_out.append((pid, "no dated follow-up with CR or PR"))
+            continue
+        shift = float((response - origin).days)
+        row = {"endpoint": "DoR", "patient_id": pid, "origin": "first response",
+               "origin_date": response.isoformat()}  # fmt: skip
+        record = clinical.get(pid)
+        if record is not None and record.pfs is not None:
+            days = record.pfs.days + _baseline_shift(patient, origin) - shift
+            if days < 0:
+                endpoint.left_out.append((pid, "clinical PFS ends before the first response"))
+                continue
+            time = SurvivalTime(days, record.pfs.event)
+            row |= {"source": "clinical table (pfs_days from the first response)",
+                    "decision": "as given by the clinical table"}  # fmt: skip
+        else:
+            death = deaths.get(pid)
+            time, info = derive_pfs(
+                patient,
+                response,
+                None if death is None else death - shift,
+                _date(patient.get("progression_date")),
+                scan_interval(patient, fixed_interval),
+            )
+            row |= info | {"source": "derived"}
+        row |= {"days": f"{time.days:g}", "event": "1" if time.event else "0"}
+        endpoint.times[pid] = time
+        endpoint.decisions.append(row)
+    return endpoint
+
+
+def post_progression_survival(
+    patients: Sequence[Patient],
+    origins: Mapping[str, tuple[dt.date | None, str]],
+    overall: Endpoint | None,
+) -> Endpoint:
+    """PPS: from the RECIST 1.1 progression date to death or the OS censoring."""
+    endpoint = Endpoint(
+        "PPS",
+        "patients with a RECIST 1.1 progression and an overall survival time (clinical table)",
+        "RECIST 1.1 progression date",
+    )
+    if overall is None:
+        return endpoint
+    for patient in patients:
+        pid = str(patient["patient_id"])
+        progression = _date(patient.get("progression_date"))
+        origin, _ = origins[pid]
+        if progression is None or origin is None:
+            continue
+        os_time = overall.times.get(pid)
+        if os_time is None:
+            endpoint.left_out.append((pid, "progression but no overall survival time"))
+            continue
+        days = os_time.days - float((progression - origin).days)
+        if days < 0:
+            endpoint.left_out.append(
+                (pid, "overall survival ends before the progression date (check the tables)")
+            )
+            continue
+        endpoint.times[pid] = SurvivalTime(days, os_time.event)
+        endpoint.decisions.append(
+            {"endpoint": "PPS", "patient_id": pid, "origin": "progression",
+             "origin_date": progression.isoformat(), "source": "clinical table (OS)",
+             "days": f"{days:g}", "event": "1" if os_time.event else "0",
+             "decision": "death" if os_time.event else "censored at the OS censoring"}
+        )  # fmt: skip
+    return endpoint
+
+
+def time_to_treatment_failure(
+    patients: Sequence[Patient],
+    clinical: Mapping[str, ClinicalRecord],
+    origins: Mapping[str, tuple[dt.date | None, str]],
+    origin_text: str,
+) -> Endpoint:
+    """TTF from the clinical table's ``ttf_days``/``ttf_event``, from the common origin."""
+    endpoint = Endpoint(
+        "TTF",
+        "clinical table (ttf_days, ttf_event: treatment stopped for any reason)",
+        origin_text,
+    )
+    if not any(record.ttf is not None for record in clinical.values()):
+        return endpoint
+    for patient in patients:
+        pid = str(patient["patient_id"])
+        origin, _ = origins[pid]
+        record = clinical.get(pid)
+        if record is None or record.ttf is None:
+            endpoint.left_out.append((pid, "no ttf_days in the clinical table"))
+            continue
+        if origin is None:
+            endpoint.left_out.append((pid, "no baseline scan date"))
+            continue
+        endpoint.times[pid] = SurvivalTime(
+            record.ttf.days + _baseline_shift(patient, origin), record.ttf.event
+        )
+    return endpoint

@@ -359,6 +359,7 @@ def draw_kaplan_meier(
     groups: Mapping[str, str],
     order: Sequence[str] | None = None,
     endpoint: str = "Overall survival",
+    origin: str = "baseline",
 ) -> None:
     """Draw Kaplan-Meier curves per group with 95 % bands and a number-at-risk table.
 
@@ -374,6 +375,8 @@ def draw_kaplan_meier(
         Groups to draw, in this order; default: every group with a patient.
     endpoint
         Y-axis label.
+    origin
+        The time origin, named on the x axis (``Months from ...``).
     """
     from lifelines import KaplanMeierFitter
     from lifelines.plotting import add_at_risk_counts
@@ -397,7 +400,7 @@ def draw_kaplan_meier(
             censor_styles={"ms": 5, "marker": "|"},
         )
         fitters.append(fitter)
-    ax.set_xlabel("Months from baseline")
+    ax.set_xlabel(f"Months from {origin}")
     ax.set_ylabel(f"{endpoint} probability")
     ax.set_ylim(0, 1.05)
     ax.set_xlim(left=0)
@@ -442,12 +445,17 @@ def kaplan_meier_figure(
     groups: Mapping[str, str],
     order: Sequence[str] | None = None,
     endpoint: str = "Overall survival",
+    origin: str = "baseline",
 ) -> Figure:
-    """Kaplan-Meier plot with a number-at-risk table (see `draw_kaplan_meier`)."""
+    """Kaplan-Meier plot with a number-at-risk table (see `draw_kaplan_meier`).
+
+    `origin` names the time origin on the x axis (DoR counts from the first response, PPS
+    from progression).
+    """
     figure = Figure(figsize=(8.0, 5.5))
     FigureCanvasAgg(figure)
     ax = figure.add_axes((0.12, 0.32, 0.85, 0.6))
-    draw_kaplan_meier(ax, times, groups, order, endpoint)
+    draw_kaplan_meier(ax, times, groups, order, endpoint, origin)
     ax.set_title(f"{endpoint} by group")
     return figure
 

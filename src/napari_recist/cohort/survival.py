@@ -295,7 +295,8 @@ def _cox_rows(
     return rows
 
 
-def _fit_quietly(fitter: object, *args: object, **kwargs: object) -> bool:
+def fit_quietly(fitter: object, *args: object, **kwargs: object) -> bool:
+    """Fit a lifelines model without its warnings; False when it does not converge."""
     from lifelines.exceptions import ConvergenceError
 
     try:
@@ -305,6 +306,35 @@ def _fit_quietly(fitter: object, *args: object, **kwargs: object) -> bool:
     except (ConvergenceError, np.linalg.LinAlgError, ValueError):
         return False
     return True
+
+
+def cox_design(
+    times: Mapping[str, SurvivalTime],
+    groups: Mapping[str, str],
+    levels: Sequence[str],
+    covariates: Mapping[str, Mapping[str, str]] | None = None,
+    adjust: Sequence[str] = (),
+) -> tuple[pd.DataFrame, list[str]] | None:
+    """The data of a Cox model of the groups (and `adjust`): days, event, indicators.
+
+    Returns
+    -------
+    tuple or None
+        The frame (index: patient id; ``group=LEVEL`` indicator columns, the first present
+        level as reference, then the covariates' columns, complete cases) and the levels
+        present; None when fewer than two groups have patients or no event happened.
+    """
+    frame = _frame(times, groups, levels)
+    present = [level for level in levels if (frame["group"] == level).any()]
+    if len(present) < 2 or frame["event"].sum() == 0:
+        return None
+    data = frame.set_index("patient_id")[["days", "event"]]
+    for level in present[1:]:
+        data[f"group={level}"] = (frame.set_index("patient_id")["group"] == level).astype(float)
+    if adjust:
+        extra, _missing = covariate_frame(covariates or {}, adjust, list(data.index))
+        data = data.join(extra, how="inner")
+    return data, present
 
 
 def cox_rows(
@@ -340,21 +370,16 @@ def cox_rows(
     """
     from lifelines import CoxPHFitter
 
-    frame = _frame(times, groups, levels)
-    present = [level for level in levels if (frame["group"] == level).any()]
-    if len(present) < 2 or frame["event"].sum() == 0:
+    design = cox_design(times, groups, levels, covariates, adjust)
+    if design is None:
         return []
-    data = frame.set_index("patient_id")[["days", "event"]]
-    for level in present[1:]:
-        data[f"group={level}"] = (frame.set_index("patient_id")["group"] == level).astype(float)
+    data, present = design
     model = "Cox PH (univariable)"
     if adjust:
-        extra, _missing = covariate_frame(covariates or {}, adjust, list(data.index))
-        data = data.join(extra, how="inner")
         model = "Cox PH adjusted for " + ", ".join(adjust) + " (complete cases)"
     model += model_note
     fitter = CoxPHFitter(alpha=1 - CONFIDENCE)
-    if data["event"].sum() == 0 or not _fit_quietly(
+    if data["event"].sum() == 0 or not fit_quietly(
         fitter, data, duration_col="days", event_col="event"
     ):
         return [
@@ -444,7 +469,7 @@ def time_dependent_cox_rows(
         data = data.merge(extra, left_on="id", right_index=True, how="inner")
         model += "; adjusted for " + ", ".join(adjust)
     fitter = CoxTimeVaryingFitter(alpha=1 - CONFIDENCE)
-    if not _fit_quietly(
+    if not fit_quietly(
         fitter, data, id_col="id", event_col="event", start_col="start", stop_col="stop"
     ):
         return [

@@ -36,6 +36,7 @@ def write_cohort_outputs(
     rate_method: str = "clopper-pearson",
     holm_adjust: bool = False,
     excel: bool = False,
+    records: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write every output of the cohort command into `out` (atomic writes).
 
@@ -61,6 +62,9 @@ def write_cohort_outputs(
         Show Holm-adjusted p-values of the pairwise log-rank tests on the page.
     excel
         Write every CSV with a UTF-8 byte-order mark (Excel).
+    records
+        Lesion tables (`PatientRecord`) by patient id, for the lesion-level analyses, seed
+        000's site table and the SDTM export; None: none at hand.
 
     Returns
     -------
@@ -77,6 +81,8 @@ def write_cohort_outputs(
     from napari_recist.cohort.cohort_page import cohort_page
     from napari_recist.cohort.endpoints import CENSORING_COLUMNS
     from napari_recist.cohort.rates import RATE_COLUMNS, cohort_rates
+    from napari_recist.cohort.secondary import secondary_analyses
+    from napari_recist.cohort.secondary_page import secondary_sections
     from napari_recist.cohort.survival import SURVIVAL_COLUMNS
     from napari_recist.cohort.tables import (
         PATIENT_COLUMNS,
@@ -90,6 +96,10 @@ def write_cohort_outputs(
 
     options = options or Options()
     analysis = analyse(patients, clinical, options, criteria)  # refuses bad options first
+    secondary = secondary_analyses(
+        patients, clinical, analysis, records, criteria, options.at_days, options.logistic,
+        options.lesion_factors,
+    )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
 
@@ -166,7 +176,7 @@ def write_cohort_outputs(
             if not times:
                 continue
             figure = plots.kaplan_meier_figure(
-                times, grouping.groups, grouping.levels, endpoint.key
+                times, grouping.groups, grouping.levels, endpoint.key, _axis_origin(endpoint)
             )
             data = plots.figure_png(figure)
             name = f"km_{_slug(endpoint.key)}_by_{_slug(grouping.grouping)}.png"
@@ -174,6 +184,15 @@ def write_cohort_outputs(
             km_png[grouping.grouping][
                 f"Kaplan-Meier: {endpoint.name} by {grouping.grouping} (from the time origin)"
             ] = data
+    _write_secondary(secondary, csv_file)
+    if options.sdtm_study is not None:
+        from napari_recist.cohort.sdtm import sdtm_tables
+
+        too_small = float(criteria.get("too_small_mm", 5.0))
+        for name, columns, rows in sdtm_tables(
+            options.sdtm_study, records or {}, patients, too_small
+        ):
+            csv_file(name, columns, rows)
     page = cohort_page(
         "napari-recist cohort report",
         summary_lines,
@@ -184,9 +203,59 @@ def write_cohort_outputs(
         rates,
         failures,
         holm_adjust,
+        secondary_sections(secondary),
     )
     atomic_write_text(keep("cohort.html"), page)
     return written
+
+
+def _axis_origin(endpoint: Any) -> str:
+    """The time origin named on a Kaplan-Meier plot's x axis."""
+    own = {"DoR": "first response (CR or PR)", "PPS": "RECIST progression"}
+    return own.get(endpoint.key, endpoint.origin.split(" (")[0])
+
+
+def _write_secondary(secondary: Any, csv_file: Any) -> None:
+    """The CSV files of the secondary analyses (those with rows)."""
+    from napari_recist.cohort.cox_checks import PH_COLUMNS, SCREEN_COLUMNS
+    from napari_recist.cohort.dr_tables import CROSS_COLUMNS, SITE_COLUMNS
+    from napari_recist.cohort.fixed_time import FIXED_TIME_COLUMNS, FOLLOW_UP_COLUMNS
+    from napari_recist.cohort.lesion_level import GEE_COLUMNS, LESION_COLUMNS, TABLE2_COLUMNS
+    from napari_recist.cohort.logistic import LOGISTIC_COLUMNS
+
+    for name, columns, rows in (
+        ("follow_up.csv", FOLLOW_UP_COLUMNS, secondary.follow_up),
+        ("fixed_time_rates.csv", FIXED_TIME_COLUMNS, secondary.fixed_time),
+        ("cox_screen.csv", SCREEN_COLUMNS, secondary.cox_screen),
+        ("ph_check.csv", PH_COLUMNS, secondary.ph_check),
+        ("logistic.csv", LOGISTIC_COLUMNS, secondary.logistic),
+        ("lesion_responses.csv", LESION_COLUMNS, secondary.lesions),
+        ("lesion_gee.csv", GEE_COLUMNS, secondary.lesion_gee),
+        ("lesion_best_response.csv", TABLE2_COLUMNS, secondary.lesion_table2),
+        ("dr_irecist.csv", CROSS_COLUMNS, secondary.dr_irecist),
+        ("dr_sites.csv", SITE_COLUMNS, secondary.dr_sites),
+    ):
+        if rows:
+            csv_file(name, columns, rows)
+
+
+def _lesion_records(cohort: Any, reread_folders: bool) -> dict[str, Any]:
+    """Lesion tables by patient id: those read from CSV, and the folders' when asked."""
+    records = {s.record.patient_id: s.record for s in cohort.sources if s.record is not None}
+    if not reread_folders:
+        return records
+    from napari_recist.io.patient import open_patient
+
+    for source in cohort.sources:
+        if source.folder is None:
+            continue
+        try:
+            ready = open_patient(Path(source.folder)).for_classification(source.lenient)
+        except (InputError, ValueError, OSError) as error:
+            log.warning("lesion-level: %s not read again (%s)", source.folder, error)
+            continue
+        records[ready.record.patient_id] = ready.record
+    return records
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -206,6 +275,10 @@ def _options(args: argparse.Namespace) -> Any:
         adjust=names(args.adjust) or (),
         conf_type=args.km_ci,
         scan_interval_days=args.scan_interval,
+        at_days=tuple(getattr(args, "at_days", None) or ()),
+        logistic=tuple(getattr(args, "logistic", None) or ()),
+        lesion_factors=names(getattr(args, "lesion_factors", None)),
+        sdtm_study=getattr(args, "sdtm", None),
     )
 
 
@@ -281,6 +354,10 @@ def run_cohort(args: argparse.Namespace) -> int:
         rate_method=args.rate_ci,
         holm_adjust=args.holm,
         excel=args.excel,
+        records=_lesion_records(
+            cohort,
+            getattr(args, "lesion_level", False) or getattr(args, "sdtm", None) is not None,
+        ),
     )
     print(f"{len(patients)} patients classified; report: {written['cohort.html']}")
     return 0
