@@ -428,9 +428,17 @@ class LesionTableWidget(SessionDock):
             self.nodal_box.value = True
 
     def _rows_height(self, rows: int) -> int:
-        """Pixels for a header and `rows` table rows in the current font."""
-        line = self.fontMetrics().height() + 8
-        return line * (rows + 1) + 4
+        """Pixels for the header, `rows` table rows and a scroll bar, as the style draws them."""
+        line = max(self.table.verticalHeader().defaultSectionSize(),
+                   self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader().sizeHint().height()
+        scrollbar = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        return header + line * rows + scrollbar + 2 * self.table.frameWidth() + 2
+
+    def showEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
+        """Size the table for `MIN_VISIBLE_ROWS` rows in the style it is shown with."""
+        self.table.setMinimumHeight(self._rows_height(MIN_VISIBLE_ROWS))
+        super().showEvent(event)
 
     def undo(self) -> bool:
         """Undo the last edit."""
