@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QVBoxLayout
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout
 
 from napari_recist._napari.binding import (
     IMAGE,
@@ -64,7 +64,9 @@ class CompareWidget(SessionDock):
         self.form = Container(widgets=[self.left_box, self.right_box, self.lesion_box, buttons])
         layout = QVBoxLayout(self)
         layout.addWidget(self.form.native)
-        layout.addStretch(1)
+        # A form takes the height it needs: the room left goes to the lesion table and the
+        # response panel when several docks share the side (issue 17).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.follow_session()
 
     def on_session_changed(self) -> None:

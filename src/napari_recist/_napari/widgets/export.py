@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import Container, FileEdit, PushButton
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QLabel, QVBoxLayout
+from qtpy.QtWidgets import QLabel, QSizePolicy, QVBoxLayout
 
 from napari_recist._napari.session import PatientSession
 from napari_recist._napari.widgets.base import SessionDock
@@ -106,7 +106,9 @@ class ExportWidget(SessionDock):
         layout.addWidget(self.form.native)
         self.sr_files: list[Path] = []
         layout.addWidget(self.status)
-        layout.addStretch(1)
+        # A form takes the height it needs: the room left goes to the lesion table and the
+        # response panel when several docks share the side (issue 17).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.follow_session()
 
     def on_session_changed(self) -> None:

@@ -180,7 +180,7 @@ class LesionTableWidget(SessionDock):
         self.controls = QScrollArea()
         self.controls.setWidget(controls)
         self.controls.setWidgetResizable(True)
-        self.controls.setMinimumHeight(self._rows_height(3))
+        self.controls.setMinimumHeight(self._rows_height(2))
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.patient_label)

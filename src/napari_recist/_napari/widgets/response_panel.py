@@ -178,13 +178,16 @@ class ResponsePanelWidget(SessionDock):
         # than the table scrolls sideways instead of cutting headers into fragments.
         self.browser.setWordWrapMode(QTextOption.WrapMode.WordWrap)
         self.browser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.browser.setMinimumHeight(120)
+        self.browser.setMinimumHeight(80)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser, 1)
         layout.addWidget(self.status)
         layout.addWidget(ResponseLegend())
+        # A dock squeezed by its neighbours keeps room for the browser, the status line and
+        # the legend (below that, Qt laid the status over the table).
+        self.setMinimumHeight(layout.minimumSize().height() + self.fontMetrics().height() * 2)
         self.follow_session()
 
     def on_session_edited(self) -> None:
