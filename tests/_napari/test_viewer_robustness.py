@@ -224,9 +224,9 @@ def test_problems_stay_listed_in_the_lesion_table_with_the_readme_command(
     for popup in viewer.window._qt_window.findChildren(NapariQtNotification):
         popup.close()  # the toasts go; the list stays
     # The reader docked the lesion table (napari gives back the docked one).
-    docked = len(viewer.window._dock_widgets)
+    docked = len(viewer.window.dock_widgets)
     _, table = viewer.window.add_plugin_dock_widget("napari-recist", "Lesion table")
-    assert len(viewer.window._dock_widgets) == docked
+    assert len(viewer.window.dock_widgets) == docked
     entries = table.problems_text()
     assert any("2024-05-02" in text and "without the CT images" in text for text in entries)
     assert table.problems.isVisible()
