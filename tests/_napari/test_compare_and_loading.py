@@ -20,8 +20,8 @@ def test_compare_two_scans_centred_on_a_lesion(make_napari_viewer, tmp_path: Pat
     viewer.open(str(folder), plugin="napari-recist")
     session = find_session(viewer)
     compare = CompareWidget(viewer)
-    assert compare.left_combo.currentData() == 0
-    assert compare.right_combo.currentData() == 2
+    assert compare.left_box.value == 0
+    assert compare.right_box.value == 2
     before = {tp: session_layer(viewer, session, tp, "image").translate.copy() for tp in (0, 2)}
     assert compare.compare(0, 2, "L1")
     assert viewer.canvas.grid.enabled
@@ -35,7 +35,7 @@ def test_compare_two_scans_centred_on_a_lesion(make_napari_viewer, tmp_path: Pat
     assert viewer.dims.point[0] == pytest.approx(left[0])
     # One camera for both cells, centred on that point: the lesion is centred in both.
     np.testing.assert_allclose(viewer.scene.camera.center[-2:], left[-2:], atol=1e-6)
-    assert compare.lesion_combo.currentData() == "L1"
+    assert compare.lesion_box.value == "L1"
     compare.stop()
     assert not viewer.canvas.grid.enabled
     for tp, translate in before.items():

@@ -24,7 +24,7 @@ def test_widgets_docked_from_the_manifest_follow_edits(make_napari_viewer, tmp_p
         _, widget = viewer.window.add_plugin_dock_widget("napari-recist", name)
         docked[name] = widget
     table, panel, plots = docked["Lesion table"], docked["Response panel"], docked["Patient plots"]
-    assert table.table.rowCount() == 1
+    assert table.model.rowCount() == 1
     assert plots.result is not None  # the plot shows the patient as soon as it is docked
     assert "Best overall response" in panel.text()
 

@@ -46,8 +46,8 @@ def test_tag_measure_and_see_the_response(make_napari_viewer, patient_folder: Pa
     assert "no baseline" in panel.text()
 
     draw(viewer, session, 0, (2, 15, 10), (2, 15, 30))  # 15 mm
-    table.role_combo.setCurrentText("target")
-    table.site_combo.setCurrentText("lung")
+    table.role_box.value = Role("target")
+    table.site_box.value = "lung"
     assert table.create_lesion() == "L1"
     assert table.add_drawn_line("long")
     baseline = session.measurement(0, "L1")
@@ -57,8 +57,8 @@ def test_tag_measure_and_see_the_response(make_napari_viewer, patient_folder: Pa
     assert lps[0] == pytest.approx((ORIGIN[0] + 10 * PIXEL_MM, ORIGIN[1] + 15 * PIXEL_MM,
                                     ORIGIN[2] + 2 * SLICE_MM))
     assert baseline.long_axis.referenced_sop_uid == session.view(0).slice_uids[2]
-    assert table.table.rowCount() == 1
-    assert "15 mm" in table.table.item(0, 4).text()
+    assert table.model.rowCount() == 1
+    assert "15 mm" in table.model.cell_text(0, 4)
 
     # Follow-up: the lesion grows to 21 mm (+40 %): progression.
     layer = draw(viewer, session, 1, (2, 15, 6), (2, 15, 34))
@@ -84,7 +84,7 @@ def test_tag_measure_and_see_the_response(make_napari_viewer, patient_folder: Pa
     assert (patient_folder / SESSION_FILE).is_file()
 
     # Role and site edits go to the model.
-    table.site_combo.setCurrentText("liver")
+    table.site_box.value = "liver"
     table.apply_lesion_edits()
     assert session.record.lesions["L1"].site == "liver"
     assert session.record.lesions["L1"].role is Role.TARGET
@@ -154,7 +154,7 @@ def test_link_a_line_to_another_lesion_and_set_a_state(make_napari_viewer, patie
     assert "L2" not in session.record.lesions
     assert session.measurement(1, "L1").long_axis_mm == pytest.approx(16 * PIXEL_MM)
     # Then the lesion is gone at the follow-up: absent, a complete response of that lesion.
-    table.state_combo.setCurrentText("absent")
+    table.state_box.value = LesionState("absent")
     table.select_lesion("L1")
     assert table.set_state_of_selected()
     assert session.measurement(1, "L1").state is LesionState.ABSENT

@@ -5,7 +5,7 @@ import dataclasses
 from napari_recist._napari.widgets.plots import PatientPlotWidget
 from napari_recist.cohort.synthetic import synthetic_cohort
 from napari_recist.criteria.report import classify_patient
-from napari_recist.model import LesionState
+from napari_recist.model import LesionState, Role
 
 
 def test_widget_draws_spider_and_lesions_and_follows_edits(make_napari_viewer):
@@ -89,8 +89,8 @@ def test_widget_follows_edits_in_the_viewer(make_napari_viewer, patient_folder):
         )
 
     draw(0, (2, 15, 10), (2, 15, 30))  # 15 mm at baseline
-    table.role_combo.setCurrentText("target")
-    table.site_combo.setCurrentText("lung")
+    table.role_box.value = Role("target")
+    table.site_box.value = "lung"
     assert table.create_lesion() == "L1"
     assert table.add_drawn_line("long")
     draw(1, (2, 15, 6), (2, 15, 34))  # 21 mm at the follow-up: +40 %, PD

@@ -16,16 +16,18 @@ def test_get_reader_accepts_dicom_and_declines_the_rest(patient_folder: Path, tm
     assert get_reader(str(patient_folder)) is not None
     any_slice = next(patient_folder.rglob("*.dcm"))
     assert get_reader(str(any_slice)) is not None
+    # Files another reader claims (napari's own reads *.dcm and *.tif by name): declined,
+    # so napari offers that reader.
+    claimed = tmp_path / "notes"
+    claimed.mkdir()
+    (claimed / "a.txt").write_text("not dicom")
+    (claimed / "b.dcm").write_bytes(b"short")
+    assert get_reader(str(claimed)) is None
+    assert get_reader([]) is None
+    # Nothing anybody reads: accepted, to say so (tests/_napari/test_viewer_robustness.py).
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert get_reader(str(empty)) is None
-    text_only = tmp_path / "notes"
-    text_only.mkdir()
-    (text_only / "a.txt").write_text("not dicom")
-    (text_only / "b.dcm").write_bytes(b"short")
-    assert get_reader(str(text_only)) is None
-    assert get_reader(str(tmp_path / "missing")) is None
-    assert get_reader([]) is None
+    assert get_reader(str(empty)) is not None
 
 
 def test_open_patient_layers_in_millimetres(make_napari_viewer, patient_folder: Path):

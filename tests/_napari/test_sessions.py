@@ -15,6 +15,7 @@ from napari_recist._napari.widgets.lesion_table import LesionTableWidget
 from napari_recist._napari.widgets.response_panel import ResponsePanelWidget
 from napari_recist.io.sr import read_sr
 from napari_recist.io.table import read_table
+from napari_recist.model import Role
 from napari_recist.palette import RESPONSE_COLOURS, hex_to_rgba
 
 pytestmark = pytest.mark.viewer
@@ -58,12 +59,12 @@ def test_edits_survive_reopening(make_napari_viewer, tmp_path: Path):
     show_timepoint(viewer, session, 0)
     layer = session_layer(viewer, session, 0, "lesions")
     layer.add_lines(np.array([(3, 30, 5), (3, 30, 25)], dtype=float))  # 15 mm
-    table.role_combo.setCurrentText("non-target")
-    table.site_combo.setCurrentText("liver")
+    table.role_box.value = Role("non-target")
+    table.site_box.value = "liver"
     new_id = table.create_lesion()
     assert table.add_drawn_line("long")
     table.select_lesion("L1")
-    table.site_combo.setCurrentText("pleura")
+    table.site_box.value = "pleura"
     table.apply_lesion_edits()
     saved = read_table(folder / SESSION_FILE).records[0]
     assert saved.lesions["L1"].site == "pleura"
@@ -90,9 +91,9 @@ def test_export_sr_and_csv_read_back(make_napari_viewer, tmp_path: Path):
     table = LesionTableWidget(viewer)
     show_timepoint(viewer, session, 0)
     layer = session_layer(viewer, session, 0, "lesions")
-    table.role_combo.setCurrentText("target")
-    table.site_combo.setCurrentText("lymph node")
-    table.nodal_check.setChecked(True)
+    table.role_box.value = Role("target")
+    table.site_box.value = "lymph node"
+    table.nodal_box.value = True
     node = table.create_lesion()
     layer.add_lines(np.array([(1, 30, 5), (1, 30, 25)], dtype=float))  # 15 mm
     assert table.add_drawn_line("long")
@@ -169,22 +170,6 @@ def test_dicom_without_ct_or_sr_is_a_notification(make_napari_viewer, tmp_path: 
     assert "cannot open" in text and "no CT series" in text
 
 
-def test_non_dicom_and_empty_folders_are_declined(make_napari_viewer, tmp_path: Path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    text_only = tmp_path / "text"
-    text_only.mkdir()
-    (text_only / "notes.txt").write_text("hello")
-    viewer = make_napari_viewer()
-    for folder in (empty, text_only):
-        # napari-recist declines the folder, so napari says no reader can open it: a
-        # message naming the folder, and no layer.
-        with pytest.raises(ValueError, match="napari-recist") as raised:
-            viewer.open(str(folder), plugin="napari-recist")
-        assert str(folder) in str(raised.value)
-        assert len(viewer.layers) == 0
-
-
 def test_work_in_progress_the_checker_refuses_is_kept_and_explained(
     make_napari_viewer, tmp_path: Path
 ):
@@ -199,7 +184,7 @@ def test_work_in_progress_the_checker_refuses_is_kept_and_explained(
     session_layer(viewer, session, 1, "lesions").add_lines(
         np.array([(3, 30, 5), (3, 30, 25)], dtype=float)
     )
-    table.role_combo.setCurrentText("target")
+    table.role_box.value = Role("target")
     late = table.create_lesion()
     assert table.add_drawn_line("long")
     text = ResponsePanelWidget(viewer).text()

@@ -24,8 +24,8 @@ def draw(viewer, session, timepoint: int, start, end) -> None:
 def _baseline_targets(viewer, session, table) -> None:
     for row, site in ((15, "lung"), (25, "liver")):
         draw(viewer, session, 0, (2, row, 10), (2, row, 30))
-        table.role_combo.setCurrentText("target")
-        table.site_combo.setCurrentText(site)
+        table.role_box.value = Role("target")
+        table.site_box.value = site
         table.create_lesion()
         assert table.add_drawn_line("long")
 
@@ -57,15 +57,15 @@ def test_split_then_merge_in_the_viewer(make_napari_viewer, patient_folder: Path
     # L2 has coalesced into fragment L1.1 (merged lesions need one role, as here); its row
     # names the carrier and has no size.
     table.select_lesion("L2")
-    table.merge_combo.setCurrentText("L1.1")
+    table.merge_box.value = "L1.1"
     assert table.merge_selected()
     merged = session.record.assessment(1).measurements["L2"]
     assert merged.coalesced_into == "L1.1" and merged.long_axis_mm is None
     assert session.result is not None
     tp1 = session.result["timepoints"][1]
     assert tp1["lesions"]["L2"] == tp1["lesions"]["L1.1"] == tp1["lesions"]["L1"]
-    row = next(r for r in range(table.table.rowCount()) if table.table.item(r, 0).text() == "L2")
-    assert table.table.item(row, 5).text().startswith("into L1.1")
+    row = table.model.row_of("L2")
+    assert table.model.cell_text(row, 5).startswith("into L1.1")
 
     # Undo removes the merge, then the split.
     assert table.undo()

@@ -5,8 +5,11 @@ one Shapes layer with every lesion axis, coloured by the lesion's response. The 
 one `PatientSession` (in their metadata) that the dock widgets edit. A saved session table
 (``napari-recist.session.csv``) in the folder takes precedence over the SRs.
 
-Bad input never raises into napari: `get_reader` declines anything that is not DICOM, and
-`read_patient` shows a notification naming the file and returns no layer.
+Bad input never raises into napari: `get_reader` declines what another reader wants and
+gives anything else without DICOM a reader that only explains (`folder_probe`);
+`read_patient` shows a notification naming the file and returns no layer. The problems of
+the load stay listed in the lesion table dock (`problems`); opening a patient closes the one
+open before (`patients`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from napari_recist._napari.binding import IMAGE, LESIONS, bind_session, layer_metadata
+from napari_recist._napari.folder_probe import Holds, Probe, probe_paths
 from napari_recist._napari.layers import lesion_shapes, shapes_layer_kwargs, window_limits
+from napari_recist._napari.patients import close_patients, missing_images_text, show_missing_images
+from napari_recist._napari.preferences import PLUGIN_NAME
+from napari_recist._napari.problems import problem_log
 from napari_recist._napari.responsive import run_in_worker
 from napari_recist._napari.session import (
     PatientSession,
@@ -34,42 +42,30 @@ from napari_recist.model import PatientRecord
 LayerData = tuple[Any, ...]
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
 
-# How many files `get_reader` looks at before deciding a folder holds no DICOM.
-PROBE_FILES = 64
 # Volumes up to this many bytes are read at once; larger ones are shown lazily (slices read
 # on demand) and read fully in a background thread with a progress bar.
 EAGER_BYTES = 64 * 1024 * 1024
-_DICOM_MAGIC_OFFSET = 128
 
 
-def _is_dicom_file(path: Path) -> bool:
-    """Cheap test: the DICM magic after the 128-byte preamble."""
+def _claimed_by_another_reader(path: Path) -> bool:
+    """Whether another installed napari reader claims a file, by its name (npe2 patterns)."""
     try:
-        with path.open("rb") as stream:
-            stream.seek(_DICOM_MAGIC_OFFSET)
-            return stream.read(4) == b"DICM"
-    except OSError:
+        from npe2 import PluginManager
+
+        readers = PluginManager.instance().iter_compatible_readers([os.fspath(path)])
+        return any(reader.plugin_name != PLUGIN_NAME for reader in readers)
+    except Exception:  # noqa: BLE001 - a probe never raises into napari
         return False
 
 
-def _folder_has_dicom(folder: Path) -> bool:
-    """Look at the first files of a folder tree for one DICOM file."""
-    seen = 0
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            if _is_dicom_file(Path(root) / name):
-                return True
-            seen += 1
-            if seen >= PROBE_FILES:
-                return False
-    return False
-
-
 def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
-    """Return the patient reader for DICOM folders and files, or None (never raises).
+    """Return the reader for DICOM, a clear message for nothing readable, else None.
+
+    Never raises. A folder or file holding DICOM gets `read_patient`. A zarr store, or a
+    folder of files another installed reader claims, gets None so that napari asks that
+    reader. Anything else (an empty folder, a folder of notes, a missing path) gets a reader
+    that says what is wrong and adds no layer: declining it made
+    ``napari --plugin napari-recist FOLDER`` exit with a traceback (issue 17).
 
     Parameters
     ----------
@@ -79,22 +75,26 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     Returns
     -------
     callable or None
-        `read_patient` when the input holds DICOM, else None so that napari asks another
-        reader.
+        `read_patient`, a reader that only explains, or None.
     """
     try:
         paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
         if not paths:
             return None
-        for item in paths:
-            if item.is_dir():
-                if not _folder_has_dicom(item):
-                    return None
-            elif not _is_dicom_file(item):
-                return None
+        probe = probe_paths(paths, _claimed_by_another_reader)
     except (OSError, TypeError, ValueError):
         return None
-    return read_patient
+    if probe.holds is Holds.DICOM:
+        return read_patient
+    if probe.holds is Holds.OTHER_READER:
+        return None
+    return partial(explain_unreadable, probe)
+
+
+def explain_unreadable(probe: Probe, path: str | Sequence[str] | None = None) -> list[LayerData]:
+    """The reader of a path with nothing to read: one clear message, no layer, no traceback."""
+    _notify([probe.message()], error=True)
+    return [(None,)]
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,8 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
                 series_files=[file for file in volume.files if file is not None],
             )
         )
+    if timepoints and not any(view.has_image for view in timepoints):
+        messages.append(no_ct_message(opened.folder, timepoints))
     if not timepoints:
         where = os.fspath(paths[0]) if len(paths) == 1 else f"{len(paths)} paths"
         # Each file refused says why (e.g. an SR that is not a TID 1500 report).
@@ -199,16 +201,27 @@ def load_patient_for_viewer(paths: Sequence[Path]) -> LoadedPatient:
     return LoadedPatient(record, timepoints, volumes, opened.folder, messages, sources)
 
 
+def no_ct_message(folder: Path, timepoints: Sequence[TimepointView]) -> str:
+    """The message of a patient whose SRs came without any CT series."""
+    dates = ", ".join(view.name for view in timepoints)
+    return (f"{folder}: no CT series found, only lesion measurements ({dates}): the lesions are "
+            "listed in the lesion table and classified, but nothing can be shown or measured. "
+            "Open the folder that holds the CT series too (or both folders at once).")
+
+
 def patient_layer_data(loaded: LoadedPatient, session: PatientSession) -> list[LayerData]:
     """Build the layer data tuples of a loaded patient: per scan, its CT then its lesions.
 
-    Only the last scan is visible at first; the lesion table widget switches scans.
+    Only the last scan with images is visible at first; the lesion table widget switches
+    scans.
     """
     layers: list[LayerData] = []
-    last = loaded.timepoints[-1].timepoint
+    last = first_shown_timepoint(loaded.timepoints)
     for view in loaded.timepoints:
         array = loaded.volumes.get(view.timepoint)
-        visible = view.timepoint == last
+        # A scan without its images is never shown alone (a black view with a 1 mm slider):
+        # its lesions are in the table, the canvas says why there is nothing to see.
+        visible = view.timepoint == last and view.has_image
         if array is not None:
             layers.append(
                 (
@@ -274,18 +287,78 @@ def read_patient(path: str | Sequence[str]) -> list[LayerData]:
         _notify([f"napari-recist cannot open {os.fspath(paths[0])}:"]
                 + [str(problem) for problem in error.problems], error=True)
         return [(None,)]
+    viewer = _current_viewer()
+    if viewer is not None and not _replace_open_patient(viewer, paths):
+        return [(None,)]
     session = PatientSession(loaded.record, loaded.timepoints, folder=loaded.folder)
     lock_note = session.hold_lock()
-    _notify([*loaded.messages, *([lock_note] if lock_note else [])])
+    messages = [*loaded.messages, *([lock_note] if lock_note else [])]
+    problem_log(session).extend(messages)
+    _notify(messages)
     layers = patient_layer_data(loaded, session)
-    viewer = _current_viewer()
     if viewer is not None:
         bind_session(viewer, session)
+        _dock_lesion_table(viewer)
+        shown = first_shown_timepoint(loaded.timepoints)
+        show_missing_images(viewer, missing_images_text(session, shown))
+        _select_when_added(viewer, session, shown, len(layers))
         lazy = {tp: array for tp, array in loaded.volumes.items() if not isinstance(array,
                                                                                  np.ndarray)}
         if lazy:
             session.loader = load_in_background(viewer, session, lazy, loaded.sources)
     return layers
+
+
+def first_shown_timepoint(timepoints: Sequence[TimepointView]) -> int:
+    """The scan shown first: the last one with its CT images, else the last one."""
+    with_images = [view.timepoint for view in timepoints if view.has_image]
+    return with_images[-1] if with_images else timepoints[-1].timepoint
+
+
+def _replace_open_patient(viewer: Any, paths: Sequence[Path]) -> bool:
+    """One patient per viewer: close the open one first (asking if it has unsaved edits)."""
+    if close_patients(viewer):
+        return True
+    _notify([f"{os.fspath(paths[0])} not opened: the open patient is kept with its unsaved "
+             "edits (export them, then open the next patient)."])
+    return False
+
+
+def _select_when_added(viewer: Any, session: PatientSession, timepoint: int, count: int) -> None:
+    """Once napari has added the patient's layers, select the lesions of the scan shown.
+
+    napari selects the last layer added (the last scan's lesions, hidden when that scan has
+    no CT): the scan measured on would not be the one on screen.
+    """
+    from qtpy.QtCore import QTimer
+
+    from napari_recist._napari.binding import layer_link, session_layer
+
+    def on_inserted(*_: object) -> None:
+        mine = [layer for layer in viewer.layers
+                if (link := layer_link(layer)) is not None and link["session"] is session]
+        if len(mine) < count:
+            return
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):
+            viewer.layers.events.inserted.disconnect(on_inserted)
+
+        def select() -> None:  # after napari has made the layer just added the active one
+            layer = session_layer(viewer, session, timepoint, LESIONS)
+            if layer is not None and layer in viewer.layers:
+                viewer.layers.selection.active = layer
+
+        QTimer.singleShot(0, select)
+
+    viewer.layers.events.inserted.connect(on_inserted)
+
+
+def _dock_lesion_table(viewer: Any) -> None:
+    """Dock the lesion table (its problems list keeps what the notifications said)."""
+    window = getattr(viewer, "window", None)
+    if window is None or not hasattr(window, "add_plugin_dock_widget"):
+        return
+    with contextlib.suppress(Exception):  # a missing dock never stops the patient opening
+        window.add_plugin_dock_widget(PLUGIN_NAME, "Lesion table")
 
 
 def _current_viewer() -> Any:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from magicgui.widgets import ComboBox, Container, PushButton
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout
 
 from napari_recist._napari.binding import (
     IMAGE,
@@ -51,28 +52,33 @@ class CompareWidget(SessionDock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer)
-        self.left_combo = QComboBox()
-        self.right_combo = QComboBox()
-        self.lesion_combo = QComboBox()
-        self.compare_button = QPushButton("Compare")
-        self.stop_button = QPushButton("Back to one scan")
-        self.compare_button.clicked.connect(lambda: self.compare())
-        self.stop_button.clicked.connect(lambda: self.stop())
-        form = QFormLayout()
-        form.addRow("Left", self.left_combo)
-        form.addRow("Right", self.right_combo)
-        form.addRow("Centre on", self.lesion_combo)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.compare_button)
-        buttons.addWidget(self.stop_button)
+        self.left_box = ComboBox(label="Left", choices=self._scan_choices)
+        self.right_box = ComboBox(label="Right", choices=self._scan_choices)
+        self.lesion_box = ComboBox(label="Centre on", choices=self._lesion_choices)
+        self.compare_button = PushButton(text="Compare")
+        self.stop_button = PushButton(text="Back to one scan")
+        self.compare_button.changed.connect(lambda *_: self.compare())
+        self.stop_button.changed.connect(lambda *_: self.stop())
+        buttons = Container(widgets=[self.compare_button, self.stop_button],
+                            layout="horizontal", labels=False)
+        self.form = Container(widgets=[self.left_box, self.right_box, self.lesion_box, buttons])
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addStretch(1)
+        layout.addWidget(self.form.native)
+        # A form takes the height it needs: the room left goes to the lesion table and the
+        # response panel when several docks share the side (issue 17).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.follow_session()
 
+    def on_session_changed(self) -> None:
+        """Another patient: baseline on the left, the last scan on the right."""
+        self._fill_choices()
+        if self.session is not None and self.session.timepoints:
+            scans = [value for _, value in self._scan_choices()]
+            self.left_box.value = 0 if 0 in scans else scans[0]
+            self.right_box.value = scans[-1]
+
     def on_session_edited(self) -> None:
-        """Offer the scans and lesions of the session."""
+        """Offer the scans and lesions of the session (keeping the choices made)."""
         self._fill_choices()
 
     def compare(
@@ -99,20 +105,19 @@ class CompareWidget(SessionDock):
         if session is None:
             show_warning("Open a patient folder first.")
             return False
-        left = self.left_combo.currentData() if left is None else left
-        right = self.right_combo.currentData() if right is None else right
+        left = self.left_box.value if left is None else left
+        right = self.right_box.value if right is None else right
         if lesion_id is None:
-            lesion_id = self.lesion_combo.currentData() or None
+            lesion_id = self.lesion_box.value or None
         if left is None or right is None:
             return False
-        for combo, value in (
-            (self.left_combo, left),
-            (self.right_combo, right),
-            (self.lesion_combo, lesion_id or ""),
+        for box, value in (
+            (self.left_box, left),
+            (self.right_box, right),
+            (self.lesion_box, lesion_id or ""),
         ):
-            index = combo.findData(value)
-            if index >= 0:
-                combo.setCurrentIndex(index)
+            if value in box.choices:
+                box.value = value
         self._restore_translates()
         pairs = []
         for timepoint in (left, right):
@@ -151,7 +156,7 @@ class CompareWidget(SessionDock):
         _grid(self.viewer).enabled = False
         self._restore_translates()
         if self.session is not None:
-            timepoint = self.right_combo.currentData()
+            timepoint = self.right_box.value
             if timepoint is not None:
                 show_timepoint(self.viewer, self.session, int(timepoint))
         self.viewer.reset_view()
@@ -192,19 +197,15 @@ class CompareWidget(SessionDock):
             if saved is not None:
                 layer.translate = saved
 
+    def _scan_choices(self, *_: object) -> list[tuple[str, int]]:
+        if self.session is None:
+            return []
+        return [(view.name, view.timepoint) for view in self.session.timepoints]
+
+    def _lesion_choices(self, *_: object) -> list[tuple[str, str]]:
+        lesions = self.session.lesion_ids() if self.session is not None else []
+        return [("(none)", ""), *((lesion_id, lesion_id) for lesion_id in lesions)]
+
     def _fill_choices(self) -> None:
-        session = self.session
-        for combo in (self.left_combo, self.right_combo, self.lesion_combo):
-            combo.clear()
-        if session is None:
-            return
-        for view in session.timepoints:
-            self.left_combo.addItem(view.name, view.timepoint)
-            self.right_combo.addItem(view.name, view.timepoint)
-        if session.timepoints:
-            self.right_combo.setCurrentIndex(len(session.timepoints) - 1)
-            baseline = self.left_combo.findData(0)
-            self.left_combo.setCurrentIndex(max(baseline, 0))
-        self.lesion_combo.addItem("(none)", "")
-        for lesion_id in session.lesion_ids():
-            self.lesion_combo.addItem(lesion_id, lesion_id)
+        for box in (self.left_box, self.right_box, self.lesion_box):
+            box.reset_choices()

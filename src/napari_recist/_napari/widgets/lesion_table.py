@@ -1,7 +1,10 @@
 """Lesion table dock widget: every lesion, its size at every scan, and the edits on it.
 
 The widget is a thin view: each button calls one `PatientSession` method; the session
-re-classifies, autosaves and tells every view to redraw.
+re-classifies, autosaves and tells every view to redraw. The table is a Qt model over the
+session (`lesion_model.LesionTableModel`, updated cell by cell); the lesion editor is a
+magicgui form whose choices are the model's enums (`Role`, `LesionState`). Below the table:
+the problems met while opening the patient, kept until it is closed, and "Close patient".
 """
 
 from __future__ import annotations
@@ -9,19 +12,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QListWidget,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QScrollArea,
+    QSizePolicy,
+    QTableView,
     QVBoxLayout,
+    QWidget,
 )
 
 from napari_recist._napari.binding import (
@@ -33,14 +38,25 @@ from napari_recist._napari.binding import (
     show_timepoint,
 )
 from napari_recist._napari.layers import drawn_axis_geometry, line_length_mm, unassigned_shapes
+from napari_recist._napari.patients import (
+    close_patients,
+    missing_images_text,
+    show_missing_images,
+)
+from napari_recist._napari.problems import problem_log
 from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
-from napari_recist.model import KNOWN_SITES, LesionState, Measurement, Role
-from napari_recist.palette import response_colour
-from napari_recist.vocabulary import Response
+from napari_recist._napari.widgets.lesion_model import (
+    FIXED_COLUMNS,
+    LesionTableModel,
+    measurement_text,
+)
+from napari_recist.model import KNOWN_SITES, LesionState, Role
 
 if TYPE_CHECKING:
     import napari
+
+__all__ = ["FIXED_COLUMNS", "SETTABLE_STATES", "LesionTableWidget", "measurement_text"]
 
 # States a user can set without drawing (a measured size comes from a drawn axis).
 SETTABLE_STATES = (
@@ -52,20 +68,15 @@ SETTABLE_STATES = (
     LesionState.EQUIVOCAL,
     LesionState.NOT_EVALUATED,
 )
-FIXED_COLUMNS = ("Lesion", "Role", "Site", "Nodal")
+NODAL_SITE = "lymph node"  # RECIST 1.1 section 3.1.1: lymph nodes are measured as nodes
+# The table keeps at least this many lesion rows in view however many docks share the side.
+MIN_VISIBLE_ROWS = 6
+PROBLEMS_VISIBLE_ROWS = 4
 
 
-def measurement_text(measurement: Measurement | None) -> str:
-    """Return a table cell: ``long x short mm`` when measured, else the state word."""
-    if measurement is None:
-        return ""
-    if measurement.coalesced_into is not None:
-        return f"into {measurement.coalesced_into}"
-    if measurement.state is not LesionState.MEASURED:
-        return measurement.state.value
-    sizes = [f"{size:g}" for size in (measurement.long_axis_mm, measurement.short_axis_mm)
-             if size is not None]
-    return " x ".join(sizes) + " mm"
+def _enum_choices(members: tuple[object, ...] | type) -> list[tuple[str, object]]:
+    """Choices for a magicgui ComboBox: each member's text shown, the member as value."""
+    return [(str(member.value), member) for member in members]  # type: ignore[attr-defined]
 
 
 class LesionTableWidget(SessionDock):
@@ -79,28 +90,41 @@ class LesionTableWidget(SessionDock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer)
+        self._problems_of: object | None = None
 
         self.patient_label = QLabel("Open a patient folder (File > Open Folder...)")
         self.timepoint_combo = QComboBox()
         self.timepoint_combo.setToolTip("Scan to show and to measure on")
         self.timepoint_combo.activated.connect(self._on_timepoint_chosen)
+        self.close_button = QPushButton("Close patient")
+        self.close_button.setToolTip("Remove the patient's layers (asks first if edits are "
+                                     "not saved); opening another patient does the same")
+        self.close_button.clicked.connect(lambda _=False: self.close_patient())
 
-        self.table = QTableWidget(0, len(FIXED_COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.itemSelectionChanged.connect(self._on_row_selected)
-        self.table.cellDoubleClicked.connect(lambda *_: self.jump_to_selected())
+        self.model = LesionTableModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_row_selected())
+        self.table.doubleClicked.connect(lambda *_: self.jump_to_selected())
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(self._rows_height(MIN_VISIBLE_ROWS))
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-        self.role_combo = QComboBox()
-        self.role_combo.addItems([role.value for role in Role])
-        self.site_combo = QComboBox()
-        self.site_combo.setEditable(True)
-        self.site_combo.addItems(list(KNOWN_SITES))
-        self.nodal_check = QCheckBox("nodal")
-        self.state_combo = QComboBox()
-        self.state_combo.addItems([state.value for state in SETTABLE_STATES])
+        # The lesion editor: a magicgui form, typed by the model's enums.
+        self.role_box = ComboBox(label="Role", choices=_enum_choices(Role), value=Role.TARGET)
+        self.site_box = ComboBox(label="Site", choices=self._site_choices)
+        self.other_site_box = LineEdit(label="or other site",
+                                       tooltip="Free text; wins over the list when filled")
+        self.nodal_box = CheckBox(text="nodal (short axis measured)")
+        self.state_box = ComboBox(label="State", choices=_enum_choices(SETTABLE_STATES))
+        self.site_box.changed.connect(self._site_implies_nodal)
+        self.other_site_box.changed.connect(self._site_implies_nodal)
+        self.editor = Container(widgets=[self.role_box, self.site_box, self.other_site_box,
+                                         self.nodal_box, self.state_box])
+        self.editor.native.setObjectName("napari-recist-lesion-editor")
 
         buttons = {
             "New lesion": self.create_lesion,
@@ -123,31 +147,46 @@ class LesionTableWidget(SessionDock):
         top = QHBoxLayout()
         top.addWidget(QLabel("Scan:"))
         top.addWidget(self.timepoint_combo, 1)
-        editor = QGridLayout()
-        editor.addWidget(QLabel("Role"), 0, 0)
-        editor.addWidget(self.role_combo, 0, 1)
-        editor.addWidget(QLabel("Site"), 0, 2)
-        editor.addWidget(self.site_combo, 0, 3)
-        editor.addWidget(self.nodal_check, 0, 4)
-        editor.addWidget(self.buttons["New lesion"], 1, 0, 1, 2)
-        editor.addWidget(self.buttons["Apply role/site"], 1, 2, 1, 3)
-        editor.addWidget(self.buttons["Line = long axis"], 2, 0, 1, 2)
-        editor.addWidget(self.buttons["Line = short axis"], 2, 2, 1, 2)
-        editor.addWidget(self.buttons["Link line to lesion"], 2, 4)
-        editor.addWidget(self.state_combo, 3, 0, 1, 2)
-        editor.addWidget(self.buttons["Set state"], 3, 2, 1, 3)
-        actions = QHBoxLayout()
-        for text in ("Jump to lesion", "Delete lesion", "Delete at this scan", "Undo"):
-            actions.addWidget(self.buttons[text])
+        top.addWidget(self.close_button)
+        grid = QGridLayout()
+        order = (("New lesion", "Apply role/site", "Set state"),
+                 ("Line = long axis", "Line = short axis", "Link line to lesion"),
+                 ("Jump to lesion", "Delete lesion", "Delete at this scan"))
+        for row, names in enumerate(order):
+            for column, name in enumerate(names):
+                grid.addWidget(self.buttons[name], row, column)
+        grid.addWidget(self.buttons["Undo"], len(order), 0)
+
+        self.problems_label = QLabel("")
+        self.problems = QListWidget()
+        self.problems.setObjectName("napari-recist-problems")
+        self.problems.setWordWrap(True)
+        self.problems.setMaximumHeight(self._rows_height(PROBLEMS_VISIBLE_ROWS))
+        self.problems.setToolTip("What opening the patient and the checker found; kept until "
+                                 "the patient is closed")
+
+        # Everything below the table scrolls, so docking more widgets beside this one takes
+        # room from the controls, never from the table's rows.
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addWidget(self.editor.native)
+        controls_layout.addLayout(grid)
+        controls_layout.addLayout(self._split_merge_row())
+        controls_layout.addWidget(self.problems_label)
+        controls_layout.addWidget(self.problems)
+        controls_layout.addWidget(ResponseLegend())
+        controls_layout.addStretch(1)
+        self.controls = QScrollArea()
+        self.controls.setWidget(controls)
+        self.controls.setWidgetResizable(True)
+        self.controls.setMinimumHeight(self._rows_height(2))
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.patient_label)
         layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(editor)
-        layout.addLayout(actions)
-        layout.addLayout(self._split_merge_row())
-        layout.addWidget(ResponseLegend())
+        layout.addWidget(self.table, 3)
+        layout.addWidget(self.controls, 2)
 
         self.viewer.layers.selection.events.active.connect(self._follow_active_layer)
         self.follow_session()
@@ -155,19 +194,20 @@ class LesionTableWidget(SessionDock):
     # -- public actions (one session call each) ---------------------------------------------
     def selected_lesion(self) -> str | None:
         """Return the id of the lesion selected in the table, or None."""
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if not rows:
-            return None
-        item = self.table.item(rows[0].row(), 0)
-        return item.text() if item is not None else None
+        selection = self.table.selectionModel()
+        rows = selection.selectedRows() if selection is not None else []
+        return self.model.lesion_id(rows[0].row()) if rows else None
 
     def select_lesion(self, lesion_id: str) -> None:
-        """Select a lesion's row."""
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, 0)
-            if item is not None and item.text() == lesion_id:
-                self.table.selectRow(row)
-                return
+        """Select a lesion's row (and scroll to it)."""
+        row = self.model.row_of(lesion_id)
+        if row is not None:
+            self.table.selectRow(row)
+            self.table.scrollTo(self.model.index(row, 0))
+
+    def site_value(self) -> str:
+        """The site the editor names: the free text when given, else the list's choice."""
+        return str(self.other_site_box.value).strip() or str(self.site_box.value or "")
 
     def current_timepoint(self) -> int | None:
         """Return the scan being measured (the selected or top-most visible time point)."""
@@ -180,9 +220,9 @@ class LesionTableWidget(SessionDock):
         if self.session is None:
             return None
         lesion_id = self.session.new_lesion(
-            Role(self.role_combo.currentText()),
-            self.site_combo.currentText(),
-            self.nodal_check.isChecked(),
+            Role(self.role_box.value),
+            self.site_value(),
+            bool(self.nodal_box.value),
         )
         self.select_lesion(lesion_id)
         return lesion_id
@@ -195,9 +235,9 @@ class LesionTableWidget(SessionDock):
         self._call(
             self.session.set_lesion,
             lesion_id,
-            role=Role(self.role_combo.currentText()),
-            site=self.site_combo.currentText(),
-            nodal=self.nodal_check.isChecked(),
+            role=Role(self.role_box.value),
+            site=self.site_value(),
+            nodal=bool(self.nodal_box.value),
         )
         self.select_lesion(lesion_id)
 
@@ -261,7 +301,7 @@ class LesionTableWidget(SessionDock):
         timepoint = self.current_timepoint()
         if self.session is None or lesion_id is None or timepoint is None:
             return False
-        state = LesionState(self.state_combo.currentText())
+        state = LesionState(self.state_box.value)
         ok = self._call(self.session.set_state, timepoint, lesion_id, state)
         self.select_lesion(lesion_id)
         return ok
@@ -342,7 +382,7 @@ class LesionTableWidget(SessionDock):
         """
         lesion_id = self._require_lesion()
         timepoint = self.current_timepoint()
-        carrier = self.merge_combo.currentText()
+        carrier = str(self.merge_box.value or "")
         if self.session is None or lesion_id is None or timepoint is None:
             return False
         if not carrier or carrier == lesion_id:
@@ -354,8 +394,8 @@ class LesionTableWidget(SessionDock):
 
     def _split_merge_row(self) -> QHBoxLayout:
         """The Split lesion and Merge lesions actions (shared/spec/lesion-table.md, 2026-12)."""
-        self.merge_combo = QComboBox()
-        self.merge_combo.setToolTip("The lesion whose measurement covers the merged mass")
+        self.merge_box = ComboBox(choices=self._merge_choices,
+                                  tooltip="The lesion whose measurement covers the merged mass")
         row = QHBoxLayout()
         for text, slot in (("Split lesion", self.split_selected),
                            ("Merge lesions", self.merge_selected)):
@@ -369,15 +409,36 @@ class LesionTableWidget(SessionDock):
         row.addWidget(self.buttons["Split lesion"])
         row.addWidget(self.buttons["Merge lesions"])
         row.addWidget(QLabel("into"))
-        row.addWidget(self.merge_combo, 1)
+        row.addWidget(self.merge_box.native, 1)
         return row
 
-    def _fill_merge_targets(self, lesion_ids: list[str]) -> None:
-        current = self.merge_combo.currentText()
-        self.merge_combo.clear()
-        self.merge_combo.addItems(lesion_ids)
-        if current in lesion_ids:
-            self.merge_combo.setCurrentText(current)
+    def _merge_choices(self, *_: object) -> list[str]:
+        return self.session.lesion_ids() if self.session is not None else []
+
+    def _site_choices(self, *_: object) -> list[str]:
+        """The known sites, then any other site a lesion of this patient has."""
+        sites = list(KNOWN_SITES)
+        if self.session is not None:
+            sites += sorted({lesion.site for lesion in self.session.record.lesions.values()
+                             if lesion.site and lesion.site not in sites})
+        return sites
+
+    def _site_implies_nodal(self, *_: object) -> None:
+        if self.site_value() == NODAL_SITE:
+            self.nodal_box.value = True
+
+    def _rows_height(self, rows: int) -> int:
+        """Pixels for the header, `rows` table rows and a scroll bar, as the style draws them."""
+        line = max(self.table.verticalHeader().defaultSectionSize(),
+                   self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader().sizeHint().height()
+        scrollbar = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        return header + line * rows + scrollbar + 2 * self.table.frameWidth() + 2
+
+    def showEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
+        """Size the table for `MIN_VISIBLE_ROWS` rows in the style it is shown with."""
+        self.table.setMinimumHeight(self._rows_height(MIN_VISIBLE_ROWS))
+        super().showEvent(event)
 
     def undo(self) -> bool:
         """Undo the last edit."""
@@ -388,44 +449,46 @@ class LesionTableWidget(SessionDock):
 
     # -- view --------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Redraw the table from the session."""
+        """Bring the table, the choices and the problems in step with the session."""
         session = self.session
-        selected = self.selected_lesion()
-        self.table.blockSignals(True)
-        self.table.clearContents()
+        self.model.update_from(session)
+        self.table.resizeColumnsToContents()
+        self.site_box.reset_choices()
+        self.merge_box.reset_choices()
+        self._show_problems()
         if session is None:
-            self.table.setRowCount(0)
-            self.table.blockSignals(False)
+            self.patient_label.setText("Open a patient folder (File > Open Folder...)")
+            self.buttons["Undo"].setEnabled(False)
+            self.close_button.setEnabled(False)
             return
         self.patient_label.setText(f"Patient {session.record.patient_id}")
-        headers = list(FIXED_COLUMNS) + [view.name for view in session.timepoints]
-        self.table.setColumnCount(len(headers))
-        self.table.setHorizontalHeaderLabels(headers)
-        lesion_ids = session.lesion_ids()
-        self._fill_merge_targets(lesion_ids)
-        self.table.setRowCount(len(lesion_ids))
-        for row, lesion_id in enumerate(lesion_ids):
-            lesion = session.record.lesions[lesion_id]
-            cells = [lesion_id, lesion.role.value, lesion.site, "yes" if lesion.nodal else ""]
-            for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
-            for offset, view in enumerate(session.timepoints):
-                measurement = session.measurement(view.timepoint, lesion_id)
-                response = session.lesion_responses(view.timepoint).get(lesion_id)
-                if response == Response.NA:  # e.g. at baseline: nothing to compare with yet
-                    response = None
-                text = measurement_text(measurement)
-                item = QTableWidgetItem(f"{text} {response}" if text and response else text)
-                if measurement is not None and response:
-                    item.setForeground(_brush(response_colour(response)))
-                    item.setToolTip(f"lesion response {response}")
-                item.setTextAlignment(int(Qt.AlignCenter))
-                self.table.setItem(row, len(FIXED_COLUMNS) + offset, item)
-        self.table.resizeColumnsToContents()
-        self.table.blockSignals(False)
-        if selected is not None:
-            self.select_lesion(selected)
         self.buttons["Undo"].setEnabled(session.can_undo)
+        self.close_button.setEnabled(True)
+
+    def problems_text(self) -> list[str]:
+        """The entries of the problems list."""
+        return [self.problems.item(row).text() for row in range(self.problems.count())]
+
+    def close_patient(self) -> bool:
+        """Close the open patient (asking first when edits are not saved)."""
+        if self.session is None:
+            show_info("No patient is open.")
+            return False
+        return close_patients(self.viewer)
+
+    def _show_problems(self) -> None:
+        session = self.session
+        entries: list[str] = []
+        if session is not None:
+            entries += problem_log(session).entries
+            entries += [f"checker: {text}" for text in session.classification_warnings]
+            if session.last_save_error:
+                entries.append(session.last_save_error)
+        self.problems.clear()
+        self.problems.addItems(entries)
+        self.problems_label.setText(f"Problems ({len(entries)}):" if entries else
+                                    "Problems: none")
+        self.problems.setVisible(bool(entries))
 
     # -- internals ---------------------------------------------------------------------------
     def on_session_edited(self) -> None:
@@ -433,12 +496,19 @@ class LesionTableWidget(SessionDock):
         self.refresh()
 
     def on_session_changed(self) -> None:
-        """Another patient: the scan chooser, then the table."""
+        """Another patient: the scan chooser, its problems, then the table."""
         session = self.session
+        if self._problems_of is not None:
+            problem_log(self._problems_of).changed.disconnect(self._show_problems)
+            self._problems_of = None
+        if session is not None:
+            problem_log(session).changed.connect(self._show_problems)
+            self._problems_of = session
         self.timepoint_combo.clear()
         if session is not None:
             for view in session.timepoints:
-                self.timepoint_combo.addItem(view.name, view.timepoint)
+                name = view.name if view.has_image else f"{view.name} (no CT)"
+                self.timepoint_combo.addItem(name, view.timepoint)
             current = current_timepoint(self.viewer, session)
             index = self.timepoint_combo.findData(current)
             if index >= 0:
@@ -457,7 +527,11 @@ class LesionTableWidget(SessionDock):
     def _on_timepoint_chosen(self, index: int) -> None:
         if self.session is None or index < 0:
             return
-        show_timepoint(self.viewer, self.session, int(self.timepoint_combo.itemData(index)))
+        timepoint = int(self.timepoint_combo.itemData(index))
+        missing = missing_images_text(self.session, timepoint)
+        show_missing_images(self.viewer, missing)
+        if missing is None:
+            show_timepoint(self.viewer, self.session, timepoint)
 
     def _on_row_selected(self) -> None:
         lesion_id = self.selected_lesion()
@@ -466,9 +540,14 @@ class LesionTableWidget(SessionDock):
         lesion = self.session.record.lesions.get(lesion_id)
         if lesion is None:
             return
-        self.role_combo.setCurrentText(lesion.role.value)
-        self.site_combo.setCurrentText(lesion.site)
-        self.nodal_check.setChecked(lesion.nodal)
+        self.role_box.value = lesion.role
+        self.site_box.reset_choices()
+        if lesion.site in self.site_box.choices:
+            self.site_box.value = lesion.site
+            self.other_site_box.value = ""
+        else:
+            self.other_site_box.value = lesion.site
+        self.nodal_box.value = lesion.nodal
 
     def _require_lesion(self) -> str | None:
         lesion_id = self.selected_lesion()
@@ -511,8 +590,3 @@ class LesionTableWidget(SessionDock):
             return False
         return True
 
-
-def _brush(colour: str) -> object:
-    from qtpy.QtGui import QBrush, QColor
-
-    return QBrush(QColor(colour))

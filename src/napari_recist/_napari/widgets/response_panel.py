@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QTextOption
 from qtpy.QtWidgets import QLabel, QTextBrowser, QVBoxLayout
 
 from napari_recist._napari.widgets.base import SessionDock
@@ -19,6 +21,13 @@ from napari_recist.vocabulary import Response
 if TYPE_CHECKING:
     import napari
 
+TABLE_HEADERS = ("Scan", "SOD mm", "vs baseline", "vs nadir", "RECIST", "iRECIST",
+                 "imRECIST (sum mm)", "irRC (burden mm²)", "Dissociated", "Category", "Reason")
+
+
+def _header(name: str) -> str:
+    """A header cell that never wraps: a narrow dock scrolls instead of cutting "RECI ST"."""
+    return f'<th style="white-space: nowrap">{html.escape(name)}</th>'
 
 
 def _number(value: Any, unit: str = "", signed: bool = False) -> str:
@@ -121,10 +130,7 @@ def patient_html(patient: dict[str, Any]) -> str:
         f" &nbsp; time to nadir: {patient.get('time_to_nadir_days') or '-'} days",
         "</p>",
         '<table border="1" cellspacing="0" cellpadding="3">',
-        "<tr><th>Scan</th><th>SOD mm</th><th>vs baseline</th><th>vs nadir</th>"
-        "<th>RECIST</th><th>iRECIST</th><th>imRECIST (sum mm)</th><th>irRC (burden mm²)</th>"
-        "<th>Dissociated</th><th>Category</th>"
-        "<th>Reason</th></tr>",
+        "<tr>" + "".join(_header(name) for name in TABLE_HEADERS) + "</tr>",
     ]
     for entry in patient.get("timepoints", []):
         overall = entry.get("overall")
@@ -168,12 +174,20 @@ class ResponsePanelWidget(SessionDock):
         super().__init__(napari_viewer)
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(False)
+        # Wrap between words only (Qt's default also breaks inside a word): a dock narrower
+        # than the table scrolls sideways instead of cutting headers into fragments.
+        self.browser.setWordWrapMode(QTextOption.WrapMode.WordWrap)
+        self.browser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.browser.setMinimumHeight(80)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser, 1)
         layout.addWidget(self.status)
         layout.addWidget(ResponseLegend())
+        # A dock squeezed by its neighbours keeps room for the browser, the status line and
+        # the legend (below that, Qt laid the status over the table).
+        self.setMinimumHeight(layout.minimumSize().height() + self.fontMetrics().height() * 2)
         self.follow_session()
 
     def on_session_edited(self) -> None:
