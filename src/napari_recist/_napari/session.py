@@ -70,7 +70,7 @@ def nodal_for_site(site: str, nodal: bool | None) -> bool:
     return site.strip().lower() == NODAL_SITE
 
 
-class WouldReplace(ValueError):
+class WouldReplaceError(ValueError):
     """An edit would replace a lesion's measurement at a scan: ask before replacing it.
 
     Attributes
@@ -223,6 +223,30 @@ class PatientSession:
         self._after_edit()
         return lesion_id
 
+    def new_measured_lesion(
+        self,
+        role: Role,
+        site: str,
+        timepoint: int,
+        axes: Mapping[str, tuple[AxisGeometry, float]],
+        nodal: bool | None = None,
+    ) -> str:
+        """Create a lesion measured at a scan in one edit (one undo step); return its id.
+
+        The bidirectional tool's drag with no lesion selected: the lesion and its axes
+        (`set_axes`, drawn by the reader: ``manual``) come and go together.
+        """
+        if not axes or any(axis not in AXIS_COLUMNS for axis in axes):
+            raise ValueError("axis must be 'long' or 'short'")
+        if self.view(timepoint) is None:
+            raise ValueError(f"no time point {timepoint}")
+        lesion_id = self.new_lesion(role, site, nodal)
+        before_lesion = self._undo[-1]
+        self.set_axes(timepoint, lesion_id, axes, MeasurementMethod.MANUAL)
+        if self._undo and self._undo[-1] is not before_lesion:  # one edit for undo
+            self._undo.pop()
+        return lesion_id
+
     def set_lesion(
         self,
         lesion_id: str,
@@ -364,7 +388,7 @@ class PatientSession:
 
         Raises
         ------
-        WouldReplace
+        WouldReplaceError
             ``to_lesion`` already has a measurement at that time point and
             ``replace_existing`` is False: ask the reader, then call again with True.
         """
@@ -376,7 +400,7 @@ class PatientSession:
             return
         existing = assessment.measurements.get(to_lesion)
         if existing is not None and not replace_existing:
-            raise WouldReplace(timepoint, to_lesion, (
+            raise WouldReplaceError(timepoint, to_lesion, (
                 f"{to_lesion} already has a measurement at this scan "
                 f"({describe_measurement(existing)}): linking {from_lesion}'s line replaces it"))
         self._snapshot()

@@ -32,7 +32,9 @@ from napari_recist._napari.binding import (
     session_layer,
     show_timepoint,
 )
+from napari_recist._napari.confirm import ask_to_replace
 from napari_recist._napari.layers import drawn_axis_geometry, line_length_mm, unassigned_shapes
+from napari_recist._napari.session import WouldReplaceError, nodal_for_site
 from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist.model import KNOWN_SITES, LesionState, Measurement, Role
@@ -99,6 +101,10 @@ class LesionTableWidget(SessionDock):
         self.site_combo.setEditable(True)
         self.site_combo.addItems(list(KNOWN_SITES))
         self.nodal_check = QCheckBox("nodal")
+        # lesion-table.md `nodal`: defaults to true when the site is a lymph node.
+        self.site_combo.currentTextChanged.connect(
+            lambda site: self.nodal_check.setChecked(True) if nodal_for_site(site, None)
+            else None)
         self.state_combo = QComboBox()
         self.state_combo.addItems([state.value for state in SETTABLE_STATES])
 
@@ -251,7 +257,16 @@ class LesionTableWidget(SessionDock):
         if len(owners) != 1:
             show_warning("Select one lesion's line in the layer, then the lesion to link it to.")
             return False
-        ok = self._call(self.session.link, timepoint, owners.pop(), lesion_id)
+        owner = owners.pop()
+        try:
+            self.session.link(timepoint, owner, lesion_id)
+            ok = True
+        except WouldReplaceError as asked:
+            ok = ask_to_replace(self, str(asked)) and self._call(
+                self.session.link, timepoint, owner, lesion_id, replace_existing=True)
+        except ValueError as error:
+            show_warning(str(error))
+            ok = False
         self.select_lesion(lesion_id)
         return ok
 
@@ -273,7 +288,7 @@ class LesionTableWidget(SessionDock):
         if self.session is None or lesion_id is None or timepoint is None:
             return False
         if not centre_on_lesion(self.viewer, self.session, timepoint, lesion_id):
-            show_info(f"{lesion_id} has no drawn axis on this scan.")
+            show_info(f"{lesion_id} has no drawn axis on any scan: no position to go to.")
             return False
         return True
 
