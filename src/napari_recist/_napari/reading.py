@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from napari_recist.model import AxisGeometry, LesionState, Measurement, Role, natural_key
+from napari_recist.model import (
+    KNOWN_SITES,
+    AxisGeometry,
+    LesionState,
+    Measurement,
+    Role,
+    natural_key,
+)
 
 if TYPE_CHECKING:
     from napari_recist._napari.session import PatientSession
@@ -250,3 +257,25 @@ def describe_step(session: PatientSession, timepoint: int, step: ReadStep,
     where = (position.source if position.source != SAME_COORDINATES
              else f"{SAME_COORDINATES} {view.name if view else 'the prior'}")
     return f"{step.lesion_id} ({kind}): {prior}; position: {where}; {what}"
+
+
+def complete_site(typed: str) -> tuple[str | None, str]:
+    """The site a reader typed, completed: (site, message); site None when ambiguous.
+
+    A known site (`KNOWN_SITES`) typed whole or by a prefix only it has is that site ("li":
+    liver); a prefix several sites share is refused, naming them ("l": lung, liver, lymph
+    node), never guessed; anything else is a free-text site, kept as typed
+    (shared/spec/lesion-table.md ``site``).
+    """
+    text = " ".join(typed.split())
+    if not text:
+        return None, "type a site"
+    lowered = text.lower()
+    if lowered in KNOWN_SITES:
+        return lowered, ""
+    matches = [site for site in KNOWN_SITES if site.startswith(lowered)]
+    if len(matches) == 1:
+        return matches[0], ""
+    if len(matches) > 1:
+        return None, f"{text!r} could be {', '.join(matches)}: type more"
+    return text, f"{text!r} is not a known site: kept as free text"

@@ -132,8 +132,14 @@ class ReadingLayout:
         return self.current
 
     # -- the lesion being read -------------------------------------------------------------
-    def focus(self, position: LesionPosition | None, label: str = "") -> bool:
-        """Centre both cells on a lesion's position; ghost and marks follow. False: unknown."""
+    def focus(self, position: LesionPosition | None, label: str = "", move: bool = True) -> bool:
+        """Centre both cells on a lesion's position; ghost and marks follow. False: unknown.
+
+        ``move=False`` only redraws the ghost and marks (after an edit).
+        """
+        if not move:
+            self._draw(position, label)
+            return position is not None
         self._restore_translates()
         self._draw(position, label)
         if position is None or self.current is None:
@@ -197,7 +203,9 @@ class ReadingLayout:
                 half = radius / spacing[1:]
                 k = float(np.round(centre[0]))
                 rings.append(np.array([[k, centre[1] - half[0], centre[2] - half[1]],
-                                       [k, centre[1] + half[0], centre[2] + half[1]]]))
+                                       [k, centre[1] - half[0], centre[2] + half[1]],
+                                       [k, centre[1] + half[0], centre[2] + half[1]],
+                                       [k, centre[1] + half[0], centre[2] - half[1]]]))
             _replace(marks, rings, ["ellipse"] * len(rings), [label] * len(rings))
 
     # -- internals -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QComboBox,
     QCompleter,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -40,6 +41,7 @@ from napari_recist._napari.reading import (
     NON_TARGET_STATES,
     ReadStep,
     StepKind,
+    complete_site,
     describe_step,
     last_known_position,
     next_step,
@@ -51,7 +53,7 @@ from napari_recist.model import KNOWN_SITES, LesionState, Role
 if TYPE_CHECKING:
     import napari
 
-READ_ZOOM = 2.5  # camera zoom (screen pixels per mm) when a lesion is centred
+READ_ZOOM = 2.5  # a lesion is centred this much closer than "whole scan in view"
 
 
 def _key_of(action: str) -> str:
@@ -78,6 +80,7 @@ class ReadingWidget(SessionDock):
         self.new_lesions_checked = False
         self.last_message = ""
         self._hu_text = ""
+        self._fit_zoom: float | None = None
 
         self.read_combo = QComboBox()
         self.read_combo.setToolTip("The scan being read")
@@ -95,16 +98,15 @@ class ReadingWidget(SessionDock):
         self.site_edit.setPlaceholderText("site of the selected lesion, Enter")
         completer = QCompleter(list(KNOWN_SITES), self.site_edit)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        completer.setCompletionMode(QCompleter.CompletionMode.InlineCompletion)
         self.site_edit.setCompleter(completer)
         self.site_edit.returnPressed.connect(self.apply_site)
         self.state_buttons: dict[LesionState, QPushButton] = {}
-        states = QHBoxLayout()
-        for state in NON_TARGET_STATES:
+        states = QGridLayout()
+        for index, state in enumerate(NON_TARGET_STATES):
             button = QPushButton(f"{state.value} ({_key_of(f'state:{state.value}')})")
             button.clicked.connect(lambda _=False, state=state: self.set_state(state))
             self.state_buttons[state] = button
-            states.addWidget(button)
+            states.addWidget(button, index // 2, index % 2)
         self.next_button = QPushButton("Next lesion (N)")
         self.next_button.clicked.connect(lambda: self.next())
         self.help_button = QPushButton("Keys (H)")
@@ -157,6 +159,9 @@ class ReadingWidget(SessionDock):
         self.stop()
         self.layout_ = ReadingLayout(self._viewer, session)
         self.layout_.show(None if prior is None or prior < 0 else int(prior), int(current))
+        from napari_recist._napari.binding import camera
+
+        self._fit_zoom = float(camera(self._viewer).zoom)  # whole scan in view
         self.tool = BidirectionalTool(self._viewer, session, self.layout_,
                                       lambda: self.selected, self._on_measured, self.say)
         self.tool.enable()
@@ -171,7 +176,7 @@ class ReadingWidget(SessionDock):
             overlay.font_size = 11
             overlay.visible = True
         self.step, self.selected, self.new_lesions_checked = None, None, False
-        self._show_step()
+        self.next()  # the read starts on the first lesion to read
         return True
 
     def stop(self) -> None:
@@ -246,16 +251,18 @@ class ReadingWidget(SessionDock):
     def apply_site(self) -> bool:
         """Give the selected lesion the site typed in the dock (Enter); back to the canvas."""
         session, lesion_id = self.session, self.selected
-        site = self.site_edit.text().strip()
+        site, note = complete_site(self.site_edit.text())
+        if session is None or lesion_id is None or site is None:
+            self.say(note if lesion_id is not None else "select a lesion first (N)")
+            return False
         canvas = self._canvas()
         if canvas is not None:
             canvas.setFocus()
-        if session is None or lesion_id is None or not site:
-            return False
         session.set_lesion(lesion_id, site=site)
         lesion = session.record.lesions[lesion_id]
+        self.site_edit.setText(lesion.site)
         nodal = " (nodal: its short axis counts)" if lesion.nodal else ""
-        self.say(f"{lesion_id}: {lesion.site}{nodal}")
+        self.say(f"{lesion_id}: {lesion.site}{nodal}{'; ' + note if note else ''}")
         return True
 
     def preset(self, name: str) -> None:
@@ -374,12 +381,17 @@ class ReadingWidget(SessionDock):
             button.setDefault(is_non_target)
         self.step_label.setText(text)
         if self.layout_ is not None:
+            if centre:
+                from napari_recist._napari.binding import camera
+
+                self._viewer.reset_view()  # the canvas may have changed size since
+                self._fit_zoom = float(camera(self._viewer).zoom)
             if centre or position is not None:
-                found = self.layout_.focus(position, lesion_id or "")
-                if centre and found:
+                found = self.layout_.focus(position, lesion_id or "", move=centre)
+                if centre and found and self._fit_zoom is not None:
                     from napari_recist._napari.binding import camera
 
-                    camera(self._viewer).zoom = READ_ZOOM
+                    camera(self._viewer).zoom = self._fit_zoom * READ_ZOOM
             else:
                 self.layout_.focus(None)
         self._update_overlay()
@@ -416,9 +428,10 @@ class ReadingWidget(SessionDock):
 
     def _text_overlay(self) -> Any:
         overlays = getattr(getattr(self._viewer, "canvas", None), "overlays", None)
-        if isinstance(overlays, dict) and "text" in overlays:
-            return overlays["text"]
-        return getattr(self._viewer, "text_overlay", None)
+        try:
+            return overlays["text"]  # napari 0.9: viewer.canvas.overlays.text
+        except (KeyError, TypeError):
+            return getattr(self._viewer, "text_overlay", None)
 
     def _canvas(self) -> QWidget | None:
         window = getattr(self._viewer, "window", None)
