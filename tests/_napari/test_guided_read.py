@@ -17,20 +17,20 @@ import pytest
 from _reading_helpers import (
     UserActions,
     canvas_position,
-    true_long_axis_world,
     settle,
     slider_point,
+    true_long_axis_world,
     wait_loaded,
     week16_unread,
 )
 from qtpy.QtCore import Qt
 
 from napari_recist._napari.binding import find_session
+from napari_recist._napari.widgets.reading import ReadingWidget
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
-from napari_recist.sample import sample_record
-from napari_recist._napari.widgets.reading import ReadingWidget
 from napari_recist.model import LesionState, Role
+from napari_recist.sample import sample_record
 
 pytestmark = pytest.mark.viewer
 
