@@ -135,6 +135,12 @@ def slider_point(viewer, axis: int, world: float) -> tuple[object, QPoint]:
     return slider, QPoint(x, slider.height() // 2)
 
 
+def hover(widget, point: QPoint) -> None:
+    """Move the mouse over a widget, no button held (a real move event)."""
+    _mouse(widget, QMouseEvent.Type.MouseMove, point, Qt.MouseButton.NoButton,
+           Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+
+
 def _mouse(widget, kind, point: QPoint, button, buttons, modifiers) -> None:
     local = QPointF(point)
     event = QMouseEvent(kind, local, QPointF(widget.mapToGlobal(point)), button, buttons,
@@ -157,3 +163,50 @@ def settle(seconds: float = 0.05) -> None:
     while time.monotonic() < end:
         QApplication.processEvents()
         time.sleep(0.005)
+
+
+def open_reading(make_napari_viewer, tmp_path: Path, qtbot, size=(1400, 900)):
+    """The unread week-16 sample in a shown viewer with the guided read docked and started."""
+    from napari_recist._napari.binding import find_session
+    from napari_recist._napari.widgets.reading import ReadingWidget
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(*size)
+    viewer.open(str(week16_unread(tmp_path)), plugin="napari-recist")
+    session = find_session(viewer)
+    wait_loaded(session, qtbot)
+    dock = ReadingWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="Guided read")
+    qtbot.waitUntil(lambda: dock.reading)
+    settle(0.2)
+    return viewer, session, dock, viewer.window._qt_viewer.canvas.native
+
+
+def drag_world(actions: UserActions, viewer, canvas, start, end, what: str,
+               cell: int = 1) -> None:
+    """Drag between two world points of a grid cell (after a draw, so the views are set)."""
+    canvas.update()
+    settle(0.3)
+    actions.drag(canvas, canvas_position(viewer, start, cell),
+                 canvas_position(viewer, end, cell), what)
+
+
+def answer_question(qtbot, yes: bool) -> list[str]:
+    """Answer the next modal question with a real click on Yes or No; returns its text."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QMessageBox
+
+    asked: list[str] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, click)
+            return
+        asked.append(box.text())
+        button = box.button(QMessageBox.StandardButton.Yes if yes
+                            else QMessageBox.StandardButton.No)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(50, click)
+    return asked

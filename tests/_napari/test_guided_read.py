@@ -17,16 +17,13 @@ import pytest
 from _reading_helpers import (
     UserActions,
     canvas_position,
+    open_reading,
     settle,
     slider_point,
     true_long_axis_world,
-    wait_loaded,
-    week16_unread,
 )
 from qtpy.QtCore import Qt
 
-from napari_recist._napari.binding import find_session
-from napari_recist._napari.widgets.reading import ReadingWidget
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.model import LesionState, Role
@@ -37,19 +34,6 @@ pytestmark = pytest.mark.viewer
 MAX_ACTIONS = 15
 WEEK16 = 2
 CURRENT_CELL = 1  # the reading layout: prior on the left, current on the right
-
-
-def open_reading(make_napari_viewer, tmp_path: Path, qtbot):
-    viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1400, 900)
-    viewer.open(str(week16_unread(tmp_path)), plugin="napari-recist")
-    session = find_session(viewer)
-    wait_loaded(session, qtbot)
-    dock = ReadingWidget(viewer)
-    viewer.window.add_dock_widget(dock, name="Guided read")
-    qtbot.waitUntil(lambda: dock.reading)
-    canvas = viewer.window._qt_viewer.canvas.native
-    return viewer, session, dock, canvas
 
 
 def drag_long_axis(actions: UserActions, viewer, canvas, lesion_id: str, what: str) -> None:

@@ -70,9 +70,13 @@ _MODIFIERS = ((Qt.KeyboardModifier.ControlModifier, "Ctrl"),
               (Qt.KeyboardModifier.ShiftModifier, "Shift"))
 
 
+_NAMES = {"Esc": "Escape"}  # Qt's spelling -> the table's (and app-model's)
+
+
 def key_text(key: int, modifiers: Qt.KeyboardModifier) -> str:
-    """A key event as `Key.sequence` spells it (``Ctrl+Shift+Z``, ``N``, ``1``)."""
+    """A key event as `Key.sequence` spells it (``Ctrl+Shift+Z``, ``N``, ``1``, ``Escape``)."""
     name = QKeySequence(int(key)).toString()
+    name = _NAMES.get(name, name)
     parts = [text for flag, text in _MODIFIERS if modifiers & flag]
     return "+".join([*parts, name])
 
