@@ -31,6 +31,7 @@ from napari_recist._napari.binding import (
 )
 from napari_recist._napari.proposals import CURRENT_GHOST_EDGE_WIDTH, GHOST_COLOUR
 from napari_recist._napari.reading import REGISTERED, LesionPosition
+from napari_recist.palette import ORANGE
 
 if TYPE_CHECKING:
     import napari
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 READING_KEY = "napari_recist_reading"  # metadata of the layout's own layers
 GHOST, MARKS = "ghost", "marks"
 STRIDE = 3
-MARK_COLOUR = "#F0E442"  # Okabe-Ito yellow: the lesion being read, on the prior
+# The lesion being read, ringed on the prior: Okabe-Ito orange, which no lesion response
+# has (palette.py: SD is yellow), nor the cyan ghosts or the white lines being drawn.
+MARK_COLOUR = ORANGE
 MARK_MARGIN_MM = 6.0
 _SAVED_TRANSLATE = "napari_recist_translate_before_reading"
 
@@ -227,7 +230,7 @@ class ReadingLayout:
         name = f"{'prior lines' if kind == GHOST else 'lesion read'} {view.name}"
         return self.viewer.add_shapes(
             ndim=3, name=name, edge_color=GHOST_COLOUR if kind == GHOST else MARK_COLOUR,
-            edge_width=CURRENT_GHOST_EDGE_WIDTH, face_color="transparent",
+            edge_width=CURRENT_GHOST_EDGE_WIDTH, face_color="transparent", opacity=1.0,
             text={"string": "{label}", "color": GHOST_COLOUR if kind == GHOST
                   else MARK_COLOUR, "size": 10, "anchor": "lower_left"},
             features={"label": np.array([], dtype=object)},
