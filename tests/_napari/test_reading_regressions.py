@@ -327,3 +327,49 @@ def test_registered_position_from_lesion_propagation(make_napari_viewer, tmp_pat
     np.testing.assert_allclose(shift[1:], (-3.0, 6.0), atol=0.8)  # (y, x) world
     dock.stop()
     assert tuple(prior_image.translate) == pytest.approx(before)
+
+
+def test_space_held_pans_instead_of_measuring(make_napari_viewer, tmp_path: Path, qtbot):
+    viewer, session, dock, canvas = open_reading(make_napari_viewer, tmp_path, qtbot)
+    actions = UserActions(qtbot)
+    lesions_before = dict(session.record.lesions)
+    centre = tuple(viewer.scene.camera.center)
+    start, end = true_long_axis_world("L1", WEEK16)
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    drag_world(actions, viewer, canvas, start, end + np.array([0, 10.0, 10.0]), "pan")
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    settle(0.1)
+    assert tuple(viewer.scene.camera.center) != pytest.approx(centre)
+    assert session.record.lesions == lesions_before
+    assert session.measurement(WEEK16, "L1") is None
+    assert not viewer.scene.camera.mouse_pan  # the drag measures again
+
+
+def test_a_lesion_drawn_on_the_baseline_is_a_target(make_napari_viewer, tmp_path: Path, qtbot):
+    viewer, session, dock, canvas = open_reading(make_napari_viewer, tmp_path, qtbot)
+    actions = UserActions(qtbot)
+    assert dock.start(current=0, prior=-1)  # read the baseline alone
+    assert not viewer.canvas.grid.enabled
+    assert "Baseline" in dock.step_label.text()
+    actions.key(canvas, Qt.Key.Key_Escape, "nothing selected")
+    start, end = true_long_axis_world("N1", WEEK16)  # somewhere in the liver
+    viewer.dims.set_point(0, float(start[0]))
+    drag_world(actions, viewer, canvas, start, end, "a lesion", cell=None)
+    lesion = session.record.lesions[dock.selected]
+    assert lesion.role is Role.TARGET
+
+
+def test_ctrl_z_undoes_without_the_guided_read(make_napari_viewer, patient_folder: Path, qtbot):
+    from napari_recist.model import Role as LesionRole
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(patient_folder), plugin="napari-recist")
+    session = find_session(viewer)
+    canvas = viewer.window._qt_viewer.canvas.native
+    session.set_state(0, session.new_lesion(LesionRole.NON_TARGET, "bone"), LesionState.PRESENT)
+    assert session.measurement(0, "L1") is not None
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.measurement(0, "L1") is None
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    assert session.measurement(0, "L1").state is LesionState.PRESENT

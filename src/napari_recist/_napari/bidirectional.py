@@ -7,8 +7,9 @@ While the read is on, a left drag on a scan (either cell of the reading layout):
   `imaging.short_axis.keep_perpendicular`);
 - anywhere else, draws a long axis. On release the short axis is found on the image, the
   longest chord perpendicular to it (`imaging.short_axis.short_axis_from_long`), and both
-  axes are recorded in one edit: on the selected lesion, or on a new lesion (role new) when
-  none is selected. Replacing a measurement the lesion already has on that scan asks first.
+  axes are recorded in one edit: on the selected lesion, or on a new lesion when none is
+  selected (role new on a follow-up, target on the baseline). Replacing a measurement the
+  lesion already has on that scan asks first.
   A lymph node (nodal) is summed by its short axis (the criteria module does that from the
   nodal flag, which a lymph node site sets: `session.nodal_for_site`).
 
@@ -81,6 +82,7 @@ class BidirectionalTool:
         self.status = status
         self.confirm = confirm or (lambda what: ask_to_replace(None, what))
         self.enabled = False
+        self.panning = False
 
     # -- on and off ------------------------------------------------------------------------
     def enable(self) -> None:
@@ -102,11 +104,16 @@ class BidirectionalTool:
             camera(self.viewer).mouse_pan = True
 
     def _no_pan(self, *_: object) -> None:
-        camera(self.viewer).mouse_pan = False
+        camera(self.viewer).mouse_pan = self.panning
+
+    def hold_to_pan(self, held: bool) -> None:
+        """While Space is held the left drag pans the camera instead of measuring."""
+        self.panning = held
+        self._no_pan()
 
     # -- the drag --------------------------------------------------------------------------
     def _on_drag(self, viewer: Any, event: Any) -> Iterator[None]:
-        if event.type != "mouse_press" or getattr(event, "button", 1) != 1:
+        if event.type != "mouse_press" or getattr(event, "button", 1) != 1 or self.panning:
             return
         if str(getattr(self.viewer.layers.selection.active, "mode", "pan_zoom")) != "pan_zoom":
             return  # the reader chose one of napari's own tools on the layer
@@ -199,7 +206,12 @@ class BidirectionalTool:
             note = "; no short axis: the image shows no lesion edge across the line"
         lesion_id = self.selected()
         if lesion_id is None:
-            lesion_id = self.session.new_measured_lesion(Role.NEW, "other", timepoint, axes)
+            # A lesion first seen on a follow-up is new; on the baseline, a target (RECIST 1.1
+            # section 4.2; Shift+N makes it a non-target).
+            baseline = self.session.record.baseline
+            role = Role.TARGET if baseline is None or timepoint <= baseline.timepoint \
+                else Role.NEW
+            lesion_id = self.session.new_measured_lesion(role, "other", timepoint, axes)
             self._told(lesion_id, timepoint, note)
             self.measured(lesion_id, True)
             return lesion_id

@@ -277,6 +277,32 @@ def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
     session.save_failed.connect(_warn_save_failed)
     viewer.layers.events.inserted.connect(_watch)
     _watch()
+    bind_undo_keys(viewer)
+
+
+def bind_undo_keys(viewer: napari.Viewer) -> None:
+    """Ctrl+Z / Ctrl+Shift+Z undo and redo the edits of the viewer's patient (once per viewer).
+
+    Viewer bindings: a layer's own binding of the keys (napari's Labels undo its painting)
+    still wins while that layer is selected.
+    """
+    real = unwrap(viewer)
+
+    def undo(_: object) -> None:
+        session = session_tracker(real).session
+        if session is not None:
+            session.undo()
+
+    def redo(_: object) -> None:
+        session = session_tracker(real).session
+        if session is not None:
+            session.redo()
+
+    for key, action in (("Control-Z", undo), ("Control-Shift-Z", redo)):
+        try:
+            real.bind_key(key, action, overwrite=False)
+        except ValueError:  # bound already (by us for another patient, or by the user)
+            pass
 
 
 def show_timepoint(viewer: napari.Viewer, session: PatientSession, timepoint: int) -> None:

@@ -116,10 +116,12 @@ class ReadingKeys(QObject):
         The canvas widget whose wheel is swapped.
     """
 
-    def __init__(self, actions: Mapping[str, Callable[[], object]], canvas: QWidget) -> None:
+    def __init__(self, actions: Mapping[str, Callable[[], object]], canvas: QWidget,
+                 hold_to_pan: Callable[[bool], object] | None = None) -> None:
         super().__init__()
         self.actions = dict(actions)
         self.canvas = canvas
+        self.hold_to_pan = hold_to_pan
         self._keys = {key.sequence: key.action for key in READING_KEYS}
         self._resending = False
         self.watched: list[QObject] = []
@@ -147,6 +149,11 @@ class ReadingKeys(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Take the read's keys, swap the wheel; let everything else through."""
         kind = event.type()
+        if (kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.hold_to_pan
+                and event.key() == Qt.Key.Key_Space):
+            if not event.isAutoRepeat():  # held: the camera pans on drag (napari's Space)
+                self.hold_to_pan(kind == QEvent.Type.KeyPress)
+            return True
         if kind == QEvent.Type.ShortcutOverride and self.action_of(event) in self.actions:
             event.accept()  # ours, before any menu shortcut
             return True

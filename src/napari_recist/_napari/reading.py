@@ -240,6 +240,10 @@ def describe_step(session: PatientSession, timepoint: int, step: ReadStep,
                   position: LesionPosition | None) -> str:
     """The dock's line for a step: what to do, what the prior showed and where it is."""
     if step.kind is StepKind.NEW_LESIONS:
+        baseline = session.record.baseline
+        if baseline is None or timepoint <= baseline.timepoint:
+            return ("Baseline: drag across each lesion to measure it (a target; Shift+N makes "
+                    "it a non-target)")
         return "Any new lesion? Drag across it to measure it (nothing selected), or N: none"
     if step.kind is StepKind.DONE:
         return "Read complete: every lesion has a row on this scan"

@@ -167,7 +167,7 @@ class ReadingWidget(SessionDock):
         self.tool.enable()
         canvas = self._canvas()
         if canvas is not None:
-            self.keys = ReadingKeys(self._actions(), canvas)
+            self.keys = ReadingKeys(self._actions(), canvas, self.tool.hold_to_pan)
             self.keys.install(canvas, self)
         self._viewer.mouse_move_callbacks.append(self._on_mouse_move)
         overlay = self._text_overlay()
