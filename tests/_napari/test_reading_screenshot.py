@@ -3,8 +3,9 @@
 The week-16 read of the sample patient half done with real events: L1 measured with one
 drag, N to L2: the week-8 scan on the left with L2 ringed, week 16 on the right with the
 prior lines as a cyan ghost, the cursor's HU in the overlay, the guided read dock. The
-window is grabbed (canvas and docks) and written atomically; Mesa under Xvfb renders the
-same pixels every run, so an unchanged layout leaves the committed file unchanged.
+window is grabbed (canvas and docks) and written atomically, unless it is the committed
+picture (Mesa under Xvfb renders the same pixels run after run, but for a few pixels of a
+layer thumbnail): an unchanged layout leaves the committed file as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ pytestmark = pytest.mark.viewer
 TARGET = REPO / "docs" / "images" / "reading.png"
 GHOST_RGB = (0, 255, 255)
 MARK_RGB = (0xE6, 0x9F, 0x00)
+SAME_FRACTION = 0.001  # fewer pixels than this differ: the committed picture is kept
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from qtpy.QtGui import QImage
+
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    array = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
+    return array.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3)
 
 
 def _has_colour(image, rgb, x0: int, x1: int) -> bool:
@@ -39,8 +50,6 @@ def _has_colour(image, rgb, x0: int, x1: int) -> bool:
 
 
 def test_reading_layout_screenshot(make_napari_viewer, tmp_path: Path, qtbot):
-    from qtpy.QtGui import QImage
-
     viewer, session, dock, canvas = open_reading(make_napari_viewer, tmp_path, qtbot,
                                                  size=(1500, 900))
     actions = UserActions(qtbot)
@@ -56,14 +65,16 @@ def test_reading_layout_screenshot(make_napari_viewer, tmp_path: Path, qtbot):
     window = viewer.window._qt_window
     written = tmp_path / "reading.png"
     assert window.grab().save(str(written), "PNG")
-    image = QImage(str(written)).convertToFormat(QImage.Format.Format_RGB888)
-    width, height = image.width(), image.height()
-    array = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
-    array = array.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3)
+    array = _pixels(written)
     left = canvas.mapTo(window, canvas.rect().topLeft()).x()
     middle = left + canvas.width() // 2
     assert _has_colour(array, GHOST_RGB, middle, left + canvas.width())  # ghost: current
     assert _has_colour(array, MARK_RGB, left, middle)  # ring: prior
+    if TARGET.is_file():
+        committed = _pixels(TARGET)
+        if committed.shape == array.shape and np.mean(
+                np.any(committed != array, axis=2)) < SAME_FRACTION:
+            return  # the same picture (a layer thumbnail may differ by a few pixels)
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     partial = TARGET.with_suffix(".png.partial")
     partial.write_bytes(written.read_bytes())
