@@ -209,15 +209,6 @@ class ReadingWidget(SessionDock):
         self._show_step(centre=True)
         return self.step
 
-    def select(self, lesion_id: str | None) -> None:
-        """Select a lesion (it gets the next drag and the role/state keys) and go to it."""
-        self.selected = lesion_id
-        if lesion_id is not None:
-            self.step = ReadStep(StepKind.TARGET, lesion_id) if self.session and \
-                self.session.record.lesions[lesion_id].role is Role.TARGET else \
-                ReadStep(StepKind.NON_TARGET, lesion_id)
-        self._show_step(centre=True)
-
     def deselect(self) -> None:
         """No lesion selected: the next drag measures a new lesion (Escape)."""
         self.selected = None
