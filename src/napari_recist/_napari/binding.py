@@ -277,6 +277,32 @@ def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
     session.save_failed.connect(_warn_save_failed)
     viewer.layers.events.inserted.connect(_watch)
     _watch()
+    bind_undo_keys(viewer)
+
+
+def bind_undo_keys(viewer: napari.Viewer) -> None:
+    """Ctrl+Z / Ctrl+Shift+Z undo and redo the edits of the viewer's patient (once per viewer).
+
+    Viewer bindings: a layer's own binding of the keys (napari's Labels undo its painting)
+    still wins while that layer is selected.
+    """
+    real = unwrap(viewer)
+
+    def undo(_: object) -> None:
+        session = session_tracker(real).session
+        if session is not None:
+            session.undo()
+
+    def redo(_: object) -> None:
+        session = session_tracker(real).session
+        if session is not None:
+            session.redo()
+
+    for key, action in (("Control-Z", undo), ("Control-Shift-Z", redo)):
+        try:
+            real.bind_key(key, action, overwrite=False)
+        except ValueError:  # bound already (by us for another patient, or by the user)
+            pass
 
 
 def show_timepoint(viewer: napari.Viewer, session: PatientSession, timepoint: int) -> None:
@@ -313,17 +339,49 @@ def centre_on_lesion(
 ) -> bool:
     """Move the slider to the lesion's slice and centre the camera on it.
 
+    A lesion not yet measured on that scan goes to its last known position: the position
+    lesion propagation registered for it, else its prior lines at the same patient
+    coordinates (`reading.last_known_position`: the follow-up case).
+
     Returns
     -------
     bool
-        False when the lesion has no drawn axis at that time point.
+        False when no scan gives the lesion a position.
     """
     centre = lesion_centre_world(viewer, session, timepoint, lesion_id)
+    if centre is None:
+        centre = known_position_world(viewer, session, timepoint, lesion_id)
     if centre is None:
         return False
     viewer.dims.set_point(0, float(centre[0]))
     camera(viewer).center = tuple(float(value) for value in centre)
     return True
+
+
+def known_position_world(
+    viewer: napari.Viewer, session: PatientSession, timepoint: int, lesion_id: str
+) -> np.ndarray | None:
+    """World position (z, y, x) of a lesion's last known position on a scan, or None."""
+    from napari_recist._napari.proposals import published_proposals
+    from napari_recist._napari.reading import last_known_position
+
+    position = last_known_position(session, timepoint, lesion_id,
+                                   published_proposals(session, timepoint))
+    return None if position is None else lps_to_world(viewer, session, timepoint,
+                                                      position.centre_lps)
+
+
+def lps_to_world(viewer: napari.Viewer, session: PatientSession, timepoint: int,
+                 point_lps: Sequence[float]) -> np.ndarray | None:
+    """World position of an LPS point as a scan's layers show it (on one of its slices)."""
+    view = session.view(timepoint)
+    layer = session_layer(viewer, session, timepoint, LESIONS) or session_layer(
+        viewer, session, timepoint, IMAGE)
+    if view is None or layer is None:
+        return None
+    data = view.geometry.lps_to_data(np.asarray([point_lps], dtype=float))[0]
+    data[0] = np.round(data[0])  # napari shows a line on its own slice
+    return np.asarray(layer.data_to_world(data), dtype=float)
 
 
 def camera(viewer: napari.Viewer) -> Any:

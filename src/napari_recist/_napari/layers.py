@@ -28,6 +28,7 @@ CT_WINDOWS: dict[str, tuple[float, float]] = {
     "lung": (1500.0, -600.0),
     "bone": (1800.0, 400.0),
     "liver": (150.0, 30.0),
+    "brain": (80.0, 40.0),
 }
 
 # Shapes features of a lesion layer, with the defaults a newly drawn line gets.

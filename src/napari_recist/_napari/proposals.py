@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,3 +331,22 @@ def describe_proposal(proposal: LesionProposal) -> str:
     where = "" if proposal.slice_index is None else f", slice {proposal.slice_index + 1}"
     return (f"{proposal.lesion.lesion_id} ({proposal.lesion.site}): {found}, confidence "
             f"{proposal.confidence:.2f}{where}")
+
+
+# The proposals each session's propagation dock found, by follow-up: the guided read
+# (`reading.last_known_position`) centres a lesion on its registered position from them.
+_PUBLISHED: weakref.WeakKeyDictionary[PatientSession, dict[int, FollowUpProposals]] = (
+    weakref.WeakKeyDictionary())
+
+
+def publish_proposals(session: PatientSession, found: FollowUpProposals) -> None:
+    """Keep a follow-up's proposals where the other views of the session find them."""
+    _PUBLISHED.setdefault(session, {})[found.timepoint] = found
+
+
+def published_proposals(session: PatientSession, timepoint: int) -> dict[str, LesionProposal]:
+    """Lesion id -> proposal on a follow-up, made from the session's current baseline."""
+    found = _PUBLISHED.get(session, {}).get(timepoint)
+    if found is None or found.signature != baseline_signature(session):
+        return {}
+    return {proposal.lesion.lesion_id: proposal for proposal in found.proposals}

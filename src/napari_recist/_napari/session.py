@@ -57,6 +57,34 @@ def _method_after_drawing(current: Measurement, before: AxisGeometry | None,
         return MeasurementMethod.SEMI_AUTOMATIC_ADJUSTED
     return MeasurementMethod.MANUAL
 
+
+# shared/spec/lesion-table.md, column `nodal`: "defaults to true when site is `lymph node`"
+# (RECIST 1.1 section 3.1: lymph nodes are measured by their short axis).
+NODAL_SITE = "lymph node"
+
+
+def nodal_for_site(site: str, nodal: bool | None) -> bool:
+    """The nodal flag of a lesion at a site: as given, else true for a lymph node."""
+    if nodal is not None:
+        return nodal
+    return site.strip().lower() == NODAL_SITE
+
+
+class WouldReplaceError(ValueError):
+    """An edit would replace a lesion's measurement at a scan: ask before replacing it.
+
+    Attributes
+    ----------
+    timepoint, lesion_id
+        The measurement that would be replaced.
+    """
+
+    def __init__(self, timepoint: int, lesion_id: str, what: str) -> None:
+        super().__init__(what)
+        self.timepoint = timepoint
+        self.lesion_id = lesion_id
+
+
 @dataclass
 class TimepointView:
     """One scan date as the viewer shows it.
@@ -129,6 +157,7 @@ class PatientSession:
         self.last_save_error: str | None = None
         self.saved = False  # True once an edit has been autosaved
         self._undo: list[PatientRecord] = []
+        self._redo: list[PatientRecord] = []
         # Viewers whose layers follow this session (see binding.bind_session).
         self.bound_viewers: set[int] = set()
         # The worker reading big volumes in the background, while it runs.
@@ -178,15 +207,44 @@ class PatientSession:
         return None if assessment is None else assessment.measurements.get(lesion_id)
 
     # -- editing ---------------------------------------------------------------------------
-    def new_lesion(self, role: Role, site: str, nodal: bool = False) -> str:
-        """Create a lesion and return its id (``L1``, ``L2``, ...: the first unused)."""
+    def new_lesion(self, role: Role, site: str, nodal: bool | None = None) -> str:
+        """Create a lesion and return its id (``L1``, ``L2``, ...: the first unused).
+
+        ``nodal=None`` follows the site: a lymph node is nodal (`nodal_for_site`).
+        """
         number = 1
         while f"L{number}" in self.record.lesions:
             number += 1
         lesion_id = f"L{number}"
+        site = site.strip() or "other"
         self._snapshot()
-        self.record.lesions[lesion_id] = Lesion(lesion_id, role, site.strip() or "other", nodal)
+        self.record.lesions[lesion_id] = Lesion(lesion_id, role, site,
+                                                nodal_for_site(site, nodal))
         self._after_edit()
+        return lesion_id
+
+    def new_measured_lesion(
+        self,
+        role: Role,
+        site: str,
+        timepoint: int,
+        axes: Mapping[str, tuple[AxisGeometry, float]],
+        nodal: bool | None = None,
+    ) -> str:
+        """Create a lesion measured at a scan in one edit (one undo step); return its id.
+
+        The bidirectional tool's drag with no lesion selected: the lesion and its axes
+        (`set_axes`, drawn by the reader: ``manual``) come and go together.
+        """
+        if not axes or any(axis not in AXIS_COLUMNS for axis in axes):
+            raise ValueError("axis must be 'long' or 'short'")
+        if self.view(timepoint) is None:
+            raise ValueError(f"no time point {timepoint}")
+        lesion_id = self.new_lesion(role, site, nodal)
+        before_lesion = self._undo[-1]
+        self.set_axes(timepoint, lesion_id, axes, MeasurementMethod.MANUAL)
+        if self._undo and self._undo[-1] is not before_lesion:  # one edit for undo
+            self._undo.pop()
         return lesion_id
 
     def set_lesion(
@@ -196,15 +254,23 @@ class PatientSession:
         site: str | None = None,
         nodal: bool | None = None,
     ) -> None:
-        """Change a lesion's role, site or nodal flag (None leaves a field as it is)."""
+        """Change a lesion's role, site or nodal flag (None leaves a field as it is).
+
+        A site changed to ``lymph node`` makes the lesion nodal, whatever ``nodal`` says
+        (`nodal_for_site`: the table's default; a form's stale "not nodal" box must not
+        leave a lymph node measured by its long axis).
+        """
         lesion = self._lesion(lesion_id)
         changes: dict[str, Any] = {}
         if role is not None:
             changes["role"] = role
-        if site is not None:
-            changes["site"] = site.strip() or lesion.site
         if nodal is not None:
             changes["nodal"] = nodal
+        if site is not None:
+            changes["site"] = site.strip() or lesion.site
+            if (changes["site"].lower() == NODAL_SITE
+                    and lesion.site.strip().lower() != NODAL_SITE):
+                changes["nodal"] = True
         self._snapshot()
         self.record.lesions[lesion_id] = replace(lesion, **changes)
         self._after_edit()
@@ -295,13 +361,15 @@ class PatientSession:
         are, and a state without a size given by hand carries no measurement method.
         """
         self._lesion(lesion_id)
+        current = self.measurement(timepoint, lesion_id)
+        if state is LesionState.MEASURED and (
+                current is None or (current.long_axis_mm is None
+                                    and current.short_axis_mm is None)):
+            raise ValueError("draw an axis to make a lesion measured")
         self._snapshot()
         assessment = self._assessment(timepoint)
-        current = assessment.measurements.get(lesion_id)
         if state is LesionState.MEASURED:
-            if current is None or (current.long_axis_mm is None and current.short_axis_mm is None):
-                self._undo.pop()
-                raise ValueError("draw an axis to make a lesion measured")
+            assert current is not None
             assessment.measurements[lesion_id] = replace(current, state=state)
         else:
             extra = dict(current.extra) if current else {}
@@ -312,11 +380,17 @@ class PatientSession:
             assessment.measurements[lesion_id] = Measurement(lesion_id, state, extra=extra)
         self._after_edit()
 
-    def link(self, timepoint: int, from_lesion: str, to_lesion: str) -> None:
+    def link(self, timepoint: int, from_lesion: str, to_lesion: str,
+             replace_existing: bool = False) -> None:
         """Move a measurement at a time point from one lesion to another (re-link).
 
-        The target lesion's own measurement at that time point, if any, is replaced; a
-        lesion left with no measurement at all is removed.
+        A lesion left with no measurement at all is removed.
+
+        Raises
+        ------
+        WouldReplaceError
+            ``to_lesion`` already has a measurement at that time point and
+            ``replace_existing`` is False: ask the reader, then call again with True.
         """
         self._lesion(to_lesion)
         assessment = self.record.assessment(timepoint)
@@ -324,6 +398,11 @@ class PatientSession:
             raise ValueError(f"{from_lesion} has no measurement at this time point")
         if from_lesion == to_lesion:
             return
+        existing = assessment.measurements.get(to_lesion)
+        if existing is not None and not replace_existing:
+            raise WouldReplaceError(timepoint, to_lesion, (
+                f"{to_lesion} already has a measurement at this scan "
+                f"({describe_measurement(existing)}): linking {from_lesion}'s line replaces it"))
         self._snapshot()
         measurement = assessment.measurements.pop(from_lesion)
         assessment.measurements[to_lesion] = replace(measurement, lesion_id=to_lesion)
@@ -451,11 +530,29 @@ class PatientSession:
         """True when there is an edit to undo."""
         return bool(self._undo)
 
+    @property
+    def can_redo(self) -> bool:
+        """True when there is an undone edit to redo."""
+        return bool(self._redo)
+
     def undo(self) -> bool:
-        """Undo the last edit; return False when there was none."""
+        """Undo the last edit; return False when there was none (`redo` brings it back)."""
         if not self._undo:
             return False
+        self._redo.append(self.record)
         self.record = self._undo.pop()
+        self._after_edit()
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone edit; return False when there is none.
+
+        Any new edit after an undo forgets what could be redone (the usual linear history).
+        """
+        if not self._redo:
+            return False
+        self._undo.append(self.record)
+        self.record = self._redo.pop()
         self._after_edit()
         return True
 
@@ -593,8 +690,18 @@ class PatientSession:
     def _snapshot(self) -> None:
         self._undo.append(copy.deepcopy(self.record))
         del self._undo[:-UNDO_DEPTH]
+        self._redo.clear()
 
     def _after_edit(self) -> None:
         self.classify()
         self.save()
         self.changed.emit()
+
+
+def describe_measurement(measurement: Measurement) -> str:
+    """A measurement in a few words: ``long x short mm``, or its state."""
+    sizes = [f"{size:g}" for size in (measurement.long_axis_mm, measurement.short_axis_mm)
+             if size is not None]
+    if measurement.state is LesionState.MEASURED and sizes:
+        return " x ".join(sizes) + " mm"
+    return measurement.state.value

@@ -37,6 +37,7 @@ from napari_recist._napari.binding import (
     session_layer,
     show_timepoint,
 )
+from napari_recist._napari.confirm import ask_to_replace
 from napari_recist._napari.layers import drawn_axis_geometry, line_length_mm, unassigned_shapes
 from napari_recist._napari.patients import (
     close_patients,
@@ -44,6 +45,7 @@ from napari_recist._napari.patients import (
     show_missing_images,
 )
 from napari_recist._napari.problems import problem_log
+from napari_recist._napari.session import WouldReplaceError, nodal_for_site
 from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist._napari.widgets.lesion_model import (
@@ -68,7 +70,6 @@ SETTABLE_STATES = (
     LesionState.EQUIVOCAL,
     LesionState.NOT_EVALUATED,
 )
-NODAL_SITE = "lymph node"  # RECIST 1.1 section 3.1.1: lymph nodes are measured as nodes
 # The table keeps at least this many lesion rows in view however many docks share the side.
 MIN_VISIBLE_ROWS = 6
 PROBLEMS_VISIBLE_ROWS = 4
@@ -291,7 +292,16 @@ class LesionTableWidget(SessionDock):
         if len(owners) != 1:
             show_warning("Select one lesion's line in the layer, then the lesion to link it to.")
             return False
-        ok = self._call(self.session.link, timepoint, owners.pop(), lesion_id)
+        owner = owners.pop()
+        try:
+            self.session.link(timepoint, owner, lesion_id)
+            ok = True
+        except WouldReplaceError as asked:
+            ok = ask_to_replace(self, str(asked)) and self._call(
+                self.session.link, timepoint, owner, lesion_id, replace_existing=True)
+        except ValueError as error:
+            show_warning(str(error))
+            ok = False
         self.select_lesion(lesion_id)
         return ok
 
@@ -313,7 +323,7 @@ class LesionTableWidget(SessionDock):
         if self.session is None or lesion_id is None or timepoint is None:
             return False
         if not centre_on_lesion(self.viewer, self.session, timepoint, lesion_id):
-            show_info(f"{lesion_id} has no drawn axis on this scan.")
+            show_info(f"{lesion_id} has no drawn axis on any scan: no position to go to.")
             return False
         return True
 
@@ -424,7 +434,8 @@ class LesionTableWidget(SessionDock):
         return sites
 
     def _site_implies_nodal(self, *_: object) -> None:
-        if self.site_value() == NODAL_SITE:
+        # RECIST 1.1 section 3.1.1 / lesion-table.md `nodal`: a lymph node is measured as a node.
+        if nodal_for_site(self.site_value(), None):
             self.nodal_box.value = True
 
     def _rows_height(self, rows: int) -> int:

@@ -55,6 +55,7 @@ from napari_recist._napari.proposals import (
     pending_proposals,
     proposal_under,
     propose_on_follow_up,
+    publish_proposals,
     registration_cache,
 )
 from napari_recist._napari.widgets.base import SessionDock
@@ -448,6 +449,7 @@ class PropagationWidget(SessionDock):
         ok, value = outcome
         if ok:
             self._found[timepoint] = value
+            publish_proposals(session, value)  # the guided read centres on them too
         else:
             self._errors[timepoint] = str(value)
         self.refresh()
