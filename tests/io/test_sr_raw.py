@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from pydicom import config
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.hooks import hooks, raw_element_value, raw_element_value_fix_separator
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -319,6 +320,15 @@ def test_odd_values(patient, tmp_path, name):
 
 @contextmanager
 def _setting(name):
+    if name == "hook":
+        hooks.register_callback("raw_element_value", raw_element_value_fix_separator)
+        hooks.register_kwargs("raw_element_kwargs", {"target_VRs": ("DS",), "separator": ":"})
+        try:
+            yield
+        finally:
+            hooks.register_callback("raw_element_value", raw_element_value)
+            hooks.raw_element_kwargs = {}
+        return
     if name == "ds-decimal":
         config.DS_decimal(True)
         try:
@@ -340,7 +350,8 @@ def _setting(name):
         setattr(target, attribute, before)
 
 
-@pytest.mark.parametrize("name", ["raise", "ignore", "ds-decimal", "datetime", "none-empty"])
+@pytest.mark.parametrize("name", ["raise", "ignore", "ds-decimal", "datetime", "none-empty",
+                                  "hook"])
 def test_other_pydicom_settings(patient, tmp_path, name):
     record, ct, paths = patient
     ds = pydicom.dcmread(paths[1])

@@ -161,8 +161,10 @@ class RawDataset:
 
     def _convert(self, tag: int, vr: str, offset: int, length: int) -> Any:
         source = self._source
+        if not source.fast:  # a pydicom setting or hook changes conversions: pydicom converts
+            return self._pydicom_value(tag, vr, offset, length)
         if length == 0:
-            return empty_value_for_VR(vr)
+            return empty_value_for_VR(vr)  # pydicom.values.convert_value
         if vr == "SQ":
             # A defined-length sequence, parsed now, as pydicom parses it when first accessed;
             # when its items are not what this reader parses exactly, pydicom's conversion of
@@ -171,20 +173,23 @@ class RawDataset:
                 return source.sequence(offset, length, offset + length, self._charset)[0]
             except _PARSE_ERRORS:
                 pass
-        value = source.data[offset : offset + length]
-        if source.fast and tag not in _LUT_DESCRIPTORS:
-            converter = _CONVERTERS.get(vr)
-            if converter is not None:
-                try:
-                    converted = converter(vr, value, self._charset)
-                except Exception:  # noqa: BLE001 - pydicom decides what happens to such a value
-                    converted = _MISSING
-                if converted is not _MISSING:
-                    return converted
-        # pydicom's own conversion of this element, as Dataset.__getitem__ does it.
+        converter = _CONVERTERS.get(vr)
+        if converter is not None and tag not in _LUT_DESCRIPTORS:
+            try:
+                converted = converter(vr, source.data[offset : offset + length], self._charset)
+            except Exception:  # noqa: BLE001 - pydicom decides what happens to such a value
+                converted = _MISSING
+            if converted is not _MISSING:
+                return converted
+        return self._pydicom_value(tag, vr, offset, length)
+
+    def _pydicom_value(self, tag: int, vr: str, offset: int, length: int) -> Any:
+        """The value pydicom itself gives the element (as ``Dataset.__getitem__`` converts it)."""
+        source = self._source
         charset = default_encoding if tag == _CHARSET else self._charset
-        raw = RawDataElement(BaseTag(tag), None if source.implicit else vr, length, value,
-                             offset, source.implicit, True)
+        raw = RawDataElement(BaseTag(tag), None if source.implicit else vr, length,
+                             source.data[offset : offset + length], offset, source.implicit,
+                             True)
         return convert_raw_data_element(raw, encoding=charset).value
 
 
