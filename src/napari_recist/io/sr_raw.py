@@ -120,20 +120,23 @@ class RawDataset:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of a keyword, or `default` when absent (as ``Dataset.get``)."""
-        try:
-            return self._values[keyword_dict[key]]  # converted before: the common case
-        except (KeyError, TypeError):
-            pass
-        if not isinstance(key, str):
-            raise RawAccessError("RawDataset.get takes keywords only")
         tag = keyword_dict.get(key)
-        if tag is None:  # not a DICOM keyword: an attribute such as file_meta
-            return getattr(self, key, default)
+        if tag is None:
+            if not isinstance(key, str):
+                raise RawAccessError("RawDataset.get takes keywords only")
+            return getattr(self, key, default)  # not a DICOM keyword: e.g. file_meta
+        value = self._values.get(tag, _MISSING)
+        if value is not _MISSING:
+            return value
+        raw = self._raw.get(tag)
+        if raw is None:
+            return default
         try:
-            value = self._value(tag)
+            value = self._convert(tag, *raw)
         except AttributeError:  # as getattr inside Dataset.get
             return default
-        return default if value is _MISSING else value
+        self._values[tag] = value
+        return value
 
     def __contains__(self, key: object) -> bool:
         tag = keyword_dict.get(key) if isinstance(key, str) else key
