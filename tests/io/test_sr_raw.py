@@ -537,3 +537,38 @@ def test_damaged_files_are_read_as_pydicom_reads_them(patient, tmp_path_factory,
 
     check()
     assert outcomes["parsed"] and outcomes["left to pydicom"], outcomes
+
+
+ODD_VALUES = [b"1.2.3", b"1.2.3\x00", b"01.2", b"1.2.3\n", b" 1.2", b"1.2\\3.4", b"1" * 70,
+              b"", b"ABC ", b" ABC", b"A\\B ", b"12.5", b" 12.5 ", b"1e400", b"nan", b"abc",
+              b"12.50000000000000001", b"3\\4", b"M" * 80, "é".encode("latin-1"),
+              "é".encode(), b"\x1b$B", b"\x00\x00\x80?", b"\x01\x00"]
+
+
+@pytest.mark.parametrize("vr", sorted(sr_raw._CONVERTERS))  # noqa: SLF001
+def test_replicated_conversions_are_pydicoms(vr):
+    """Each replicated converter gives pydicom's value and warnings, or leaves it to pydicom."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.values import convert_value
+
+    converter = sr_raw._CONVERTERS[vr]  # noqa: SLF001
+    for value in ODD_VALUES:
+        if not value:
+            continue  # empty values are pydicom's empty_value_for_VR, not converted
+        with warnings.catch_warnings(record=True) as ours_caught:
+            warnings.simplefilter("always")
+            try:
+                ours = converter(vr, value, "iso8859")
+            except Exception:  # noqa: BLE001 - left to pydicom, as RawDataset does
+                continue
+        if ours is sr_raw._MISSING:  # noqa: SLF001
+            continue
+        raw = RawDataElement(0x00100020, vr, len(value), value, 0, False, True)
+        with warnings.catch_warnings(record=True) as theirs_caught:
+            warnings.simplefilter("always")
+            theirs = convert_value(vr, raw, ["iso8859"])
+        assert type(ours) is type(theirs), (vr, value)
+        assert ours == theirs or (ours != ours and theirs != theirs), (vr, value)
+        assert str(ours) == str(theirs) and repr(ours) == repr(theirs), (vr, value)
+        assert ([str(w.message) for w in ours_caught]
+                == [str(w.message) for w in theirs_caught]), (vr, value)

@@ -35,6 +35,7 @@ damaged files.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,7 +49,7 @@ from pydicom.hooks import hooks, raw_element_value, raw_element_vr
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pydicom.valuerep import MAX_VALUE_LEN
+from pydicom.valuerep import MAX_VALUE_LEN, VR_REGEXES
 
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
@@ -74,6 +75,7 @@ _LUT_DESCRIPTORS = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
 # Value conversions below replicate pydicom 3.0's `pydicom.values` converters.
 _VERIFIED_PYDICOM = pydicom.__version__.startswith("3.0.")
 _MISSING = object()
+_VALID_UID = re.compile(VR_REGEXES["UI"])
 
 
 class _NeedsPydicomError(Exception):
@@ -228,8 +230,13 @@ def _ae(vr: str, value: bytes, charset: Any) -> Any:
 
 
 def _ui(vr: str, value: bytes, charset: Any) -> Any:
-    # convert_UI: UID validates (warns) as pydicom's does, since it is pydicom's class.
-    return _multi(value.decode(default_encoding).rstrip("\0 ").split("\\"), UID)
+    # convert_UI; UID validates (warns) as pydicom's does, since it is pydicom's class. A
+    # single UID that pydicom's own rule (VR_REGEXES["UI"], at most 64 characters) finds
+    # valid, so that its validation would say nothing, is made without validating again.
+    parts = value.decode(default_encoding).rstrip("\0 ").split("\\")
+    if len(parts) == 1 and len(parts[0]) <= 64 and _VALID_UID.fullmatch(parts[0]):
+        return UID(parts[0], config.IGNORE)
+    return _multi(parts, UID)
 
 
 def _ds(vr: str, value: bytes, charset: Any) -> Any:
