@@ -8,6 +8,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from pydicom.tag import Tag
+from pydicom.uid import ImplicitVRLittleEndian
 
 from napari_recist.io.fast_header import read_header
 
@@ -29,7 +30,7 @@ def _reference(path: Path) -> pydicom.Dataset | None:
 
 
 def test_matches_dcmread_on_pydicom_test_files():
-    compared = 0
+    compared = implicit = 0
     for path in TEST_FILES:
         fast = read_header(path)
         if fast is None:
@@ -45,10 +46,15 @@ def test_matches_dcmread_on_pydicom_test_files():
         reference_tags = [t for t in reference.keys() if t < PIXEL_DATA]
         fast_tags = [t for t in fast.keys() if t < PIXEL_DATA]
         sequences = {t for t in reference_tags if reference[t].VR == "SQ"}
+        if reference.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian:
+            implicit += 1
+            sequences |= {t for t in reference_tags if t.is_private}  # left out too
+            assert fast.original_encoding == (True, True), path
         assert fast_tags == [t for t in reference_tags if t not in sequences], path
         for tag in fast_tags:
             assert fast[tag].value == reference[tag].value, f"{path}: {tag}"
     assert compared >= 40, compared
+    assert implicit >= 5, implicit
 
 
 @pytest.mark.parametrize("cut", [100, 140, 300, 700])
@@ -60,5 +66,30 @@ def test_cut_short_or_not_dicom_defers_to_pydicom(tmp_path, cut):
 
 
 def test_other_transfer_syntaxes_defer_to_pydicom():
-    implicit = Path(pydicom.__file__).parent / "data/test_files/MR_small_implicit.dcm"
-    assert read_header(implicit) is None
+    files = Path(pydicom.__file__).parent / "data/test_files"
+    for name in ("MR_small_bigendian.dcm", "image_dfl.dcm", "no_meta.dcm"):
+        assert read_header(files / name) is None, name
+
+
+def test_an_implicit_vr_ct_series_reads_as_with_pydicom(tmp_path):
+    """Implicit VR Little Endian CT (the default transfer syntax, common in archives)."""
+    source = Path(pydicom.__file__).parent / "data/test_files/CT_small.dcm"
+    ds = pydicom.dcmread(source)
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.add_new(0x00091001, "LO", "private")  # left out
+    ds.ReferencedImageSequence = [pydicom.Dataset()]
+    ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.3"
+    ds["ReferencedImageSequence"].is_undefined_length = True  # skipped
+    path = tmp_path / "implicit.dcm"
+    ds.save_as(path)
+    fast = read_header(path)
+    reference = pydicom.dcmread(path, defer_size=256)
+    assert fast is not None and "ReferencedImageSequence" not in fast
+    assert 0x00091001 not in fast
+    for keyword in ("ImagePositionPatient", "PixelSpacing", "SOPInstanceUID", "Rows",
+                    "RescaleSlope", "StudyDate", "SeriesInstanceUID"):
+        assert fast[keyword].value == reference[keyword].value, keyword
+        assert fast[keyword].VR == reference[keyword].VR, keyword
+    ours = fast.get_item(PIXEL_DATA, keep_deferred=True)
+    theirs = reference.get_item(PIXEL_DATA, keep_deferred=True)
+    assert (ours.value_tell, ours.length) == (theirs.value_tell, theirs.length)

@@ -375,3 +375,23 @@ def test_multi_frame_enhanced_ct_loads_like_its_single_frames(tmp_path, compress
     assert volume.frame_numbers == (5, 4, 3, None, 2, 1)
     assert volume.slice_index_of(image.SOPInstanceUID, frame_number=3) == 2
     np.testing.assert_array_equal(load_series(multi, lazy=True).array.compute(), volume.array)
+
+
+def test_an_implicit_vr_series_loads_as_its_explicit_copy(tmp_path):
+    """The folder scan reads implicit VR headers itself (fast_header), not with dcmread."""
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    from napari_recist.io.dicom_scan import scan_dicom_folder
+
+    for source in sorted(CT5N.iterdir()):
+        ds = pydicom.dcmread(source)
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        ds.save_as(tmp_path / source.name)
+    reference = load_series(CT5N)
+    series = scan_dicom_folder(tmp_path).series
+    assert len(series) == 1 and len(series[0].headers) == 5
+    assert all(not isinstance(h, pydicom.FileDataset) for h in series[0].headers)  # fast
+    implicit = load_series(series[0])
+    assert np.array_equal(implicit.array, reference.array)
+    assert np.allclose(implicit.affine, reference.affine)
+    assert implicit.spacing == reference.spacing

@@ -1,12 +1,13 @@
-"""Read the header of an Explicit VR Little Endian DICOM file quickly, for series loading.
+"""Read the header of a Little Endian DICOM file quickly, for series loading.
 
 pydicom's ``dcmread`` spends most of its time per element in Python bookkeeping; loading a CT
 series means reading hundreds of headers of which only a dozen values are used. This reader
-walks the top-level elements of the commonest encoding (Explicit VR Little Endian, which is
-what scanners and PACS
-export, uncompressed or compressed) with `struct`, keeps every non-sequence element as a
-pydicom ``RawDataElement`` (so values are converted by pydicom, lazily, exactly as
-``dcmread`` would), skips sequences, and stops at Pixel Data, noting its offset and length.
+walks the top-level elements of the commonest encodings (Explicit VR Little Endian, which is
+what scanners and PACS export, uncompressed or compressed, and Implicit VR Little Endian,
+the default transfer syntax many archives still hold) with `struct`, keeps every
+non-sequence element as a pydicom ``RawDataElement`` (so values are converted by pydicom,
+lazily, exactly as ``dcmread`` would), skips sequences (and, in implicit VR, private
+elements), and stops at Pixel Data, noting its offset and length.
 
 Anything else (another transfer syntax, no preamble, an element it cannot walk, a file cut
 short) returns None and the caller falls back to ``pydicom.dcmread``; the result is checked
@@ -19,9 +20,10 @@ import functools
 import struct
 from pathlib import Path
 
+from pydicom.datadict import DicomDictionary
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 PIXEL_DATA_TAG = 0x7FE00010
 _ITEM = 0xFFFEE000
@@ -144,11 +146,12 @@ def read_header(path: Path) -> Dataset | None:
     Returns
     -------
     Dataset or None
-        The top-level elements before Pixel Data (sequences left out) with ``file_meta``,
+        The top-level elements before Pixel Data (sequences left out, and private elements
+        of implicit VR files) with ``file_meta``,
         and Pixel Data as a deferred raw element (value None, ``value_tell`` its file
         offset, ``length`` its size, 0xFFFFFFFF for compressed data), as
         ``dcmread(path, defer_size=...)`` gives it. None when the file needs
-        ``pydicom.dcmread`` (implicit VR, big endian or deflated data set, no preamble,
+        ``pydicom.dcmread`` (big endian or deflated data set, no preamble,
         unusual encoding, cut short, unreadable: pydicom then reports the problem).
     """
     try:
@@ -175,6 +178,8 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         )
         offset += size + length
     syntax = meta.get(0x00020010)
+    if syntax is not None and _implicit_little_endian(syntax.value):
+        return _read_implicit(buffer, path, meta, offset)
     if syntax is None or not _explicit_little_endian_dataset(syntax.value):
         return None
 
@@ -229,6 +234,102 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         offset = end
 
     return _dataset(path, elements, meta, buffer.data[:128])
+
+
+def _implicit_little_endian(value: bytes) -> bool:
+    return value.rstrip(b"\x00 ") == ImplicitVRLittleEndian.encode()
+
+
+def _dictionary_vr(tag: int) -> str | None:
+    """The one VR the data dictionary gives a standard tag; None for private or unknown."""
+    entry = DicomDictionary.get(tag)
+    return entry[0] if entry is not None and tag >> 16 & 1 == 0 else None
+
+
+def _skip_implicit_sequence(buffer: _Buffer, offset: int) -> int:
+    """Return the offset after an undefined-length implicit VR sequence starting at `offset`."""
+    while True:
+        buffer.need(offset + 8)
+        group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
+        tag = group << 16 | element
+        offset += 8
+        if tag == _SEQUENCE_END:
+            return offset
+        if tag != _ITEM:
+            raise _UnsupportedError("unexpected element in a sequence")
+        if length != _UNDEFINED:
+            offset += length
+            continue
+        while True:  # the elements of an undefined-length item, up to its delimiter
+            buffer.need(offset + 8)
+            group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
+            tag = group << 16 | element
+            offset += 8
+            if tag == _ITEM_END:
+                break
+            if length == _UNDEFINED:
+                buffer.need(offset + 4)
+                item_follows = buffer.data[offset : offset + 4] == b"\xfe\xff\x00\xe0"
+                if _dictionary_vr(tag) != "SQ" and not (group & 1 and item_follows):
+                    raise _UnsupportedError("undefined length outside a known sequence")
+                offset = _skip_implicit_sequence(buffer, offset)
+            else:
+                offset += length
+
+
+def _read_implicit(
+    buffer: _Buffer, path: Path, meta: dict[int, RawDataElement], offset: int
+) -> Dataset | None:
+    """The top-level elements of an Implicit VR Little Endian data set, as dcmread keeps them.
+
+    pydicom keeps implicit VR elements raw with no VR (it looks the VR up when the value is
+    first used), so they are kept the same way. Sequences are told by the data dictionary
+    and skipped, as private elements are (their VR, sequence or not, depends on pydicom's
+    private dictionary); a tag the dictionary does not know, an undefined length that is not
+    a sequence, or a first element that looks explicit (pydicom then reads the data set as
+    explicit VR, filereader._is_implicit_vr) leaves the file to pydicom.
+    """
+    buffer.need(offset + 8)
+    first_vr = buffer.data[offset + 4 : offset + 6]
+    if 0x40 < first_vr[0] < 0x5B and 0x40 < first_vr[1] < 0x5B:
+        return None
+    elements: dict[int, RawDataElement] = {}
+    while True:
+        try:
+            buffer.need(offset + 8)
+        except _UnsupportedError:
+            if offset == len(buffer.data):
+                break  # the file ends after a whole element, without Pixel Data
+            raise
+        group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
+        tag = group << 16 | element
+        offset += 8
+        if tag == PIXEL_DATA_TAG:
+            elements[tag] = RawDataElement(tag, None, length, None, offset, True, True)
+            break
+        private = group & 1
+        vr = None if private else _dictionary_vr(tag)
+        if not private and vr is None and element != 0:
+            return None  # pydicom would guess ('UN', with a warning)
+        if length == _UNDEFINED:
+            # pydicom (filereader.data_element_generator) takes a private element of
+            # undefined length for a sequence when an item follows
+            buffer.need(offset + 4)
+            item_follows = buffer.data[offset : offset + 4] == b"\xfe\xff\x00\xe0"
+            if vr != "SQ" and not (private and item_follows):
+                return None
+            offset = _skip_implicit_sequence(buffer, offset)
+            continue
+        end = offset + length
+        if vr != "SQ" and not private:
+            buffer.need(end)
+            elements[tag] = RawDataElement(
+                tag, None, length, buffer.data[offset:end], offset, True, True
+            )
+        offset = end
+    dataset = _dataset(path, elements, meta, buffer.data[:128])
+    dataset.set_original_encoding(True, True)
+    return dataset
 
 
 def _dataset(

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pydicom
@@ -31,6 +31,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
+from napari_recist.io import sr_raw
 from napari_recist.io.sr_geometry import has_plane, pixel_to_lps
 from napari_recist.model import (
     MAX_DIAMETER_MM,
@@ -154,8 +155,8 @@ def read_sr(
     try:
         # One read of the file: parsed from memory, and checked for truncation there.
         data = Path(path).read_bytes()
-        dataset = pydicom.dcmread(io.BytesIO(data))
-        if _cut_short(data, dataset):
+        dataset, cut_short = _open_dataset(data)
+        if cut_short:
             result.problems.append(Problem(source, "the file is cut short (it ends inside "
                                            "its content): nothing is read from it"))
             return result
@@ -228,6 +229,19 @@ def _datetime_key(date: object, time: object) -> str | None:
     if not whole.isdigit() or len(whole) > 6 or (fraction and not fraction.isdigit()):
         whole, fraction = "", ""
     return f"{day}{whole.ljust(6, '0')}.{fraction[:6].ljust(6, '0')}"
+
+
+def _open_dataset(data: bytes) -> tuple[Dataset, bool]:
+    """The SR's data set and whether the file is cut short (see `_cut_short`).
+
+    `sr_raw` parses the files it reads exactly as pydicom would (never a file cut short) and
+    gives pydicom's values at a fraction of its cost; anything else is read by pydicom.
+    """
+    fast = sr_raw.read_dataset(data)
+    if fast is not None:
+        return cast(Dataset, fast), False  # it answers the Dataset accesses made here
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    return dataset, _cut_short(data, dataset)
 
 
 def _cut_short(data: bytes, dataset: Dataset) -> bool:
