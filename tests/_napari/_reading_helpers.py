@@ -197,15 +197,20 @@ def answer_question(qtbot, yes: bool) -> list[str]:
     from qtpy.QtWidgets import QMessageBox
 
     asked: list[str] = []
+    wanted = QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
+    # Poll for at most 10 s: a question that never comes must not leave a timer running into
+    # later tests (it would click whatever box they open).
+    tries = [200]
 
     def click() -> None:
         box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(50, click)
+        button = box.button(wanted) if isinstance(box, QMessageBox) else None
+        if button is None:
+            tries[0] -= 1
+            if tries[0] > 0:
+                QTimer.singleShot(50, click)
             return
         asked.append(box.text())
-        button = box.button(QMessageBox.StandardButton.Yes if yes
-                            else QMessageBox.StandardButton.No)
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(50, click)
