@@ -89,14 +89,43 @@ def fmt_pct(value: float | None) -> str:
     return f"{rounded:+.1f} %"
 
 
+def finite(value: float) -> float:
+    """Return `value`, refusing NaN and infinities: JSON has neither (a bug if one gets here).
+
+    Every float of the JSON contract goes through the rounding helpers below, which call this;
+    the JSON writer (orjson) would otherwise write a NaN as ``null``.
+
+    Raises
+    ------
+    ValueError
+        When `value` is NaN or infinite.
+    """
+    if value - value != 0.0:  # NaN - NaN and inf - inf are NaN; any finite x - x is 0
+        raise ValueError(f"a computed number is {value}: JSON has no NaN or Infinity")
+    return value
+
+
 def round_mm(value: float | None) -> float | None:
     """Round millimetres for output (removes float noise, keeps the measured precision)."""
-    return None if value is None else float(round(value, 2))
+    return None if value is None else finite(float(round(value, 2)))
 
 
 def round_pct(value: float | None) -> float | None:
     """Round a percentage for output to one decimal, as the JSON contract shows."""
     if value is None:
         return None
-    rounded = float(round(value, 1))
+    rounded = finite(float(round(value, 1)))
+    return 0.0 if rounded == 0 else rounded
+
+
+def round_rate(value: float | None) -> float | None:
+    """Round a rate (0..1) for output to four decimals."""
+    return None if value is None else finite(round(value, 4))
+
+
+def round_one_decimal(value: float | None) -> float | None:
+    """Sums of imRECIST and irRC in the JSON: 1 decimal (lesion-table.md), -0.0 written 0.0."""
+    if value is None:
+        return None
+    rounded = finite(float(round(value, 1)))
     return 0.0 if rounded == 0 else rounded

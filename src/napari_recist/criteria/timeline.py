@@ -259,6 +259,11 @@ class Timeline:
         return diameter <= 0.0
 
 
+def has_baseline(record: PatientRecord) -> bool:
+    """Whether a record has the baseline (time point 0) `build_timeline` needs."""
+    return any(a.timepoint == 0 for a in record.assessments)
+
+
 def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
     """Lay out a patient's lesions per assessment.
 
