@@ -65,8 +65,23 @@ def increase_meets(
     return above(pct, min_pct) if strict_pct else at_least(pct, min_pct)
 
 
+# Millimetres repeat (sizes are read to 0.1 mm): their text is kept once formatted.
+_MM_TEXT: dict[float, str] = {}
+_MM_TEXT_LIMIT = 200_000
+
+
 def fmt_mm(value: float) -> str:
     """Format millimetres without float noise: 43, 42.5, 4.25."""
+    text = _MM_TEXT.get(value)
+    if text is None:
+        text = _format_mm(value)
+        if len(_MM_TEXT) >= _MM_TEXT_LIMIT:
+            _MM_TEXT.clear()
+        _MM_TEXT[value] = text
+    return text
+
+
+def _format_mm(value: float) -> str:
     if value == int(value):
         return str(int(value))
     text = f"{value:.2f}".rstrip("0").rstrip(".")
@@ -80,13 +95,16 @@ def fmt_signed_mm(value: float) -> str:
 
 
 def fmt_pct(value: float | None) -> str:
-    """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %."""
+    """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %.
+
+    ``round(value, 1)`` and the ``.1f`` format round the same (both correctly, half to even
+    on the exact binary value), so the text is formatted directly; a change that rounds to
+    zero is written ``+0.0 %``, never ``-0.0 %``.
+    """
     if value is None:
         return "n/a %"
-    rounded = round(value, 1)
-    if rounded == 0:
-        rounded = 0.0
-    return f"{rounded:+.1f} %"
+    text = f"{value:+.1f} %"
+    return "+0.0 %" if text == "-0.0 %" else text
 
 
 def finite(value: float) -> float:
