@@ -169,7 +169,7 @@ def _listed(timeline: Timeline, unit: Unit, index: int) -> list[str]:
 
 def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
     """Return the response of every lesion covered at an assessment, by lesion id."""
-    if not timeline.roots and not timeline.coalesced_at:
+    if timeline.single_lesion_units:
         return _single_lesion_responses(timeline, index)
     return unit_lesion_responses(timeline, index)
 

@@ -123,9 +123,20 @@ def finite(value: float) -> float:
     return value
 
 
+_MM_ROUNDED: dict[float, float] = {}
+
+
 def round_mm(value: float | None) -> float | None:
     """Round millimetres for output (removes float noise, keeps the measured precision)."""
-    return None if value is None else finite(float(round(value, 2)))
+    if value is None:
+        return None
+    rounded = _MM_ROUNDED.get(value)
+    if rounded is None:
+        rounded = finite(float(round(value, 2)))
+        if len(_MM_ROUNDED) >= _MM_TEXT_LIMIT:
+            _MM_ROUNDED.clear()
+        _MM_ROUNDED[value] = rounded
+    return rounded
 
 
 def round_pct(value: float | None) -> float | None:

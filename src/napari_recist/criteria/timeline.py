@@ -65,6 +65,15 @@ class Timeline:
     )
 
     @property
+    def single_lesion_units(self) -> bool:
+        """No fragment and no coalesced row: every lesion is its own unit everywhere.
+
+        Most patients; the rules over units then take fast paths that tests check equal to
+        the unit rules (tests/criteria/test_fast_paths.py).
+        """
+        return not self.roots and not self.coalesced_at
+
+    @property
     def count(self) -> int:
         """Number of assessments from baseline on."""
         return len(self.assessments)
