@@ -239,6 +239,16 @@ def read_table(
         reason = error.strerror or str(error)
         raise InputError([Problem(source, f"cannot read the file: {reason}")]) from None
     text = _decode(data, source)
+    if check_records:
+        # The column-wise fast path, for a table with nothing to report; on anything else it
+        # gives None and the row-wise reader below reads the table and reports.
+        from napari_recist.io.table_columns import read_columns
+
+        header, header_row, reader = _csv_reader(text, source)
+        with paused_garbage_collection():
+            fast = read_columns(header, header_row, reader, source, lenient)
+        if fast is not None:
+            return fast
     header, header_row, rows = _split_csv(text, source)
     return _rows_to_result(header, rows, source, lenient, header_row, check_records)
 
@@ -330,14 +340,8 @@ def _sniff_delimiter(first_line: str) -> str:
     return best
 
 
-def _split_csv(
-    text: str, source: str
-) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
-    """Split CSV text into its header, the header's row number and numbered data rows.
-
-    Rows are numbered as a spreadsheet shows them: the header is row 1 (unless blank lines
-    precede it) and a quoted cell spanning several lines is still one row.
-    """
+def _csv_reader(text: str, source: str) -> tuple[list[str], int, Iterator[list[str]]]:
+    """The header, its row number and a `csv.reader` positioned after it."""
     if "\r" in text and "\n" not in text:
         text = text.replace("\r", "\n")  # classic Mac line endings (Excel for Mac "CSV")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
@@ -356,7 +360,18 @@ def _split_csv(
         raise InputError([problem]) from None
     if header is None:
         raise InputError([Problem(source, "the file is empty: expected a lesion table (CSV)")])
-    header_row = number
+    return header, number, reader
+
+
+def _split_csv(
+    text: str, source: str
+) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
+    """Split CSV text into its header, the header's row number and numbered data rows.
+
+    Rows are numbered as a spreadsheet shows them: the header is row 1 (unless blank lines
+    precede it) and a quoted cell spanning several lines is still one row.
+    """
+    header, header_row, reader = _csv_reader(text, source)
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
         row = header_row
