@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.criteria.test_properties import lesion_tables, linked_tables
 
 from napari_recist.criteria import numbers
 from napari_recist.criteria.lesions import lesion_responses, unit_lesion_responses
@@ -26,7 +27,6 @@ from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
 from napari_recist.io.table import read_table, rows_to_records
 from napari_recist.model import PatientRecord
-from tests.criteria.test_properties import lesion_tables, linked_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from tests.criteria.test_properties import lesion_tables
 
 from napari_recist.errors import InputError
 from napari_recist.io import table
 from napari_recist.io.table import read_table, write_table
 from napari_recist.io.table_columns import read_columns
-from tests.criteria.test_properties import lesion_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
