@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.criteria.test_properties import lesion_tables
 
 from napari_recist.errors import InputError
@@ -117,3 +118,15 @@ def test_clean_table_takes_the_fast_path(tmp_path, monkeypatch):
     monkeypatch.setattr(table, "_rows_to_result", lambda *a, **k: called.append(1))
     assert [r.patient_id for r in read_table(path).records] == ["P1"]
     assert not called
+
+
+@given(st.text(alphabet=st.sampled_from(list('ab,"é\n\r\x0c\u2028')), max_size=60),
+       st.integers(1, 8))
+def test_lines_are_those_of_universal_newlines(text, chunk):
+    import io
+
+    old, table._LINES_CHUNK = table._LINES_CHUNK, chunk
+    try:
+        assert list(table._lines(text)) == list(io.StringIO(text, newline=""))
+    finally:
+        table._LINES_CHUNK = old
