@@ -53,29 +53,30 @@ class LesionResponse(NamedTuple):
     @property
     def reason(self) -> str:
         """One line with the numbers behind the response."""
-        if self.note:
-            return self.note
-        size = f"{self.lesion_id} {fmt_mm(self.diameter_mm or 0.0)} mm"
-        if self.response == CR:
-            return f"CR: {size}" + (" (node < 10 mm)" if self.diameter_mm else "")
-        nadir = (
-            f"{fmt_pct(self.change_from_nadir_pct)} from nadir {fmt_mm(self.nadir_mm)} mm"
-            if self.nadir_mm is not None
-            else "no earlier size"
-        )
-        if self.response == PD and self.nadir_mm is not None:
+        response, diameter, from_baseline, from_nadir, lid, baseline_mm, nadir_mm, note, _ = self
+        if note:
+            return note
+        size = f"{lid} {fmt_mm(diameter or 0.0)} mm"
+        if response == CR:
+            return f"CR: {size}" + (" (node < 10 mm)" if diameter else "")
+        if response == PD and nadir_mm is not None:
             return (
-                f"PD: {size} is {fmt_pct(self.change_from_nadir_pct)} and "
-                f"{fmt_signed_mm((self.diameter_mm or 0.0) - self.nadir_mm)} mm from its nadir "
-                f"{fmt_mm(self.nadir_mm)} mm"
+                f"PD: {size} is {fmt_pct(from_nadir)} and "
+                f"{fmt_signed_mm((diameter or 0.0) - nadir_mm)} mm from its nadir "
+                f"{fmt_mm(nadir_mm)} mm"
             )
         baseline = (
-            f"{fmt_pct(self.change_from_baseline_pct)} from baseline {fmt_mm(self.baseline_mm)} mm"
-            if self.baseline_mm is not None
+            f"{fmt_pct(from_baseline)} from baseline {fmt_mm(baseline_mm)} mm"
+            if baseline_mm is not None
             else "no baseline size"
         )
-        if self.response == PR:
+        if response == PR:
             return f"PR: {size} is {baseline}"
+        nadir = (
+            f"{fmt_pct(from_nadir)} from nadir {fmt_mm(nadir_mm)} mm"
+            if nadir_mm is not None
+            else "no earlier size"
+        )
         return f"SD: {size} is {baseline}, {nadir}"
 
 

@@ -205,6 +205,13 @@ class PatientResult:
             entry["reasons"]["irrc"] = self.irrc.timepoints[0].reason
             return entry
         previous = patterns.change_from_previous(self.recist.timepoints, i)
+        responses: dict[str, str] = {}
+        lesion_reasons: dict[str, str] = {}
+        lesion_diameters: dict[str, float | None] = {}
+        for lid, response in lesions.items():
+            responses[lid] = response.response
+            lesion_reasons[lid] = response.reason
+            lesion_diameters[lid] = round_mm(response.own_mm)
         return {
             "timepoint": assessment.timepoint,
             "date": assessment.date.isoformat(),
@@ -234,7 +241,7 @@ class PatientResult:
             "imrecist_sum_mm": round_one_decimal(self.imrecist.timepoints[i].sum_mm),
             "irrc": self.irrc.timepoints[i].response,
             "irrc_tumor_burden_mm2": round_one_decimal(self.irrc.timepoints[i].burden_mm2),
-            "lesions": {lid: response.response for lid, response in lesions.items()},
+            "lesions": responses,
             "dissociated": {
                 "vuagnat": self.vuagnat[i].value,
                 "bernard_tessier": self.bernard_tessier[i].value == "true",
@@ -251,11 +258,9 @@ class PatientResult:
                 "irrc": self.irrc.timepoints[i].reason,
                 "vuagnat": self.vuagnat[i].reason,
                 "bernard_tessier": self.bernard_tessier[i].reason,
-                "lesions": {lid: response.reason for lid, response in lesions.items()},
+                "lesions": lesion_reasons,
             },
-            "lesion_diameters_mm": {
-                lid: round_mm(response.own_mm) for lid, response in lesions.items()
-            },
+            "lesion_diameters_mm": lesion_diameters,
         }
 
 
