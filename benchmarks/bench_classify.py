@@ -295,10 +295,18 @@ def main() -> int:
     for name, runs in (("this code", ours), (f"--compare {args.compare}", before)):
         if not runs:
             continue
+        phases = (
+            f"; phases read {median(runs, 'read'):.2f} s, engine {median(runs, 'engine'):.2f} s, "
+            f"JSON {median(runs, 'json'):.2f} s, summary {median(runs, 'summary'):.2f} s"
+            if "read" in runs[0]
+            else " (this code logs no phases)"
+        )
         print(f"  {name}: wall {median(runs, 'wall'):.2f} s, peak RSS "
-              f"{median(runs, 'peak_mb'):.0f} MB; phases read {median(runs, 'read'):.2f} s, "
-              f"engine {median(runs, 'engine'):.2f} s, JSON {median(runs, 'json'):.2f} s, "
-              f"summary {median(runs, 'summary'):.2f} s")
+              f"{median(runs, 'peak_mb'):.0f} MB{phases}")
+    if before:
+        print(f"  this code / --compare: {median(ours, 'wall') / median(before, 'wall'):.2f}x "
+              f"the wall time, {median(ours, 'peak_mb') / median(before, 'peak_mb'):.2f}x the "
+              "peak RSS")
     wall, peak = median(ours, "wall"), median(ours, "peak_mb")
     print(f"  target <= 3 s wall: {'met' if wall <= 3 else 'NOT met'}; "
           f"<= 400 MB: {'met' if peak <= 400 else 'NOT met'}")
