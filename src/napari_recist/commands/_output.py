@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from napari_recist.errors import InputError, Problem
 from napari_recist.io.atomic import atomic_open
@@ -51,8 +51,10 @@ def one_stdout(options: dict[str, str | None]) -> None:
 
 
 @contextlib.contextmanager
-def open_output(target: str, newline: str | None = None) -> Iterator[IO[str]]:
-    """Open a text output: standard output for ``-``, else an atomic file (folder created).
+def open_output(
+    target: str, newline: str | None = None, *, binary: bool = False
+) -> Iterator[IO[Any]]:
+    """Open an output: standard output for ``-``, else an atomic file (folder created).
 
     Parameters
     ----------
@@ -60,6 +62,8 @@ def open_output(target: str, newline: str | None = None) -> Iterator[IO[str]]:
         ``-`` or a file path.
     newline
         As for `open` (``""`` for CSV); standard output keeps its own setting.
+    binary
+        Open for bytes (UTF-8 encoded by the caller, e.g. orjson) instead of text.
 
     Yields
     ------
@@ -67,10 +71,19 @@ def open_output(target: str, newline: str | None = None) -> Iterator[IO[str]]:
         Write to it; a file replaces `target` only when the block succeeds.
     """
     if is_stdout(target):
+        if binary:
+            sys.stdout.flush()
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+            return
         yield sys.stdout
         sys.stdout.flush()
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)
+    if binary:
+        with atomic_open(target, "wb") as handle:
+            yield handle
+        return
     with atomic_open(target, "w", newline=newline) as handle:
         yield handle
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
-import json
 import logging
 import sys
+import time
+from collections.abc import Iterable
 from typing import Any, TextIO
 
+from napari_recist.commands._json_stream import ClassificationWriter
 from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
 from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
+from napari_recist.criteria.timeline import has_baseline
 from napari_recist.errors import InputError, Problem
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.io.spreadsheet import neutralise
@@ -97,13 +101,21 @@ def _number(value: float | None, unit: str = "") -> str:
 
 
 def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
+    """Print one patient's terminal summary (one write: the summary streams patient by patient)."""
+    out.write(summary_text(patient, confirm))
+
+
+def summary_text(patient: dict[str, Any], confirm: bool) -> str:
+    """The terminal summary of one patient, ending with a blank line."""
+    text: list[str] = []
+    emit = text.append
     dissociated = patient["dissociated_response"]
     headline = (
         f"confirmed BOR {patient['confirmed_best_overall_response']}"
         if confirm
         else f"BOR {patient['best_overall_response']}"
     )
-    print(f"Patient {patient['patient_id']}: {headline}", file=out)
+    emit(f"Patient {patient['patient_id']}: {headline}")
     header = (
         "TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "imRECIST", "irRC",
         "DR", "reason",
@@ -130,7 +142,7 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
     widths = [max(len(row[k]) for row in rows) for k in range(len(header) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        print("  " + "  ".join(cells) + "  " + row[-1], file=out)
+        emit("  " + "  ".join(cells) + "  " + row[-1])
     pattern = patient["progression_pattern"]
     reasons = patient["reasons"]
     lines = [
@@ -187,41 +199,68 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
     ]
     width = max(len(value) for _, value, _ in lines) + 2
     for name, value, reason in lines:
-        print(f"  {name + ':':<20}{value:<{width}}{reason}", file=out)
+        emit(f"  {name + ':':<20}{value:<{width}}{reason}")
     if patient["treatment_start"]:
-        print(f"  {'treatment start:':<20}{patient['treatment_start']} (time origin)", file=out)
+        emit(f"  {'treatment start:':<20}{patient['treatment_start']} (time origin)")
     for warning in patient["warnings"]:
-        print(f"  warning: {warning}", file=out)
+        emit(f"  warning: {warning}")
     if patient["warning_codes"]:
-        print(f"  warning codes: {', '.join(patient['warning_codes'])}", file=out)
-    print(file=out)
+        emit(f"  warning codes: {', '.join(patient['warning_codes'])}")
+    emit("")
+    return "\n".join(text) + "\n"
 
 
-def csv_rows(patients: list[dict[str, Any]]) -> list[dict[str, str]]:
+def csv_rows(patients: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """Flatten the classification to one row per patient per time point.
 
     Every cell is safe to open in a spreadsheet (`napari_recist.io.spreadsheet.neutralise`).
     """
+    return [row for patient in patients for row in patient_csv_rows(patient)]
+
+
+def patient_csv_rows(patient: dict[str, Any]) -> list[dict[str, str]]:
+    """The rows of `csv_rows` for one patient."""
     rows = []
-    for patient in patients:
-        for tp in patient["timepoints"]:
-            row = {
-                "patient_id": patient["patient_id"],
-                "vuagnat": tp["dissociated"]["vuagnat"],
-                "bernard_tessier": str(tp["dissociated"]["bernard_tessier"]).lower(),
-                "lesions": ";".join(f"{lid}={value}" for lid, value in tp["lesions"].items()),
-                "new_lesions": str(tp["new_lesions"]).lower(),
-            }
-            for column in CSV_COLUMNS:
-                if column not in row:
-                    value = tp[column]
-                    row[column] = "" if value is None else str(value)
-            rows.append({column: neutralise(text) for column, text in row.items()})
+    for tp in patient["timepoints"]:
+        row = {
+            "patient_id": patient["patient_id"],
+            "vuagnat": tp["dissociated"]["vuagnat"],
+            "bernard_tessier": str(tp["dissociated"]["bernard_tessier"]).lower(),
+            "lesions": ";".join(f"{lid}={value}" for lid, value in tp["lesions"].items()),
+            "new_lesions": str(tp["new_lesions"]).lower(),
+        }
+        for column in CSV_COLUMNS:
+            if column not in row:
+                value = tp[column]
+                row[column] = "" if value is None else str(value)
+        rows.append({column: neutralise(text) for column, text in row.items()})
     return rows
 
 
+class _Phases:
+    """Seconds spent in each phase of a run (logged with --verbose)."""
+
+    def __init__(self) -> None:
+        self.seconds = {"read": 0.0, "engine": 0.0, "json": 0.0, "csv": 0.0, "summary": 0.0}
+        self._mark = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] += now - self._mark
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {value:.2f} s" for name, value in self.seconds.items())
+
+
 def run_classify(args: argparse.Namespace) -> int:
-    """Run `napari-recist classify` (see cli.py for the arguments)."""
+    """Run `napari-recist classify` (see cli.py for the arguments).
+
+    Patients are classified one after the other; each one's JSON object, CSV rows and
+    terminal summary are written as soon as it is classified and then dropped, so memory
+    holds the records and one patient's results, whatever the cohort size. Outputs are
+    atomic: a run that fails on some patient leaves no output file.
+    """
     try:
         criteria = Criteria.from_toml(args.criteria) if args.criteria else Criteria()
     except ValueError as error:
@@ -229,41 +268,64 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.confirm:
         criteria = dataclasses.replace(criteria, require_confirmation=True)
     one_stdout({"--json": args.json, "--csv": args.csv})
+    phases = _Phases()
     records = load_records(args.source, args.lenient)
-    patients = []
-    problems = []
-    with paused_garbage_collection():
-        for record in records:
-            try:
-                patients.append(classify_patient(record, criteria).to_json())
-            except ValueError as error:
-                problems.append(Problem(args.source, str(error)))
+    phases.lap("read")
+    # A record the engine refuses (no baseline) is found before anything is written.
+    problems = [
+        Problem(args.source, f"patient {record.patient_id}: no baseline assessment (timepoint 0)")
+        for record in records
+        if not has_baseline(record)
+    ]
     if problems:
         raise InputError(problems)
     # stdout carries either the terminal summary or one output given as `-`, never both.
-    if not (is_stdout(args.json) or is_stdout(args.csv)):
-        for patient in patients:
-            _print_patient(patient, sys.stdout, criteria.require_confirmation)
-    document = {"criteria": criteria.to_dict(), "patients": patients}
+    summary = sys.stdout if not (is_stdout(args.json) or is_stdout(args.csv)) else None
+    confirm = criteria.require_confirmation
     try:
-        if args.json:
-            with open_output(args.json) as handle:
-                # allow_nan=False: JSON has no NaN or Infinity; every number is checked where
-                # it enters, so one here would be a bug, refused rather than written.
-                handle.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
-            if not is_stdout(args.json):
-                log.info("wrote %s", args.json)
-        if args.csv:
-            with open_output(args.csv, newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-                writer.writeheader()
-                writer.writerows(csv_rows(patients))
-            if not is_stdout(args.csv):
-                log.info("wrote %s", args.csv)
+        with contextlib.ExitStack() as outputs, paused_garbage_collection():
+            writer = None
+            if args.json:
+                writer = ClassificationWriter(
+                    outputs.enter_context(open_output(args.json, binary=True)), criteria.to_dict()
+                )
+            table = None
+            if args.csv:
+                handle = outputs.enter_context(open_output(args.csv, newline=""))
+                table = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+                table.writeheader()
+            phases.lap("json")
+            for record in records:
+                try:
+                    patient = classify_patient(record, criteria).to_json()
+                except ValueError as error:
+                    problems.append(Problem(args.source, str(error)))
+                    continue
+                phases.lap("engine")
+                if writer is not None:
+                    writer.add(patient)
+                    phases.lap("json")
+                if table is not None:
+                    table.writerows(patient_csv_rows(patient))
+                    phases.lap("csv")
+                if summary is not None:
+                    summary.write(summary_text(patient, confirm))
+                    phases.lap("summary")
+            if problems:
+                raise InputError(problems)  # inside the outputs: no file is written
+            if writer is not None:
+                writer.close()
     except BrokenPipeError:
         raise
+    except ValueError as error:  # a NaN or infinity reached the output: a bug, refused
+        raise InputError([Problem(args.json or args.csv or "-", str(error))]) from None
     except OSError as error:
         raise InputError(
             [Problem(str(error.filename or ""), f"cannot write: {error.strerror}")]
         ) from None
+    phases.lap("json")
+    for target in (args.json, args.csv):
+        if target and not is_stdout(target):
+            log.info("wrote %s", target)
+    log.debug("%s: %d patients; %s", args.source, len(records), phases)
     return 0

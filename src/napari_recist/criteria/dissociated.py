@@ -56,11 +56,18 @@ def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse], index: in
     if _baseline_target_count(timeline) < 2:
         return Verdict(NA, "fewer than 2 target lesions at baseline")
     by_response: dict[str, list[str]] = {CR: [], PR: [], SD: [], PD: []}
-    for unit in timeline.units(timeline.targets, index):
-        member = next(iter(sorted(unit & lesions.keys())), None)
-        response = lesions.get(member) if member is not None else None
-        if response is not None and response.response in by_response:
-            by_response[response.response].append(response.lesion_id)
+    if timeline.single_lesion_units:
+        # Every target is its own unit: its own response (the same as the loop below).
+        for target in timeline.rows(timeline.targets, index):
+            response = lesions.get(target.lesion_id)
+            if response is not None and response.response in by_response:
+                by_response[response.response].append(response.lesion_id)
+    else:
+        for unit in timeline.units(timeline.targets, index):
+            member = next(iter(sorted(unit & lesions.keys())), None)
+            response = lesions.get(member) if member is not None else None
+            if response is not None and response.response in by_response:
+                by_response[response.response].append(response.lesion_id)
     responding = by_response[CR] + by_response[PR]
     growing, stable = by_response[PD], by_response[SD]
     if growing and responding:
@@ -100,6 +107,9 @@ def _measured_lesions(
     tuple
         Unit name, diameter now, % change from its baseline, its nadir before now, members.
     """
+    if timeline.single_lesion_units:
+        yield from _measured_single_lesions(timeline, index)
+        return
     for group in (timeline.targets, timeline.non_targets):
         for unit in timeline.units(group, index):
             now = timeline.unit_diameter(unit, index)
@@ -115,6 +125,23 @@ def _measured_lesions(
                 timeline.unit_nadir(unit, index),
                 unit,
             )
+
+
+def _measured_single_lesions(
+    timeline: Timeline, index: int
+) -> Iterator[tuple[str, float, float | None, float | None, frozenset[str]]]:
+    """`_measured_lesions` when every lesion is its own unit (the same values, faster)."""
+    states, diameters, nadirs = timeline.states, timeline.diameters, timeline.nadirs
+    for group in (timeline.targets, timeline.non_targets):
+        for lesion in group:
+            lid = lesion.lesion_id
+            lesion_states = states[lid]
+            if lesion_states[index] is None or lesion_states[0] is None:
+                continue
+            now, baseline = diameters[lid][index], diameters[lid][0]
+            if now is None or baseline is None:
+                continue
+            yield lid, now, percent_change(now, baseline), nadirs[lid][index], frozenset((lid,))
 
 
 def _growing_non_targets(timeline: Timeline, index: int) -> list[str]:

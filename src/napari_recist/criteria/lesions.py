@@ -53,29 +53,30 @@ class LesionResponse(NamedTuple):
     @property
     def reason(self) -> str:
         """One line with the numbers behind the response."""
-        if self.note:
-            return self.note
-        size = f"{self.lesion_id} {fmt_mm(self.diameter_mm or 0.0)} mm"
-        if self.response == CR:
-            return f"CR: {size}" + (" (node < 10 mm)" if self.diameter_mm else "")
-        nadir = (
-            f"{fmt_pct(self.change_from_nadir_pct)} from nadir {fmt_mm(self.nadir_mm)} mm"
-            if self.nadir_mm is not None
-            else "no earlier size"
-        )
-        if self.response == PD and self.nadir_mm is not None:
+        response, diameter, from_baseline, from_nadir, lid, baseline_mm, nadir_mm, note, _ = self
+        if note:
+            return note
+        size = f"{lid} {fmt_mm(diameter or 0.0)} mm"
+        if response == CR:
+            return f"CR: {size}" + (" (node < 10 mm)" if diameter else "")
+        if response == PD and nadir_mm is not None:
             return (
-                f"PD: {size} is {fmt_pct(self.change_from_nadir_pct)} and "
-                f"{fmt_signed_mm((self.diameter_mm or 0.0) - self.nadir_mm)} mm from its nadir "
-                f"{fmt_mm(self.nadir_mm)} mm"
+                f"PD: {size} is {fmt_pct(from_nadir)} and "
+                f"{fmt_signed_mm((diameter or 0.0) - nadir_mm)} mm from its nadir "
+                f"{fmt_mm(nadir_mm)} mm"
             )
         baseline = (
-            f"{fmt_pct(self.change_from_baseline_pct)} from baseline {fmt_mm(self.baseline_mm)} mm"
-            if self.baseline_mm is not None
+            f"{fmt_pct(from_baseline)} from baseline {fmt_mm(baseline_mm)} mm"
+            if baseline_mm is not None
             else "no baseline size"
         )
-        if self.response == PR:
+        if response == PR:
             return f"PR: {size} is {baseline}"
+        nadir = (
+            f"{fmt_pct(from_nadir)} from nadir {fmt_mm(nadir_mm)} mm"
+            if nadir_mm is not None
+            else "no earlier size"
+        )
         return f"SD: {size} is {baseline}, {nadir}"
 
 
@@ -169,13 +170,97 @@ def _listed(timeline: Timeline, unit: Unit, index: int) -> list[str]:
 
 def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
     """Return the response of every lesion covered at an assessment, by lesion id."""
+    if timeline.single_lesion_units:
+        return _single_lesion_responses(timeline, index)
+    return unit_lesion_responses(timeline, index)
+
+
+def _single_lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
+    """`unit_lesion_responses` when every lesion is its own unit (no fragment, no coalescence).
+
+    The same rules as `unit_response` for a unit of one lesion, without building units:
+    most patients have neither fragments nor coalesced rows. tests/criteria/test_fast_paths.py
+    checks it equal to `unit_lesion_responses` (the reference) field by field.
+    """
     responses: dict[str, LesionResponse] = {}
-    assessment = timeline.assessments[index]
+    states, diameters, nadirs = timeline.states, timeline.diameters, timeline.nadirs
+    c = timeline.criteria
+    for group in (timeline.targets, timeline.non_targets, timeline.new_lesions):
+        for lesion in group:
+            lid = lesion.lesion_id
+            state = states[lid][index]
+            if state is None:
+                continue  # no row here: not covered
+            diameter = diameters[lid][index]
+            if index == 0:
+                responses[lid] = LesionResponse(
+                    NA, diameter, None, None, lid, note="baseline", own_mm=diameter
+                )
+                continue
+            if lesion.role is Role.NEW:
+                if state is LesionState.NOT_EVALUATED:
+                    responses[lid] = LesionResponse(
+                        NE, None, None, None, lid, note=f"NE: {lid} not evaluated", own_mm=diameter
+                    )
+                else:
+                    responses[lid] = LesionResponse(
+                        NEW, diameter, None, None, lid, note=f"NEW: {lid} appeared after baseline",
+                        own_mm=diameter,
+                    )
+                continue
+            if state not in _SIZE_STATES or diameter is None:
+                if state is LesionState.PROGRESSION or state is LesionState.INCREASE:
+                    response = PD
+                elif state is LesionState.NOT_EVALUATED:
+                    response = NE
+                elif state is LesionState.ABSENT:
+                    response = CR
+                else:
+                    response = NON_CR_NON_PD
+                responses[lid] = LesionResponse(
+                    response, None, None, None, lid, note=f"{response.value}: {lid} {state.value}",
+                    own_mm=diameter,
+                )
+                continue
+            baseline = diameters[lid][0] if states[lid][0] is not None else None
+            nadir = nadirs[lid][index]
+            from_baseline = percent_change(diameter, baseline) if baseline is not None else None
+            from_nadir = percent_change(diameter, nadir) if nadir is not None else None
+            # The rules of `unit_response`, in its order: CR, PD from the nadir, PR.
+            if timeline.row_resolved(lid, index):
+                response = CR
+            elif nadir is not None and increase_meets(
+                diameter, nadir, c.pd_pct, c.lesion_min_increase_mm
+            ):
+                response = PD
+            elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
+                response = PR
+            else:
+                response = SD
+            responses[lid] = LesionResponse(
+                response, diameter, from_baseline, from_nadir, lid, baseline, nadir,
+                own_mm=diameter,
+            )
+    _add_uncounted_new_nodes(timeline, index, responses)
+    return responses
+
+
+def unit_lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse]:
+    """`lesion_responses` through lesion units: the general rules and the reference."""
+    responses: dict[str, LesionResponse] = {}
     for group in (timeline.targets, timeline.non_targets, timeline.new_lesions):
         for unit in timeline.units(group, index):
             response = unit_response(timeline, unit, index)
             for lid in _listed(timeline, unit, index):
                 responses[lid] = response._replace(own_mm=timeline.diameters[lid][index])
+    _add_uncounted_new_nodes(timeline, index, responses)
+    return responses
+
+
+def _add_uncounted_new_nodes(
+    timeline: Timeline, index: int, responses: dict[str, LesionResponse]
+) -> None:
+    assessment = timeline.assessments[index]
     # criteria.md section 1 (amended 2026-12): a new node before it counts is `NA`.
     for lesion in timeline.record.lesions.values():
         if (
@@ -190,4 +275,3 @@ def lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionResponse
                 f"{fmt_mm(timeline.criteria.node_normal_mm)} mm short axis is not a new lesion "
                 "(RWG FAQ)",
             )
-    return responses

@@ -65,8 +65,23 @@ def increase_meets(
     return above(pct, min_pct) if strict_pct else at_least(pct, min_pct)
 
 
+# Millimetres repeat (sizes are read to 0.1 mm): their text is kept once formatted.
+_MM_TEXT: dict[float, str] = {}
+_MM_TEXT_LIMIT = 200_000
+
+
 def fmt_mm(value: float) -> str:
     """Format millimetres without float noise: 43, 42.5, 4.25."""
+    text = _MM_TEXT.get(value)
+    if text is None:
+        text = _format_mm(value)
+        if len(_MM_TEXT) >= _MM_TEXT_LIMIT:
+            _MM_TEXT.clear()
+        _MM_TEXT[value] = text
+    return text
+
+
+def _format_mm(value: float) -> str:
     if value == int(value):
         return str(int(value))
     text = f"{value:.2f}".rstrip("0").rstrip(".")
@@ -80,23 +95,66 @@ def fmt_signed_mm(value: float) -> str:
 
 
 def fmt_pct(value: float | None) -> str:
-    """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %."""
+    """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %.
+
+    ``round(value, 1)`` and the ``.1f`` format round the same (both correctly, half to even
+    on the exact binary value), so the text is formatted directly; a change that rounds to
+    zero is written ``+0.0 %``, never ``-0.0 %``.
+    """
     if value is None:
         return "n/a %"
-    rounded = round(value, 1)
-    if rounded == 0:
-        rounded = 0.0
-    return f"{rounded:+.1f} %"
+    text = f"{value:+.1f} %"
+    return "+0.0 %" if text == "-0.0 %" else text
+
+
+def finite(value: float) -> float:
+    """Return `value`, refusing NaN and infinities: JSON has neither (a bug if one gets here).
+
+    Every float of the JSON contract goes through the rounding helpers below, which call this;
+    the JSON writer (orjson) would otherwise write a NaN as ``null``.
+
+    Raises
+    ------
+    ValueError
+        When `value` is NaN or infinite.
+    """
+    if value - value != 0.0:  # NaN - NaN and inf - inf are NaN; any finite x - x is 0
+        raise ValueError(f"a computed number is {value}: JSON has no NaN or Infinity")
+    return value
+
+
+_MM_ROUNDED: dict[float, float] = {}
 
 
 def round_mm(value: float | None) -> float | None:
     """Round millimetres for output (removes float noise, keeps the measured precision)."""
-    return None if value is None else float(round(value, 2))
+    if value is None:
+        return None
+    rounded = _MM_ROUNDED.get(value)
+    if rounded is None:
+        rounded = finite(float(round(value, 2)))
+        if len(_MM_ROUNDED) >= _MM_TEXT_LIMIT:
+            _MM_ROUNDED.clear()
+        _MM_ROUNDED[value] = rounded
+    return rounded
 
 
 def round_pct(value: float | None) -> float | None:
     """Round a percentage for output to one decimal, as the JSON contract shows."""
     if value is None:
         return None
-    rounded = float(round(value, 1))
+    rounded = finite(float(round(value, 1)))
+    return 0.0 if rounded == 0 else rounded
+
+
+def round_rate(value: float | None) -> float | None:
+    """Round a rate (0..1) for output to four decimals."""
+    return None if value is None else finite(round(value, 4))
+
+
+def round_one_decimal(value: float | None) -> float | None:
+    """Sums of imRECIST and irRC in the JSON: 1 decimal (lesion-table.md), -0.0 written 0.0."""
+    if value is None:
+        return None
+    rounded = finite(float(round(value, 1)))
     return 0.0 if rounded == 0 else rounded

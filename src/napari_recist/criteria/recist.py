@@ -57,6 +57,7 @@ class RecistTimepoint:
     overall_reason: str = ""
     reappeared_ids: list[str] = field(default_factory=list)
     present_new_rows: list[str] = field(default_factory=list)
+    continued_pr: bool = False  # the target PR is the RWG FAQ's continued PR
 
 
 @dataclass
@@ -200,6 +201,7 @@ def _target_response(
     if pr_reached_at is not None:
         # RWG FAQ: once PR is reached it continues until PD is met (time points only).
         tp.target = PR
+        tp.continued_pr = True
         tp.target_reason = (
             f"PR (continued from {timeline.label(pr_reached_at)}): SOD {fmt_mm(sod)} mm is "
             f"{from_baseline}, PD not met ({from_nadir})"
@@ -384,13 +386,27 @@ def timepoint_responses(timeline: Timeline, *, continued_pr: bool = True) -> lis
         Index 0 is the baseline (verdicts NA); follow-ups are judged against the same
         baseline and nadir (shared/spec/criteria.md: treatment beyond progression).
     """
-    baseline = _baseline_timepoint(timeline)
-    results = [baseline]
-    baseline_sod = baseline.sod
+    return _responses(timeline, continued_pr, [_baseline_timepoint(timeline)])
+
+
+def _responses(
+    timeline: Timeline, continued_pr: bool, prefix: list[RecistTimepoint]
+) -> list[RecistTimepoint]:
+    """`timepoint_responses` from the assessment after `prefix` (baseline first) on."""
+    results = list(prefix)
+    baseline_sod = results[0].sod
     nadir, nadir_index = baseline_sod, (0 if baseline_sod is not None else None)
     overall: list[str] = [NA]
     pr_reached_at: int | None = None
-    for i in range(1, timeline.count):
+    for tp in results[1:]:
+        overall.append(tp.overall)
+        if tp.target in (CR, PR) and pr_reached_at is None:
+            pr_reached_at = tp.index
+        elif tp.target == PD:
+            pr_reached_at = None
+        if tp.sod is not None and (nadir is None or tp.sod < nadir):
+            nadir, nadir_index = tp.sod, tp.index
+    for i in range(len(results), timeline.count):
         tp = RecistTimepoint(index=i, nadir=nadir, nadir_index=nadir_index)
         tp.sod = target_sum(timeline, i) if timeline.targets else None
         if tp.sod is not None:
@@ -414,6 +430,22 @@ def timepoint_responses(timeline: Timeline, *, continued_pr: bool = True) -> lis
         if tp.sod is not None and (nadir is None or tp.sod < nadir):
             nadir, nadir_index = tp.sod, i
     return results
+
+
+def raw_responses(
+    timeline: Timeline, timepoints: list[RecistTimepoint]
+) -> list[RecistTimepoint]:
+    """The raw responses (no continued PR), reusing `timepoints` up to where they differ.
+
+    Equal to ``timepoint_responses(timeline, continued_pr=False)``: the two differ only from
+    the first follow-up whose target PR is a continued PR on (before it, every input of a
+    follow-up's verdicts is the same), so only that part is computed again; when no PR was
+    continued the time-point responses are the raw ones.
+    """
+    first = next((tp.index for tp in timepoints if tp.continued_pr), None)
+    if first is None:
+        return timepoints
+    return _responses(timeline, False, timepoints[:first])
 
 
 def baseline_warnings(timeline: Timeline) -> list[CriteriaWarning]:
@@ -703,7 +735,7 @@ def classify_recist(timeline: Timeline) -> RecistResult:
         Time-point verdicts, BOR (unconfirmed and confirmed), progression date and PFS.
     """
     timepoints = timepoint_responses(timeline)
-    raw = timepoint_responses(timeline, continued_pr=False)
+    raw = raw_responses(timeline, timepoints)
     bor, bor_reason = best_overall_response(timeline, timepoints)
     confirmed, confirmed_reason = confirmed_best_overall_response(timeline, raw)
     first_pd, date, date_reason = progression_date(timeline, timepoints)

@@ -17,7 +17,7 @@ from napari_recist.criteria.imrecist import ImrecistResult, classify_imrecist
 from napari_recist.criteria.irecist import IrecistResult, classify_irecist
 from napari_recist.criteria.irrc import IrrcResult, classify_irrc
 from napari_recist.criteria.lesions import LesionResponse, lesion_responses
-from napari_recist.criteria.numbers import round_mm, round_pct
+from napari_recist.criteria.numbers import round_mm, round_one_decimal, round_pct, round_rate
 from napari_recist.criteria.recist import NA, RecistResult, baseline_warnings, classify_recist
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
@@ -140,7 +140,7 @@ class PatientResult:
             "irecist_progression_date": (
                 irecist.progression_date.isoformat() if irecist.progression_date else None
             ),
-            "vuagnat_dr_rate": None if self.vuagnat_rate is None else round(self.vuagnat_rate, 4),
+            "vuagnat_dr_rate": round_rate(self.vuagnat_rate),
             "kinetics": {
                 "tgr_ref_pct_per_month": round_pct(k.tgr_ref),
                 "tgr_exp_pct_per_month": round_pct(k.tgr_exp),
@@ -199,12 +199,19 @@ class PatientResult:
                 lid: round_mm(response.own_mm) for lid, response in lesions.items()
             }
             # lesion-table.md: at the baseline the sums hold the baseline SOD and burden.
-            entry["imrecist_sum_mm"] = _one_decimal(self.imrecist.timepoints[0].sum_mm)
-            entry["irrc_tumor_burden_mm2"] = _one_decimal(self.irrc.timepoints[0].burden_mm2)
+            entry["imrecist_sum_mm"] = round_one_decimal(self.imrecist.timepoints[0].sum_mm)
+            entry["irrc_tumor_burden_mm2"] = round_one_decimal(self.irrc.timepoints[0].burden_mm2)
             entry["reasons"]["imrecist"] = self.imrecist.timepoints[0].reason
             entry["reasons"]["irrc"] = self.irrc.timepoints[0].reason
             return entry
         previous = patterns.change_from_previous(self.recist.timepoints, i)
+        responses: dict[str, str] = {}
+        lesion_reasons: dict[str, str] = {}
+        lesion_diameters: dict[str, float | None] = {}
+        for lid, response in lesions.items():
+            responses[lid] = response.response
+            lesion_reasons[lid] = response.reason
+            lesion_diameters[lid] = round_mm(response.own_mm)
         return {
             "timepoint": assessment.timepoint,
             "date": assessment.date.isoformat(),
@@ -231,10 +238,10 @@ class PatientResult:
             "overall": tp.overall,
             "irecist": itp.response,
             "imrecist": self.imrecist.timepoints[i].response,
-            "imrecist_sum_mm": _one_decimal(self.imrecist.timepoints[i].sum_mm),
+            "imrecist_sum_mm": round_one_decimal(self.imrecist.timepoints[i].sum_mm),
             "irrc": self.irrc.timepoints[i].response,
-            "irrc_tumor_burden_mm2": _one_decimal(self.irrc.timepoints[i].burden_mm2),
-            "lesions": {lid: response.response for lid, response in lesions.items()},
+            "irrc_tumor_burden_mm2": round_one_decimal(self.irrc.timepoints[i].burden_mm2),
+            "lesions": responses,
             "dissociated": {
                 "vuagnat": self.vuagnat[i].value,
                 "bernard_tessier": self.bernard_tessier[i].value == "true",
@@ -251,24 +258,14 @@ class PatientResult:
                 "irrc": self.irrc.timepoints[i].reason,
                 "vuagnat": self.vuagnat[i].reason,
                 "bernard_tessier": self.bernard_tessier[i].reason,
-                "lesions": {lid: response.reason for lid, response in lesions.items()},
+                "lesions": lesion_reasons,
             },
-            "lesion_diameters_mm": {
-                lid: round_mm(response.own_mm) for lid, response in lesions.items()
-            },
+            "lesion_diameters_mm": lesion_diameters,
         }
 
 
 def _iso(date: object) -> str | None:
     return None if date is None else date.isoformat()  # type: ignore[attr-defined]
-
-
-def _one_decimal(value: float | None) -> float | None:
-    """Sums of imRECIST and irRC in the JSON: 1 decimal (lesion-table.md)."""
-    if value is None:
-        return None
-    rounded = float(round(value, 1))
-    return 0.0 if rounded == 0 else rounded
 
 
 def _empty_timepoint(

@@ -63,6 +63,18 @@ class Timeline:
     _unit_cache: dict[tuple[tuple[str, ...], int], list[Unit]] = field(
         default_factory=dict, repr=False
     )
+    _rows_cache: dict[tuple[int, int], list[Lesion]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @property
+    def single_lesion_units(self) -> bool:
+        """No fragment and no coalesced row: every lesion is its own unit everywhere.
+
+        Most patients; the rules over units then take fast paths that tests check equal to
+        the unit rules (tests/criteria/test_fast_paths.py).
+        """
+        return not self.roots and not self.coalesced_at
 
     @property
     def count(self) -> int:
@@ -82,7 +94,20 @@ class Timeline:
         return self.states[lesion_id][index] is not None
 
     def rows(self, lesions: Iterable[Lesion], index: int) -> list[Lesion]:
-        """The lesions that have a row at an assessment (fragments, carriers, coalesced)."""
+        """The lesions that have a row at an assessment (fragments, carriers, coalesced).
+
+        For the timeline's own groups (`targets`, `non_targets`, `new_lesions`) the list is
+        made once per assessment and shared: read it, do not modify it.
+        """
+        if lesions is self.targets or lesions is self.non_targets or lesions is self.new_lesions:
+            key = (id(lesions), index)
+            cached = self._rows_cache.get(key)
+            if cached is None:
+                states = self.states
+                cached = self._rows_cache[key] = [
+                    lesion for lesion in lesions if states[lesion.lesion_id][index] is not None
+                ]
+            return cached
         return [lesion for lesion in lesions if self.states[lesion.lesion_id][index] is not None]
 
     def is_coalesced(self, lesion_id: str, index: int) -> bool:
@@ -257,6 +282,11 @@ class Timeline:
         if self.lesion(lesion_id).nodal:
             return below(diameter, self.criteria.node_normal_mm)
         return diameter <= 0.0
+
+
+def has_baseline(record: PatientRecord) -> bool:
+    """Whether a record has the baseline (time point 0) `build_timeline` needs."""
+    return any(a.timepoint == 0 for a in record.assessments)
 
 
 def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:

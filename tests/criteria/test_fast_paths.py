@@ -1,0 +1,152 @@
+"""The engine's fast paths give every field the reference rules give (issue 12).
+
+The reference: the lesion-unit rules (`Timeline.single_lesion_units` forced False, so every
+rule goes through `Timeline.units`), the raw RECIST responses computed from scratch, and the
+number formatting as it was written before. Checked on the example table (the golden cases),
+on random tables (hypothesis, the property tests' generator) and on random cohorts of the
+benchmark's kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.criteria.test_properties import lesion_tables, linked_tables
+
+from napari_recist.criteria import numbers
+from napari_recist.criteria.lesions import lesion_responses, unit_lesion_responses
+from napari_recist.criteria.recist import raw_responses, timepoint_responses
+from napari_recist.criteria.report import classify_patient
+from napari_recist.criteria.settings import Criteria
+from napari_recist.criteria.timeline import Timeline, build_timeline
+from napari_recist.io.table import read_table, rows_to_records
+from napari_recist.model import PatientRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_classify import generate_patient  # noqa: E402
+
+
+def reference_json(record: PatientRecord, criteria: Criteria, monkeypatch) -> dict:
+    """The patient object with every rule on the lesion-unit path."""
+    with monkeypatch.context() as patch:
+        patch.setattr(Timeline, "single_lesion_units", property(lambda self: False))
+        return classify_patient(record, criteria).to_json()
+
+
+def assert_same(records: list[PatientRecord], monkeypatch, criteria: Criteria | None = None):
+    criteria = criteria or Criteria()
+    for record in records:
+        fast = classify_patient(record, criteria).to_json()
+        reference = reference_json(record, criteria, monkeypatch)
+        # Equal values and the same key order at every level (the JSON must not change).
+        assert fast == reference, record.patient_id
+        assert repr(fast) == repr(reference), record.patient_id
+        timeline = build_timeline(record, criteria)
+        for index in range(timeline.count):
+            assert lesion_responses(timeline, index) == unit_lesion_responses(timeline, index)
+        timepoints = timepoint_responses(timeline)
+        assert raw_responses(timeline, timepoints) == timepoint_responses(
+            timeline, continued_pr=False
+        )
+
+
+def test_example_table(monkeypatch):
+    assert_same(read_table(ROOT / "examples" / "lesions.csv").records, monkeypatch)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_cohorts(seed, monkeypatch):
+    rng = random.Random(seed)
+    assert_same([generate_patient(rng, n) for n in range(150)], monkeypatch)
+
+
+def test_random_cohorts_with_other_thresholds(monkeypatch):
+    rng = random.Random(7)
+    criteria = Criteria(pd_pct=10.0, pr_pct=-20.0, lesion_min_increase_mm=2.0, min_sd_days=60)
+    assert_same([generate_patient(rng, n) for n in range(100)], monkeypatch, criteria)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(lesion_tables())
+def test_random_tables(monkeypatch, rows):
+    assert_same(rows_to_records(rows, "generated").records, monkeypatch)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(linked_tables())
+def test_split_and_coalesced_tables_take_the_unit_path(monkeypatch, rows):
+    records = rows_to_records(rows, "generated", lenient=True).records
+    for record in records:
+        assert not build_timeline(record, Criteria()).single_lesion_units
+    assert_same(records, monkeypatch)
+
+
+def test_continued_pr_recomputes_the_raw_responses_from_where_they_differ():
+    # 50 -> 30 mm (PR, -40 %) -> 35.5 (-29 % from baseline, +18 % from the nadir: continued
+    # PR, raw SD).
+    from napari_recist.model import Assessment, Lesion, LesionState, Measurement, Role
+
+    lesion = Lesion("T1", Role.TARGET, "lung")
+    sizes = [50.0, 30.0, 35.5, 35.5]
+    record = PatientRecord("P", {"T1": lesion}, [
+        Assessment(i, dt.date(2024, 1, 1) + dt.timedelta(days=60 * i),
+                   {"T1": Measurement("T1", LesionState.MEASURED, size)})
+        for i, size in enumerate(sizes)
+    ])
+    timeline = build_timeline(record, Criteria())
+    timepoints = timepoint_responses(timeline)
+    assert [tp.target for tp in timepoints[1:]] == ["PR", "PR", "PR"]
+    raw = raw_responses(timeline, timepoints)
+    assert raw is not timepoints and raw[:2] == timepoints[:2]
+    assert [tp.target for tp in raw[1:]] == ["PR", "SD", "SD"]
+    assert raw == timepoint_responses(timeline, continued_pr=False)
+
+
+def _fmt_pct_before(value: float | None) -> str:
+    if value is None:
+        return "n/a %"
+    rounded = round(value, 1)
+    if rounded == 0:
+        rounded = 0.0
+    return f"{rounded:+.1f} %"
+
+
+def _fmt_mm_before(value: float) -> str:
+    if value == int(value):
+        return str(int(value))
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False))
+def test_fmt_pct_as_before(value):
+    assert numbers.fmt_pct(value) == _fmt_pct_before(value)
+
+
+@pytest.mark.parametrize("value", [-0.05, -0.04, 0.05, 0.15, 0.25, -0.25, 2.675, 1e-12, -0.0])
+def test_fmt_pct_at_halves_and_zero(value):
+    assert numbers.fmt_pct(value) == _fmt_pct_before(value)
+
+
+@given(st.floats(-1e4, 1e4, allow_nan=False))
+def test_fmt_mm_and_round_mm_as_before_with_their_caches(value):
+    for _ in range(2):  # the second call is served from the cache
+        assert numbers.fmt_mm(value) == _fmt_mm_before(value)
+        assert numbers.round_mm(value) == float(round(value, 2))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_rounding_refuses_what_json_cannot_hold(value):
+    for helper in (numbers.round_mm, numbers.round_pct, numbers.round_rate,
+                   numbers.round_one_decimal):
+        with pytest.raises(ValueError, match="no NaN or Infinity"):
+            helper(value)
