@@ -11,10 +11,15 @@ DICOM: per scan a one-slice CT and a TID 1500 SR from the project's SR writer. T
 - inside the 1-worker run, the time spent in `read_sr` (SR reading's share of a patient);
 - the whole command once (tables, plots, statistics, HTML) with 2 workers.
 
-``--memory`` also runs, each in a fresh process, the 2-worker batch on the cohort and on a
-10x cohort (the same folders hard-linked ten times under other names), streamed (what the
-command does) and in memory (`classify_sources`, every patient's JSON kept in the client), and
-prints each peak resident memory: of the client process, and the largest worker's.
+``--memory`` also runs, each in a fresh process, the 2-worker batch on 1,000 and 10,000
+patients, streamed (what the command does) and in memory (`classify_sources`, every patient's
+JSON kept in the client), and prints each peak resident memory: of the client process, its
+growth during the batch (peak minus the resident memory after `find_cohort`), and the largest
+worker's (VmHWM polled while the workers run). ``--memory-source tables`` (default: cheap)
+reads the patients from a synthetic lesion table, whose records the client holds from the
+start (that is the table input, read up front); ``folders`` uses the DICOM folders (the 1,000
+and ten hard-linked copies of them under other names), where the client holds only the folder
+names but the batch takes minutes.
 
     .venv/bin/python benchmarks/bench_cohort.py [--patients 1000] [--data out/bench_cohort]
         [--runs 3] [--memory]
@@ -43,6 +48,7 @@ from napari_recist.cohort.batch import classify_sources, find_cohort, stream_sou
 from napari_recist.cohort.stream import iter_patients
 from napari_recist.cohort.synthetic import clinical_csv, synthetic_cohort, write_patient_folder
 from napari_recist.criteria.settings import Criteria
+from napari_recist.io.table import write_table
 from napari_recist.model import PatientRecord
 
 SEED = 2024
@@ -181,10 +187,59 @@ def run(patients: int, data: Path, generate_workers: int, runs: int) -> dict[str
     return timings
 
 
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _ChildPeak:
+    """Poll the peak resident memory (VmHWM) of this process's children while they run.
+
+    ``RUSAGE_CHILDREN``'s ru_maxrss would count each spawned worker's forked copy of this
+    process before its exec: the client's size, not the worker's.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _children(self) -> list[str]:
+        pids: list[str] = []
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as handle:
+                    pids += handle.read().split()
+            except OSError:
+                continue
+        return pids
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            for pid in self._children():
+                try:
+                    with open(f"/proc/{pid}/status") as handle:
+                        for line in handle:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                except OSError:
+                    continue
+
+    def stop(self) -> float:
+        """Stop polling; the largest child's peak in MB."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
 def memory_child(root: Path, mode: str, workers: int) -> dict[str, float]:
     """In a fresh process: the batch on `root`; peak resident memory (MB) of it and its workers."""
     cohort = find_cohort(root)
     criteria = Criteria()
+    before = _resident_mb()
+    children = _ChildPeak()
     start = time.perf_counter()
     if mode == "streamed":
         with tempfile.TemporaryDirectory(prefix="bench_cohort_mem_") as out:
@@ -194,32 +249,43 @@ def memory_child(root: Path, mode: str, workers: int) -> dict[str, float]:
         outcomes = classify_sources(cohort.sources, criteria, workers=workers, progress=False)
         classified = sum(o.patient is not None for o in outcomes)
     seconds = time.perf_counter() - start
-    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN gives the largest finished child's peak.
+    worker_peak = children.stop()
+    # ru_maxrss is in KiB on Linux.
     return {
         "patients": float(len(cohort.sources)), "classified": float(classified),
         "seconds": seconds,
         "client_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "client_growth_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before,
+        "worker_peak_mb": worker_peak,
     }  # fmt: skip
 
 
-def memory(data: Path, patients: int, modes: list[str], workers: int) -> list[dict[str, object]]:
-    """Peak memory of the batch at the cohort's size and 10x, each in a fresh process."""
-    big = data / "patients_x10"
-    print(f"linking 10 copies of the {patients} patient folders ...", flush=True)
-    link_copies(data / "patients", big, 10)
+def memory(data: Path, modes: list[str], workers: int, source: str) -> list[dict[str, object]]:
+    """Peak memory of the batch on 1,000 and 10,000 patients, each in a fresh process."""
+    if source == "folders":
+        print("linking 10 copies of the patient folders ...", flush=True)
+        link_copies(data / "patients", data / "patients_x10", 10)
+        roots = [data / "patients", data / "patients_x10"]
+    else:
+        roots = []
+        for count in (1000, 10000):
+            table = data / f"lesions_{count}.csv"
+            if not table.exists():
+                records, _ = synthetic_cohort(count, seed=SEED)
+                write_table(records, table)
+            roots.append(table)
     rows: list[dict[str, object]] = []
     for mode in modes:
-        for root in (data / "patients", big):
+        for root in roots:
             output = subprocess.run(
                 [sys.executable, __file__, "--memory-child", str(root), "--mode", mode,
                  "--workers", str(workers)],
                 check=True, capture_output=True, text=True,
             ).stdout  # fmt: skip
-            row = {"mode": mode, **json.loads(output.strip().splitlines()[-1])}
+            row = {"mode": mode, "source": source, **json.loads(output.strip().splitlines()[-1])}
             print(f"  {mode:9s} {int(row['patients']):6d} patients: client peak "
-                  f"{row['client_peak_mb']:7.0f} MB, largest worker "
-                  f"{row['worker_peak_mb']:5.0f} MB, {row['seconds']:.0f} s",
+                  f"{row['client_peak_mb']:6.0f} MB (batch +{row['client_growth_mb']:5.0f} MB), "
+                  f"largest worker {row['worker_peak_mb']:4.0f} MB, {row['seconds']:.0f} s",
                   flush=True)  # fmt: skip
             rows.append(row)
     return rows
@@ -234,6 +300,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="interleaved rounds (median)")
     parser.add_argument("--memory", action="store_true", help="peak memory at 1x and 10x")
     parser.add_argument("--memory-modes", default="streamed,in-memory")
+    parser.add_argument("--memory-source", choices=("tables", "folders"), default="tables")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="streamed", help=argparse.SUPPRESS)
@@ -269,8 +336,11 @@ def main() -> int:
             f"{timings['cli_cohort_2_workers_s']:.1f} s"
         )
     if args.memory:
-        print("peak memory of the 2-worker batch, each run in a fresh process:")
-        timings["memory"] = memory(args.data, n, args.memory_modes.split(","), 2)  # type: ignore[assignment]
+        print(f"peak memory of the 2-worker batch ({args.memory_source}), each run in a fresh "
+              "process:")  # fmt: skip
+        timings["memory"] = memory(  # type: ignore[assignment]
+            args.data, args.memory_modes.split(","), 2, args.memory_source
+        )
     args.data.mkdir(parents=True, exist_ok=True)
     (args.data / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
     return 0

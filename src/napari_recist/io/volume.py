@@ -11,9 +11,11 @@ shown in patient millimetres (napari's world axes S, P, L, no negative scale).
 Speed: headers of Explicit VR Little Endian files are read by `fast_header` (about 3x faster
 than ``dcmread``), other files by ``dcmread``, with the pixel data skipped; then the pixel
 bytes of uncompressed little-endian slices are read straight into the output array, and
-compressed slices are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg, RLE). Header
-and pixel reads run in a thread pool of `default_workers()` threads: one fewer than the CPU
-cores, leaving one to the viewer. On the 2-core reference machine that is one thread, which
+compressed slices are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg, RLE) in worker
+processes (`napari_recist.io.decode_pool`: the decoders hold the interpreter lock, so threads
+would not share the work), bit for bit what one process decodes. Header and raw pixel reads
+run in a thread pool of `default_workers()` threads: one fewer than the CPU cores, leaving one
+to the viewer. On the 2-core reference machine that is one thread, which
 measured fastest (300 slices 512x512, shared machine: 0.085 s with one thread against 0.17 s
 with 8 header + 8 pixel threads from a warm page cache, 0.22 s against 0.21 s cold; header
 parsing holds the GIL). ``benchmarks/bench_series.py`` measures it against SimpleITK.
