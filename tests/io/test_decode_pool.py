@@ -122,3 +122,28 @@ def test_a_broken_pool_falls_back_to_this_process(
 
     monkeypatch.setattr(decode_pool, "_get_pool", lambda processes: Dying())
     assert load_series(tmp_path, processes=2).array.tobytes() == reference.tobytes()
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    series = tmp_path / "series"
+    _series(series, JPEG2000Lossless)
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from napari_recist.io import decode_pool\n"
+        "from napari_recist.io.volume import load_series\n"
+        f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+        f"volume = load_series({str(series)!r}, processes=2)\n"
+        "assert decode_pool._pool is not None, 'the pool broke'\n"
+        "print(volume.array.shape)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text(encoding="utf-8") == "ran\n"
+    assert f"({DEPTH}, 64, 64)" in done.stdout

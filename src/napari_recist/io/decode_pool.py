@@ -10,9 +10,11 @@ arrive, so the memory held beyond the volume is a few slices.
 
 The pool is started on the first compressed series big enough to be worth it (its workers'
 start-up, about half a second, is paid once per session) and kept for the next series. It
-uses the ``spawn`` start method (no fork of a process holding Qt or other threads); as with
-any use of `multiprocessing`, a script calling `load_series` at import time needs the usual
-``if __name__ == "__main__":`` guard. Inside a daemonic process (a Dask or multiprocessing
+uses the ``spawn`` start method (no fork of a process holding Qt or other threads), without
+the main-module import `multiprocessing` does by default: a worker only needs this module, and
+re-running the caller's script in each worker (a script without an ``if __name__ ==
+"__main__":`` guard, as most scripts calling `load_series` are) would repeat whatever the
+script does. Inside a daemonic process (a Dask or multiprocessing
 worker, which may not have children), or when ``NAPARI_RECIST_DECODE_PROCESSES`` is 0 or 1,
 slices are decoded in the calling process, as they are when the pool breaks (a worker killed).
 """
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.context
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -107,6 +111,31 @@ def decode_processes() -> int:
         return os.cpu_count() or 1
 
 
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that does not import the parent's ``__main__`` module.
+
+    `multiprocessing.spawn.get_preparation_data`, called while the process starts, tells the
+    child to run the parent's main script (``init_main_from_path``) or module
+    (``init_main_from_name``) when ``__main__`` has a ``__file__`` or a ``__spec__``; both are
+    hidden for the moment of the start.
+    """
+
+    def start(self) -> None:
+        main = sys.modules["__main__"]
+        hidden = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+        try:
+            main.__dict__.pop("__file__", None)
+            main.__dict__["__spec__"] = None
+            super().start()
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(hidden)
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess  # type: ignore[assignment]
+
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
@@ -132,9 +161,7 @@ def _get_pool(processes: int) -> ProcessPoolExecutor | None:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
             try:
-                _pool = ProcessPoolExecutor(
-                    max_workers=processes, mp_context=multiprocessing.get_context("spawn")
-                )
+                _pool = ProcessPoolExecutor(max_workers=processes, mp_context=_WorkerContext())
             except (OSError, ValueError, NotImplementedError):  # no semaphores, a sandbox
                 _pool = None
                 return None
