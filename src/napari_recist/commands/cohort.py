@@ -252,15 +252,19 @@ def run_cohort(args: argparse.Namespace) -> int:
         log.warning("warning: %s", line)
     out = Path(args.out)
     created = not out.exists()
-    streamed = stream_sources(
-        cohort.sources,
-        criteria,
-        out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-        resume=getattr(args, "resume", False),
-    )
+    try:
+        streamed = stream_sources(
+            cohort.sources,
+            criteria,
+            out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            resume=getattr(args, "resume", False),
+        )
+    except InputError:  # the scheduler cannot be reached
+        _remove_if_created(out, created)
+        raise
     for note in streamed.notes:
         log.warning("warning: %s", note)
     # The statistics view (no reason strings) is all this process holds of the patients.
