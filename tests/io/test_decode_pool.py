@@ -43,6 +43,7 @@ def _series(folder: Path, syntax: str) -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def _fresh_pool():  # type: ignore[no-untyped-def]
+    decode_pool._shutdown()  # an earlier test may have started it
     yield
     decode_pool._shutdown()
 
