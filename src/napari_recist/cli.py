@@ -244,6 +244,12 @@ def _add_cohort(subparsers: argparse._SubParsersAction) -> None:
         "--holm", action="store_true", help="show Holm-adjusted p-values of pairwise tests"
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the patients an interrupted run into the same --out already classified "
+        "(same inputs and criteria), classify the rest",
+    )
+    parser.add_argument(
         "--excel", action="store_true", help="write the CSV files with a UTF-8 BOM (Excel)"
     )
     parser.add_argument(

@@ -174,6 +174,7 @@ def test_unreachable_scheduler_is_a_clear_error(
         == 2
     )
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # a refused command leaves no output folder
 
 
 def test_cohort_from_folders_of_dicom_sr(

@@ -3,16 +3,25 @@
 A cohort is lesion tables (CSV) and/or patient folders of DICOM SR. Tables are read up front
 (fast, and a bad table is refused with its row errors); each patient folder is read inside its
 task, where the work is. A patient that cannot be classified does not stop the cohort: it is
-listed with its reason. Progress is shown with tqdm as tasks finish.
+listed with its reason. Progress is shown with tqdm as tasks finish, in patients per second.
+
+Two ways to run: `classify_sources` returns every outcome in memory (a library call on a
+modest cohort), and `stream_sources`, what ``napari-recist cohort`` runs, writes each finished
+batch of patients to disk (`napari_recist.cohort.stream`) and keeps only the failures in
+memory, so that the client's memory does not grow with the cohort. Both classify each patient
+with `classify_source`, in the same batches.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -20,10 +29,18 @@ from napari_recist.criteria.settings import Criteria
 from napari_recist.errors import InputError, Problem
 from napari_recist.model import PatientRecord
 
+log = logging.getLogger(__name__)
+_Item = TypeVar("_Item")
+
 # One task classifies a batch of patients: fewer, larger tasks keep Dask's per-task overhead
-# (scheduling, pickling) small against the classification work.
+# (scheduling, pickling) small against the classification work, while at least
+# TASKS_PER_WORKER tasks per worker keep every worker busy to the end (the last task of a worker
+# is at most 1/8 of its share).
 MAX_BATCH = 25
 TASKS_PER_WORKER = 8
+# Threads looking for DICOM in the patient folders (stat and open calls: waiting on the disk,
+# not on the interpreter; most useful on network storage).
+DISCOVERY_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,11 @@ def _looks_like_dicom_folder(folder: Path) -> bool:
     return False
 
 
+def _sub_folders(path: Path) -> list[Path]:
+    with os.scandir(path) as entries:
+        return sorted(Path(entry.path) for entry in entries if entry.is_dir())
+
+
 def find_cohort(source: str | os.PathLike[str], lenient: bool = False) -> CohortInput:
     """Find the patients of a cohort.
 
@@ -125,14 +147,16 @@ def find_cohort(source: str | os.PathLike[str], lenient: bool = False) -> Cohort
         raise InputError([Problem(str(path), "no such file or folder")])
     cohort = CohortInput()
     tables = [path] if path.is_file() else sorted(path.glob("*.csv"))
-    folders = [] if path.is_file() else sorted(p for p in path.iterdir() if p.is_dir())
+    folders = [] if path.is_file() else _sub_folders(path)
     for table in tables:
         result = read_table(table, lenient=lenient)
         cohort.skipped += [str(problem) for problem in result.skipped]
         cohort.warnings += [str(problem) for problem in result.warnings]
         cohort.sources += [PatientSource(r.patient_id, record=r) for r in result.records]
-    for folder in folders:
-        if _looks_like_dicom_folder(folder):
+    with ThreadPoolExecutor(max_workers=DISCOVERY_THREADS) as pool:
+        looks_like_dicom = list(pool.map(_looks_like_dicom_folder, folders))
+    for folder, is_patient in zip(folders, looks_like_dicom, strict=True):
+        if is_patient:
             cohort.sources.append(PatientSource(str(folder), folder=str(folder), lenient=lenient))
         else:
             cohort.warnings.append(f"{folder}: no DICOM file, not a patient folder")
@@ -202,7 +226,7 @@ def classify_batch(items: Sequence[PatientSource], criteria: Criteria) -> list[O
     return [classify_source(item, criteria) for item in items]
 
 
-def _batches(items: Sequence[PatientSource], workers: int) -> list[list[PatientSource]]:
+def _batches(items: Sequence[_Item], workers: int) -> list[list[_Item]]:
     size = max(1, min(MAX_BATCH, len(items) // max(1, workers * TASKS_PER_WORKER)))
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -307,3 +331,272 @@ def _run_distributed(
 def iter_patients(outcomes: Sequence[Outcome]) -> Iterator[dict[str, Any]]:
     """The classified patients of a list of outcomes, in order."""
     return (o.patient for o in outcomes if o.patient is not None)
+
+
+# ----------------------------------------------------------------------------- streamed
+
+
+@dataclass
+class BatchSummary:
+    """What the client keeps of a batch: counts and the patients worth a message.
+
+    Parameters
+    ----------
+    classified
+        Patients classified.
+    failures
+        Label and problems of each patient not classified.
+    remarks
+        Label and remarks of each patient with remarks.
+    """
+
+    classified: int = 0
+    failures: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    remarks: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+    def add(self, outcomes: Iterable[Outcome]) -> BatchSummary:
+        """Count outcomes in; returns self."""
+        for outcome in outcomes:
+            if outcome.patient is None:
+                self.failures.append((outcome.label, outcome.problems))
+            else:
+                self.classified += 1
+            if outcome.remarks:
+                self.remarks.append((outcome.label, outcome.remarks))
+        return self
+
+    def merge(self, other: BatchSummary) -> None:
+        """Add another batch's summary."""
+        self.classified += other.classified
+        self.failures += other.failures
+        self.remarks += other.remarks
+
+
+@dataclass
+class StreamedCohort:
+    """The result of `stream_sources`.
+
+    Parameters
+    ----------
+    results
+        ``patients.jsonl``: one line per patient, in the input order.
+    summary
+        Counts, failures and remarks of the patients classified in this run.
+    notes
+        What happened to an earlier run's results (resume).
+    seconds
+        Wall time of the classification.
+    classified_now
+        Patients classified in this run (the others came from a resumed run).
+    """
+
+    results: Path
+    summary: BatchSummary
+    notes: list[str]
+    seconds: float
+    classified_now: int
+
+
+def classify_batch_to_part(
+    batch: Sequence[tuple[int, PatientSource]],
+    criteria: Criteria,
+    part: str,
+    advance: Callable[[int], Any] | None = None,
+) -> BatchSummary:
+    """Classify a batch of patients and write their lines to one part file (one Dask task).
+
+    Parameters
+    ----------
+    batch
+        Input position and source of each patient.
+    criteria
+        Thresholds.
+    part
+        The part file to write (atomically, once the whole batch is done).
+    advance
+        Called with 1 after each patient (in-process runs).
+
+    Returns
+    -------
+    BatchSummary
+        What the client keeps; the patients' JSON stays on disk.
+    """
+    from napari_recist.cohort.stream import outcome_line, write_part
+
+    lines, summary = [], BatchSummary()
+    for index, item in batch:
+        outcome = classify_source(item, criteria)
+        lines.append(outcome_line(index, outcome))
+        summary.add([outcome])  # counts and messages only: the JSON stays in `lines`
+        if advance is not None:
+            advance(1)
+    write_part(Path(part), lines)
+    return summary
+
+
+def stream_sources(
+    items: Sequence[PatientSource],
+    criteria: Criteria,
+    out: str | os.PathLike[str],
+    workers: int = 1,
+    scheduler: Any = None,
+    progress: bool = True,
+    resume: bool = False,
+) -> StreamedCohort:
+    """Classify every patient into ``OUT/patients.jsonl``, batch by batch, memory flat.
+
+    Each batch's lines are written to a part file as soon as the batch is done (by the worker
+    process for local workers, by this process for a dask.distributed cluster whose workers
+    may not see this disk); then the parts are merged in the input order.
+
+    Parameters
+    ----------
+    items
+        The patients (`find_cohort`).
+    criteria
+        Thresholds.
+    out
+        Output folder (created if missing).
+    workers
+        Local worker processes; 1 runs in this process. Ignored with `scheduler`.
+    scheduler
+        Address of a running dask.distributed scheduler, or a ``distributed.Client``.
+    progress
+        Show a tqdm progress bar in patients per second (on stderr).
+    resume
+        Keep the patients an interrupted run with the same inputs and criteria finished.
+
+    Returns
+    -------
+    StreamedCohort
+        Where the results are and what the client kept.
+
+    Raises
+    ------
+    InputError
+        When the scheduler cannot be reached.
+    """
+    from napari_recist.cohort.stream import (
+        PARTS_NAME,
+        RESULTS_NAME,
+        PartsFolder,
+        read_lines,
+        sources_fingerprint,
+    )
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = PartsFolder(folder / PARTS_NAME)
+    done, notes = parts.start(sources_fingerprint(items, criteria.to_dict()), len(items), resume)
+    todo = [(i, item) for i, item in enumerate(items) if i not in done]
+    summary = BatchSummary()
+    if done:  # what the earlier run found, for the messages and the page
+        for part in parts.parts():
+            for line in read_lines(part):
+                summary.add([_outcome_summary(line)])
+    start = time.perf_counter()
+    bar = tqdm(
+        total=len(items), initial=len(done), desc="classifying", unit=" patients",
+        disable=not progress,
+    )  # fmt: skip
+    try:
+        if not todo:
+            pass
+        elif scheduler is not None:
+            summary.merge(_stream_distributed(todo, criteria, scheduler, parts, bar.update))
+        elif workers <= 1:
+            for number, batch in enumerate(_batches(todo, 1)):
+                summary.merge(
+                    classify_batch_to_part(batch, criteria, str(parts.new_part(number)), bar.update)
+                )
+        else:
+            summary.merge(_stream_local_processes(todo, criteria, workers, parts, bar.update))
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    if todo and progress:
+        log.info(
+            "classified %d patients in %.1f s (%.1f patients/s)",
+            len(todo), seconds, len(todo) / max(seconds, 1e-9),
+        )  # fmt: skip
+    results = folder / RESULTS_NAME
+    parts.merge(results, len(items))
+    parts.remove()
+    return StreamedCohort(results, summary, notes, seconds, len(todo))
+
+
+def _outcome_summary(line: dict[str, Any]) -> Outcome:
+    patient = None if line["patient"] is None else {}
+    return Outcome(line["label"], patient, tuple(line["problems"]), tuple(line["remarks"]))
+
+
+def _stream_local_processes(
+    todo: Sequence[tuple[int, PatientSource]],
+    criteria: Criteria,
+    workers: int,
+    parts: Any,
+    advance: Callable[[int], Any],
+) -> BatchSummary:
+    import dask
+    from dask.callbacks import Callback
+
+    batches = _batches(todo, workers)
+    tasks = [
+        dask.delayed(classify_batch_to_part)(batch, criteria, str(parts.new_part(number)))
+        for number, batch in enumerate(batches)
+    ]
+    sizes = {task.key: len(batch) for task, batch in zip(tasks, batches, strict=True)}
+
+    class _Progress(Callback):  # type: ignore[misc]
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            advance(sizes.get(key, 0))
+
+    with _Progress():
+        results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
+    summary = BatchSummary()
+    for result in results:
+        summary.merge(result)
+    return summary
+
+
+def _stream_distributed(
+    todo: Sequence[tuple[int, PatientSource]],
+    criteria: Criteria,
+    scheduler: Any,
+    parts: Any,
+    advance: Callable[[int], Any],
+) -> BatchSummary:
+    from distributed import Client, as_completed
+
+    from napari_recist.cohort.stream import outcome_line, write_part
+
+    own_client = isinstance(scheduler, str)
+    try:
+        client = Client(scheduler, timeout="5s") if own_client else scheduler
+    except OSError as error:
+        raise InputError(
+            [Problem(str(scheduler), f"cannot reach the Dask scheduler ({error})")]
+        ) from None
+    summary = BatchSummary()
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        batches = _batches(todo, workers)
+        futures = {}
+        for number, batch in enumerate(batches):
+            sources = [item for _, item in batch]
+            future = client.submit(classify_batch, sources, criteria, pure=False)
+            futures[future.key] = (number, [index for index, _ in batch], future)
+        for future in as_completed([entry[2] for entry in futures.values()]):
+            number, indices, _ = futures.pop(future.key)
+            outcomes = future.result()
+            write_part(
+                parts.new_part(number),
+                (outcome_line(i, o) for i, o in zip(indices, outcomes, strict=True)),
+            )
+            summary.add(outcomes)
+            advance(len(outcomes))
+            del outcomes, future  # the client keeps no patient JSON
+        return summary
+    finally:
+        if own_client:
+            client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def write_cohort_outputs(
     holm_adjust: bool = False,
     excel: bool = False,
     records: Mapping[str, Any] | None = None,
+    results: Path | None = None,
 ) -> dict[str, Path]:
     """Write every output of the cohort command into `out` (atomic writes).
 
@@ -65,6 +67,10 @@ def write_cohort_outputs(
     records
         Lesion tables (`PatientRecord`) by patient id, for the lesion-level analyses, seed
         000's site table and the SDTM export; None: none at hand.
+    results
+        ``patients.jsonl`` of a streamed batch (`napari_recist.cohort.stream`): the full
+        patient JSON (``cohort.json``, ``assessments.csv``) is then read from it one patient at
+        a time, and `patients` may be the statistics view without reason strings.
 
     Returns
     -------
@@ -110,12 +116,21 @@ def write_cohort_outputs(
     def csv_file(name: str, columns: Sequence[str], rows: Any) -> None:
         write_csv(keep(name), columns, rows, excel=excel)
 
-    atomic_write_text(
-        keep("cohort.json"),
-        json.dumps({"criteria": dict(criteria), "patients": patients}, indent=2),
-    )
+    if results is None:
+        atomic_write_text(
+            keep("cohort.json"),
+            json.dumps({"criteria": dict(criteria), "patients": patients}, indent=2),
+        )
+    else:
+        from napari_recist.cohort.stream import iter_patients, write_cohort_json
+
+        write_cohort_json(keep("cohort.json"), criteria, iter_patients(results))
     csv_file("patients.csv", PATIENT_COLUMNS, (patient_row(p) for p in patients))
-    csv_file("assessments.csv", CSV_COLUMNS, csv_rows(patients))
+    if results is None:
+        csv_file("assessments.csv", CSV_COLUMNS, csv_rows(patients))
+    else:
+        csv_file("assessments.csv", CSV_COLUMNS,
+                 (row for p in iter_patients(results) for row in csv_rows([p])))  # fmt: skip
     counted = frequencies(patients)
     csv_file("frequencies.csv", ("field", "unit", "value", "count", "percent"),
              frequency_rows(counted))  # fmt: skip
@@ -282,10 +297,17 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
+def _remove_if_created(out: Path, created: bool) -> None:
+    """A command refused after the batch leaves no output folder it made (results included)."""
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def run_cohort(args: argparse.Namespace) -> int:
     """Run `napari-recist cohort` (see cli.py for the arguments)."""
-    from napari_recist.cohort.batch import classify_sources, find_cohort
+    from napari_recist.cohort.batch import find_cohort, stream_sources
     from napari_recist.cohort.clinical import read_clinical_table
+    from napari_recist.cohort.stream import statistics_patients
     from napari_recist.criteria.settings import Criteria
 
     try:
@@ -301,25 +323,40 @@ def run_cohort(args: argparse.Namespace) -> int:
         log.warning("skipped: %s", line)
     for line in cohort.warnings:
         log.warning("warning: %s", line)
-    outcomes = classify_sources(
-        cohort.sources,
-        criteria,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
+    out = Path(args.out)
+    created = not out.exists()
+    try:
+        streamed = stream_sources(
+            cohort.sources,
+            criteria,
+            out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            resume=getattr(args, "resume", False),
+        )
+    except InputError:  # the scheduler cannot be reached
+        _remove_if_created(out, created)
+        raise
+    for note in streamed.notes:
+        log.warning("warning: %s", note)
+    # The statistics view (no reason strings) is all this process holds of the patients.
+    patients = statistics_patients(
+        streamed.results, keep_reasons="reason" in (getattr(args, "group_by", None) or "")
     )
-    patients = [o.patient for o in outcomes if o.patient is not None]
-    failures = [(o.label, o.problems) for o in outcomes if o.patient is None]
+    failures = list(streamed.summary.failures)
     for label, problems in failures:
         for problem in problems:
             log.warning("not classified: %s: %s", label, problem)
-    for outcome in outcomes:
-        for remark in outcome.remarks:
-            log.warning("warning: %s: %s", outcome.label, remark)
+    for label, remarks in streamed.summary.remarks:
+        for remark in remarks:
+            log.warning("warning: %s: %s", label, remark)
+    total = len(cohort.sources)
     if not patients:
+        _remove_if_created(out, created)
         raise InputError([Problem(args.source, "no patient could be classified")])
     summary = [
-        f"Source: {args.source}. Patients classified: {len(patients)} of {len(outcomes)}.",
+        f"Source: {args.source}. Patients classified: {len(patients)} of {total}.",
         f"Clinical table: {args.clinical or 'none'}.",
         f"Rows skipped (--lenient): {len(cohort.skipped)}.",
     ]
@@ -343,21 +380,26 @@ def run_cohort(args: argparse.Namespace) -> int:
             f"Patients without clinical data: {len(missing)}; clinical rows "
             f"without a classified patient: {len(extra)}."
         )
-    written = write_cohort_outputs(
-        Path(args.out),
-        patients,
-        criteria.to_dict(),
-        clinical,
-        summary,
-        failures,
-        options,
-        rate_method=args.rate_ci,
-        holm_adjust=args.holm,
-        excel=args.excel,
-        records=_lesion_records(
-            cohort,
-            getattr(args, "lesion_level", False) or getattr(args, "sdtm", None) is not None,
-        ),
-    )
+    try:
+        written = write_cohort_outputs(
+            Path(args.out),
+            patients,
+            criteria.to_dict(),
+            clinical,
+            summary,
+            failures,
+            options,
+            rate_method=args.rate_ci,
+            holm_adjust=args.holm,
+            excel=args.excel,
+            results=streamed.results,
+            records=_lesion_records(
+                cohort,
+                getattr(args, "lesion_level", False) or getattr(args, "sdtm", None) is not None,
+            ),
+        )
+    except InputError:  # options refused (they name fields of the patients' JSON)
+        _remove_if_created(out, created)
+        raise
     print(f"{len(patients)} patients classified; report: {written['cohort.html']}")
     return 0

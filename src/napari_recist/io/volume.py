@@ -11,9 +11,11 @@ shown in patient millimetres (napari's world axes S, P, L, no negative scale).
 Speed: headers of Explicit VR Little Endian files are read by `fast_header` (about 3x faster
 than ``dcmread``), other files by ``dcmread``, with the pixel data skipped; then the pixel
 bytes of uncompressed little-endian slices are read straight into the output array, and
-compressed slices are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg, RLE). Header
-and pixel reads run in a thread pool of `default_workers()` threads: one fewer than the CPU
-cores, leaving one to the viewer. On the 2-core reference machine that is one thread, which
+compressed slices are decoded by pydicom's pixel handlers (pylibjpeg, openjpeg, RLE) in worker
+processes (`napari_recist.io.decode_pool`: the decoders hold the interpreter lock, so threads
+would not share the work), bit for bit what one process decodes. Header and raw pixel reads
+run in a thread pool of `default_workers()` threads: one fewer than the CPU cores, leaving one
+to the viewer. On the 2-core reference machine that is one thread, which
 measured fastest (300 slices 512x512, shared machine: 0.085 s with one thread against 0.17 s
 with 8 header + 8 pixel threads from a warm page cache, 0.22 s against 0.21 s cold; header
 parsing holds the GIL). ``benchmarks/bench_series.py`` measures it against SimpleITK.
@@ -38,11 +40,11 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array as decode_pixel_array
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from napari_recist.errors import InputError, Problem
+from napari_recist.io.decode_pool import DecodeJob, clear_unused_bits, decode_many, decode_stored
 from napari_recist.io.dicom_scan import (
     DAMAGED_NOTES,
     DEFER_BYTES,
@@ -396,12 +398,17 @@ def _read_raw_into(item: _Slice, plane: np.ndarray) -> None:
 
 
 def _clear_unused_bits(item: _Slice, plane: np.ndarray) -> None:
-    """Zero the bits above Bits Stored of unsigned values (PS3.5 8.1.1: not pixel data).
+    clear_unused_bits(item.stored_dtype, item.bits_stored, plane)
 
-    pydicom and SimpleITK mask them too; one in-place pass, cheaper than testing first.
-    """
-    if item.stored_dtype.kind == "u" and item.bits_stored < item.stored_dtype.itemsize * 8:
-        np.bitwise_and(plane, plane.dtype.type((1 << item.bits_stored) - 1), out=plane)
+
+def _job(item: _Slice, rows: int, columns: int) -> DecodeJob:
+    return DecodeJob(item.path, item.frame, rows, columns, item.stored_dtype, item.bits_stored)
+
+
+def _checked(item: _Slice, decoded: np.ndarray | str) -> np.ndarray:
+    if isinstance(decoded, str):
+        raise InputError([Problem(str(item.path), decoded)])
+    return decoded
 
 
 def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
@@ -411,21 +418,7 @@ def _read_stored(item: _Slice, rows: int, columns: int) -> np.ndarray:
         _read_raw_into(item, data)
         _clear_unused_bits(item, data)
         return data
-    try:
-        # From the path (least memory, pydicom docs); one frame of a multi-frame image.
-        pixels = decode_pixel_array(item.path, index=item.frame)
-    except Exception as error:  # noqa: BLE001 - any decoder failure is reported per file
-        reason = str(error) or type(error).__name__
-        raise InputError(
-            [Problem(str(item.path), f"pixel data could not be decoded ({reason})"
-                     + (f", frame {item.frame + 1}" if item.frame is not None else ""))]
-        ) from error
-    if pixels.shape != (rows, columns):
-        raise InputError(
-            [Problem(str(item.path), f"pixel data shape {pixels.shape}, expected {rows}x{columns}")]
-        )
-    _clear_unused_bits(item, pixels)
-    return pixels
+    return _checked(item, decode_stored(_job(item, rows, columns)))
 
 
 def _integer_rescale(items: Sequence[_Slice]) -> int | None:
@@ -492,7 +485,7 @@ def _buffer_dtype(slices: Sequence[_Slice]) -> np.dtype:
 
 def _read_eager(
     slices: Sequence[_Slice], slots: Sequence[int], depth: int, rows: int, columns: int,
-    workers: int, progress: Callable[[int], None] | None,
+    workers: int, progress: Callable[[int], None] | None, processes: int | None = None,
 ) -> np.ndarray:
     """Read every slice into one array, converting to HU with the smallest fitting dtype."""
     intercept = _integer_rescale(slices)
@@ -510,12 +503,16 @@ def _read_eager(
     # is still in the CPU cache, instead of one more pass over the whole volume.
     add_in_thread = bool(intercept) and not check_range and volume.dtype == np.int16
 
-    def read_one(i: int) -> None:
+    def read_one(i: int, stored: np.ndarray | None = None) -> None:
         item, plane = slices[i], volume[slots[i]]
         if intercept is None:
-            plane[...] = _to_hu(_read_stored(item, rows, columns), item, volume.dtype)
+            if stored is None:
+                stored = _read_stored(item, rows, columns)
+            plane[...] = _to_hu(stored, item, volume.dtype)
         else:
-            if item.raw_offset is not None and item.stored_dtype.itemsize == volume.itemsize:
+            if stored is not None:
+                plane[...] = stored
+            elif item.raw_offset is not None and item.stored_dtype.itemsize == volume.itemsize:
                 _read_raw_into(item, plane)  # the fast path: no copy, no conversion
                 _clear_unused_bits(item, plane)
             else:
@@ -527,7 +524,14 @@ def _read_eager(
         if progress is not None:
             progress(1)
 
-    parallel_map(read_one, len(slices), workers)
+    # Compressed slices are decoded in worker processes (`decode_pool`: the decoders hold the
+    # interpreter lock); their stored values are copied in here, in the input order.
+    compressed = [i for i, item in enumerate(slices) if item.raw_offset is None]
+    raw = [i for i, item in enumerate(slices) if item.raw_offset is not None]
+    parallel_map(lambda k: read_one(raw[k]), len(raw), workers)
+    jobs = [_job(slices[i], rows, columns) for i in compressed]
+    for i, decoded in zip(compressed, decode_many(jobs, processes), strict=True):
+        read_one(i, _checked(slices[i], decoded))
     filled = sorted(set(range(depth)) - set(slots))
     if intercept is None:
         volume[filled] = FILL_VALUE_HU
@@ -721,6 +725,7 @@ def load_series(
     strict: bool = False,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int | None = None,
 ) -> Volume:
     """Load one CT series as a volume in Hounsfield units with its patient geometry.
 
@@ -741,6 +746,10 @@ def load_series(
         Threads reading headers and pixel data; default `default_workers()`.
     progress
         Called with 1 after each slice is read (eager loading), e.g. ``tqdm.update``.
+    processes
+        Worker processes decoding compressed slices (eager loading; `decode_pool`); default
+        ``NAPARI_RECIST_DECODE_PROCESSES`` or the CPU count; 0 or 1 decodes in this process.
+        The volume is the same, bit for bit, either way.
 
     Returns
     -------
@@ -799,7 +808,7 @@ def load_series(
         array = _read_lazy(ordered, geometry.slots, geometry.depth, rows, columns)
     else:
         array = _read_eager(
-            ordered, geometry.slots, geometry.depth, rows, columns, workers, progress
+            ordered, geometry.slots, geometry.depth, rows, columns, workers, progress, processes
         )
 
     sop_uids: list[str | None] = [None] * geometry.depth
