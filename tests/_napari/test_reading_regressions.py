@@ -139,6 +139,10 @@ def test_drawing_over_a_measurement_asks_and_no_keeps_it(make_napari_viewer, tmp
     # Live length label: the overlay says what was measured.
     assert "L1" in dock.last_message and "mm" in dock.last_message
     shorter = start + (end - start) * 0.25
+    # Zoom in so the press a quarter along the line is not within grabbing reach of an end
+    # (the reach is in screen pixels; with the lesion table docked the canvas is narrower).
+    viewer.camera.zoom *= 3
+    viewer.camera.center = tuple((start + end) / 2)
     asked = answer_question(qtbot, yes=False)
     drag_world(actions, viewer, canvas, shorter, end, "L1 again")
     assert asked and "L1 already has a measurement" in asked[0]
