@@ -96,7 +96,7 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 
 def test_cohort_command_outputs_equal_the_in_memory_outputs(tmp_path: Path) -> None:
     """Every file the command writes from patients.jsonl is the one the in-memory path writes."""
-    from napari_recist.commands.cohort import write_cohort_outputs
+    from napari_recist.commands.cohort import _lesion_records, write_cohort_outputs
 
     records, clinical_rows = synthetic_cohort(60, seed=3)
     table = tmp_path / "lesions.csv"
@@ -121,7 +121,10 @@ def test_cohort_command_outputs_equal_the_in_memory_outputs(tmp_path: Path) -> N
         "Patients without clinical data: 0; clinical rows without a classified patient: 0.",
     ]
     reference = tmp_path / "in_memory"
-    write_cohort_outputs(reference, patients, Criteria().to_dict(), clinical, summary, [])
+    # The lesion tables at hand, as the command passes them (lesion-level tables, SDTM).
+    records = _lesion_records(find_cohort(table), reread_folders=False)
+    write_cohort_outputs(reference, patients, Criteria().to_dict(), clinical, summary, [],
+                         records=records)
     streamed, expected = _outputs(out), _outputs(reference)
     assert sorted(streamed) == sorted(expected)
     different = [name for name in expected if streamed[name] != expected[name]]

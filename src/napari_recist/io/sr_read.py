@@ -161,12 +161,13 @@ def read_sr(
                                            "its content): nothing is read from it"))
             return result
         container = _measurement_container(dataset, result)
+        if container is not None:
+            _read_header(dataset, result)  # converts values: damage shows here too
     except _DAMAGED as error:
         result.problems.append(Problem(source, f"not a readable DICOM file ({error})"))
         return result
     if container is None:
         return result
-    _read_header(dataset, result)
     timepoints: list[int] = []
     for number, group in enumerate(container.get("ContentSequence", []), start=1):
         if _key(group) != _MEASUREMENT_GROUP:
