@@ -19,6 +19,7 @@ from napari_recist.criteria.numbers import (
     percent_change,
 )
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
+from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, Unit
 from napari_recist.model import LesionState, Role, natural_key
 from napari_recist.vocabulary import Response
@@ -86,6 +87,24 @@ def _unit_name(unit: Unit, rows: list[str]) -> str:
     return "+".join(rows or sorted(unit, key=natural_key))
 
 
+def _size_verdict(resolved: bool, diameter: float, nadir: float | None,
+                  from_baseline: float | None, c: Criteria) -> Response:
+    """A measured lesion unit's response from its size, in the rules' order.
+
+    CR when `resolved` (absent, or a node < 10 mm: RECIST 1.1 section 4.3.1 applied to one
+    lesion); PD at >= +20 % and >= ``lesion_min_increase_mm`` from the unit's own nadir; PR at
+    <= -30 % from its own baseline (an unknown baseline never meets it); else SD.
+    """
+    if resolved:
+        return CR
+    if nadir is not None and increase_meets(diameter, nadir, c.pd_pct,
+                                            c.lesion_min_increase_mm):
+        return PD
+    if from_baseline is not None and at_most(from_baseline, c.pr_pct):
+        return PR
+    return SD
+
+
 def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
     """Return the response of one lesion unit at one follow-up (criteria.md section 3).
 
@@ -139,18 +158,8 @@ def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
     from_nadir = percent_change(diameter, nadir) if nadir is not None else None
     # CR: absent, a node < 10 mm short axis (RECIST 1.1 4.3.1 applied to one lesion); a nodal
     # unit is CR when each nodal row is < 10 mm, whatever their sum (amended 2026-12).
-    if timeline.unit_resolved(unit, index):
-        response = CR
-    # PD: >= +20 % and >= lesion_min_increase_mm from the unit's own nadir.
-    elif nadir is not None and increase_meets(
-        diameter, nadir, c.pd_pct, c.lesion_min_increase_mm
-    ):
-        response = PD
-    # PR: <= -30 % from the unit's own baseline; an unknown baseline never meets it.
-    elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
-        response = PR
-    else:
-        response = SD
+    response = _size_verdict(timeline.unit_resolved(unit, index), diameter, nadir,
+                             from_baseline, c)
     return LesionResponse(response, diameter, from_baseline, from_nadir, name, baseline, nadir)
 
 
@@ -226,17 +235,9 @@ def _single_lesion_responses(timeline: Timeline, index: int) -> dict[str, Lesion
             nadir = nadirs[lid][index]
             from_baseline = percent_change(diameter, baseline) if baseline is not None else None
             from_nadir = percent_change(diameter, nadir) if nadir is not None else None
-            # The rules of `unit_response`, in its order: CR, PD from the nadir, PR.
-            if timeline.row_resolved(lid, index):
-                response = CR
-            elif nadir is not None and increase_meets(
-                diameter, nadir, c.pd_pct, c.lesion_min_increase_mm
-            ):
-                response = PD
-            elif from_baseline is not None and at_most(from_baseline, c.pr_pct):
-                response = PR
-            else:
-                response = SD
+            # The rules of `unit_response` (`_size_verdict`) on a single-lesion unit.
+            response = _size_verdict(timeline.row_resolved(lid, index), diameter, nadir,
+                                     from_baseline, c)
             responses[lid] = LesionResponse(
                 response, diameter, from_baseline, from_nadir, lid, baseline, nadir,
                 own_mm=diameter,
