@@ -158,3 +158,22 @@ def test_labels_readable_on_soft_tissue_lung_and_bone_windows(make_napari_viewer
     for (where, window, name), (share, _, _) in measured.items():
         assert share >= SURROUNDINGS_READABLE, \
             f"{name} unreadable at {where} on the {window} window\n{report}"
+
+
+def test_halo_goes_on_own_layers_added_later_only(make_napari_viewer, qtbot):
+    from napari_recist._napari import halo
+
+    viewer = make_napari_viewer(show=True)
+    halo.keep_labels_outlined(viewer)
+    halo.keep_labels_outlined(viewer)  # idempotent: one handler per viewer
+    text = {"string": "{label}", "color": "white", "size": 10}
+    ours = viewer.add_shapes(
+        [np.array([[0, 0], [10, 10]])], shape_type="line", features={"label": ["L9 5 mm"]},
+        text=text, metadata={"napari_recist_proposals": {}})
+    theirs = viewer.add_shapes(
+        [np.array([[0, 0], [10, 10]])], shape_type="line", features={"label": ["other"]},
+        text=text)
+    settle(0.2)
+    assert halo.layer_text_visual(viewer, ours) in halo._OUTLINED
+    assert halo.layer_text_visual(viewer, theirs) not in halo._OUTLINED
+    _render(viewer)  # the shader compiles and draws (napari raises on a compile error)
