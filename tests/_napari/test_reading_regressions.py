@@ -32,7 +32,7 @@ from qtpy.QtGui import QWheelEvent
 from qtpy.QtWidgets import QApplication
 
 from napari_recist._napari import bidirectional
-from napari_recist._napari.binding import IMAGE, LESIONS, find_session, session_layer
+from napari_recist._napari.binding import IMAGE, LESIONS, camera, find_session, session_layer
 from napari_recist._napari.keys import READING_KEYS, TAKEN_FROM_NAPARI, napari_conflicts
 from napari_recist._napari.layers import window_limits
 from napari_recist.model import LesionState, Role
@@ -142,7 +142,7 @@ def test_drawing_over_a_measurement_asks_and_no_keeps_it(make_napari_viewer, tmp
     shorter = start + (end - start) * 0.25
     # The canvas is narrow (the lesion table docked): 8 px reach a quarter of the line, but a
     # press a quarter along it draws a new line (the reach is at most 15 % of the axis).
-    zoom = viewer.camera.zoom
+    zoom = camera(viewer).zoom
     assert np.linalg.norm((shorter - start)[1:]) * zoom < bidirectional.GRAB_PX
     asked = answer_question(qtbot, yes=False)
     drag_world(actions, viewer, canvas, shorter, end, "L1 again")
