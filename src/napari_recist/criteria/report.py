@@ -296,7 +296,20 @@ def _empty_timepoint(
         "dissociated": {"vuagnat": NA, "bernard_tessier": False},
         "category": NA,
         "reason": reason,
-        "reasons": {"overall": reason, "imrecist": "NA", "irrc": "NA", "lesions": {}},
+        # lesion-table.md (amended 2026-12): every time point's `reasons` has at least
+        # target, non_target, new_lesions, overall, irecist, imrecist, irrc and lesions.
+        "reasons": {
+            "target": reason,
+            "non_target": reason,
+            "new_lesions": reason,
+            "overall": reason,
+            "irecist": "NA",
+            "imrecist": "NA",
+            "irrc": "NA",
+            "vuagnat": "NA",
+            "bernard_tessier": "NA",
+            "lesions": {},
+        },
         "lesion_diameters_mm": {},
     }
 
