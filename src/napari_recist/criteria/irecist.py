@@ -331,7 +331,13 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                     sod=r.sod,
                     new_target_sum=nlt_sum,
                     new_ids=seen_new,
-                    progressed_non_targets=frozenset(nt_increase),
+                    # iRECIST; criteria.md section 2 (amended 2026-12): "a non-target still
+                    # `progression` at k is not a further increase; another non-target
+                    # turning `progression` is" (one `increase` at the iUPD included).
+                    progressed_non_targets=frozenset(
+                        lid for lid in nt_increase
+                        if timeline.states[lid][i] is LesionState.PROGRESSION
+                    ),
                 )
                 results.append(IrecistTimepoint(i, IUPD, "iUPD: " + "; ".join(causes), nlt_sum))
             else:
