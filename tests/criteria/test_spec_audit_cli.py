@@ -505,3 +505,32 @@ def test_bad_rows_are_refused_strict_and_skipped_lenient(tmp_path, capsys, rows,
     assert main(["classify", str(path), "--json", str(out), "--lenient"]) == 0
     assert f"{path}, row {row}, {column}" in capsys.readouterr().err
     assert json.loads(out.read_text(encoding="utf-8"))["patients"][0]["patient_id"] == "P"
+
+
+# -- settings added 2026-12 are range-checked like the others ------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "irrc_pr_pct = 50",  # a PR on a 50 % growth
+        "irrc_pd_pct = -10",
+        "confirm_max_ne = -1",
+        "irecist_any_increase_mm = -1.0",  # every new non-target would have "increased"
+        "imrecist_confirm_min_days = -28",
+        "irrc_confirm_min_days = -1",
+        "irrc_new_measurable_min_mm = -5.0",
+        "irrc_max_new_per_organ = -1",
+        "baseline_max_days_before_treatment = -1",
+    ],
+)
+def test_out_of_range_new_settings_are_refused(tmp_path, capsys, setting):
+    # Before the audit these were accepted and classified silently.
+    path = table(tmp_path, "P,0,2024-01-01,T1,target,lung,20,15,,,,")
+    settings = tmp_path / "criteria.toml"
+    settings.write_text(setting + "\n", encoding="utf-8")
+    out = tmp_path / "o.json"
+    assert main(["classify", str(path), "--json", str(out), "--criteria", str(settings)]) == 2
+    err = capsys.readouterr().err
+    assert str(settings) in err and setting.split()[0] in err
+    assert not out.exists()
