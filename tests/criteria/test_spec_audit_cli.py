@@ -534,3 +534,34 @@ def test_out_of_range_new_settings_are_refused(tmp_path, capsys, setting):
     err = capsys.readouterr().err
     assert str(settings) in err and setting.split()[0] in err
     assert not out.exists()
+
+
+# -- an equivocal new node before it counts (criteria.md sections 1 and 3, amended 2026-12) --
+
+
+def test_equivocal_new_node_is_na_until_it_counts_and_dates_the_pd_back(tmp_path):
+    # X equivocal at TP1 (before the audit its lesion response was NEW), 8 mm at TP2 (ignored:
+    # NA), 11 mm at TP3: counts, PD there, dated back to TP1; 11 < 15 asks for a recheck.
+    patient = classify(tmp_path, """
+        P,0,2024-01-01,T1,target,lung,30,20,,,,
+        P,1,2024-03-01,T1,target,lung,30,20,,,,
+        P,1,2024-03-01,X,new,lymph node,,,equivocal,,,
+        P,2,2024-05-01,T1,target,lung,30,20,,,,
+        P,2,2024-05-01,X,new,lymph node,12,8,,,,
+        P,3,2024-07-01,T1,target,lung,30,20,,,,
+        P,3,2024-07-01,X,new,lymph node,14,11,,,,
+    """)
+    assert follow_ups(patient, "lesions") == [
+        {"T1": "SD", "X": "NA"}, {"T1": "SD", "X": "NA"}, {"T1": "SD", "X": "NEW"}
+    ]
+    assert follow_ups(patient, "new_lesions") == [False, False, True]
+    assert follow_ups(patient, "overall") == ["SD", "SD", "PD"]
+    assert patient["progression_date"] == "2024-03-01"
+    assert (patient["pfs_days"], patient["pfs_event"]) == (60, True)
+    assert patient["best_overall_response"] == "SD"  # TP1 SD at day 60, before the first PD
+    assert patient["warning_codes"] == ["new-node-recheck"]
+    # irRC: 14 x 11 = 154 mm² (both axes >= 5): 754 is +25.7 % from 600: irPD.
+    assert follow_ups(patient, "irrc_tumor_burden_mm2") == [600.0, 600.0, 754.0]
+    assert follow_ups(patient, "irrc") == ["irSD", "irSD", "irPD"]
+    # imRECIST: 11 mm short axis is not measurable (< 15): never in the sum.
+    assert follow_ups(patient, "imrecist_sum_mm") == [30.0, 30.0, 30.0]
