@@ -120,8 +120,10 @@ def test_target_without_size_lenient_keeps_the_baseline_unknown(tmp_path):
     assert follow_ups(patient, "lesions") == [{"T1": "PR", "T2": "SD"}, {"T1": "PR", "T2": "SD"}]
     assert patient["irrc_best_overall_response"] == "NA"
     assert follow_ups(patient, "irrc") == ["NA", "NA"]
-    assert patient["depth_of_response_pct"] is None
-    assert patient["time_to_nadir_days"] is None
+    assert patient["depth_of_response_pct"] is None  # no % change from an unknown baseline
+    # Time to nadir: days from the baseline scan to the smallest known SOD (28 mm at TP2, 91
+    # days); before the audit it was null whenever the baseline sum was unknown.
+    assert patient["time_to_nadir_days"] == 91
 
 
 # -- pre-baseline scans and kinetics (criteria.md sections 1 and 5) ------------------------
