@@ -464,6 +464,9 @@ def test_every_time_point_has_the_contract_reasons_pre_baseline_and_baseline_too
         P,1,2024-03-01,N1,non-target,bone,,,present,,,
     """)
     assert PATIENT_REASON_KEYS <= set(patient["reasons"])
+    # One sentence per verdict key: the seed 002 category and group too (added by the audit).
+    assert {"category", "response_group"} <= set(patient["reasons"])
+    assert all("category" in tp["reasons"] for tp in patient["timepoints"] if tp["timepoint"] > 0)
     for tp in patient["timepoints"]:
         assert TIMEPOINT_REASON_KEYS <= set(tp["reasons"]), tp["timepoint"]
         assert all(isinstance(tp["reasons"][k], str) for k in TIMEPOINT_REASON_KEYS - {"lesions"})
