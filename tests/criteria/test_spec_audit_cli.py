@@ -570,3 +570,44 @@ def test_equivocal_new_node_is_na_until_it_counts_and_dates_the_pd_back(tmp_path
     assert follow_ups(patient, "irrc") == ["irSD", "irSD", "irPD"]
     # imRECIST: 11 mm short axis is not measurable (< 15): never in the sum.
     assert follow_ups(patient, "imrecist_sum_mm") == [30.0, 30.0, 30.0]
+
+
+# -- readings chosen where the spec lists rules without an order ---------------------------
+
+
+def test_lesion_pd_from_its_nadir_beats_pr_from_its_baseline(tmp_path):
+    # Section 3 lists PR before PD; RECIST applied to one lesion makes PD win (as for the
+    # target response): 30 -> too-small (5) -> 12 is -60 % from baseline and +140 %, +7 mm
+    # from its nadir 5: PD.
+    patient = classify(tmp_path, """
+        P,0,2024-01-01,T1,target,lung,30,,,,,
+        P,1,2024-03-01,T1,target,lung,,,too-small,,,
+        P,2,2024-05-01,T1,target,lung,12,,,,,
+    """)
+    assert follow_ups(patient, "lesions") == [{"T1": "PR"}, {"T1": "PD"}]
+    assert follow_ups(patient, "target") == ["PR", "PD"]
+    assert follow_ups(patient, "nadir_mm") == [30.0, 5.0]
+    assert patient["best_overall_response"] == "PR"
+
+
+def test_nodal_targets_all_below_10_stay_cr_while_their_sum_grows(tmp_path):
+    # Three nodes 20 -> 5 -> 9.5 mm short axis: the sum 28.5 is +90 % and +13.5 mm from 15,
+    # but every node is < 10 mm: CR (RECIST 1.1 4.3.1; a node has "reappeared" only from 10 mm,
+    # RWG FAQ "Abnormal lymph node").
+    patient = classify(tmp_path, """
+        P,0,2024-01-01,N1,target,lymph node,25,20,,,,
+        P,0,2024-01-01,N2,target,lymph node,25,20,,,,
+        P,0,2024-01-01,N3,target,lymph node,25,20,,,,
+        P,1,2024-03-01,N1,target,lymph node,8,5,,,,
+        P,1,2024-03-01,N2,target,lymph node,8,5,,,,
+        P,1,2024-03-01,N3,target,lymph node,8,5,,,,
+        P,2,2024-05-01,N1,target,lymph node,12,9.5,,,,
+        P,2,2024-05-01,N2,target,lymph node,12,9.5,,,,
+        P,2,2024-05-01,N3,target,lymph node,12,9.5,,,,
+    """)
+    assert follow_ups(patient, "sum_mm") == [15.0, 28.5]
+    assert follow_ups(patient, "target") == ["CR", "CR"]
+    assert follow_ups(patient, "overall") == ["CR", "CR"]
+    assert patient["confirmed_best_overall_response"] == "CR"
+    # Three nodes are three targets in one organ (all lymph nodes): a warning, not a refusal.
+    assert patient["warning_codes"] == ["too-many-targets-in-organ"]
