@@ -611,3 +611,25 @@ def test_nodal_targets_all_below_10_stay_cr_while_their_sum_grows(tmp_path):
     assert patient["confirmed_best_overall_response"] == "CR"
     # Three nodes are three targets in one organ (all lymph nodes): a warning, not a refusal.
     assert patient["warning_codes"] == ["too-many-targets-in-organ"]
+
+
+# -- new-lesion selection caps (criteria.md sections 2, 7 and 8, amended 2026-12) ----------
+
+
+def test_irrc_visceral_and_cutaneous_caps_and_imrecist_two_per_organ(tmp_path):
+    # TP1: 5 liver and 5 lung lesions 10 x 10 (100 mm² each), 1 bone 6 x 6 (36 mm²) and
+    # 6 skin 8 x 8 (64 mm²). irRC: the 10 largest visceral ones (the bone lesion is the 11th,
+    # visceral cap 10) and 5 skin (S1..S5 by id; cutaneous cap 5):
+    # 20 x 10 + 10 x 100 + 5 x 64 = 1520 mm².
+    # imRECIST / iRECIST NLT: measurable (>= 10 mm) at most 2 per organ: L1, L2, P1, P2:
+    # 20 + 4 x 10 = 60 mm.
+    rows = ["P,0,2024-01-01,T1,target,lung,20,10,,,,", "P,1,2024-03-01,T1,target,lung,20,10,,,,"]
+    rows += [f"P,1,2024-03-01,L{k},new,liver,10,10,,,," for k in range(1, 6)]
+    rows += [f"P,1,2024-03-01,P{k},new,lung,10,10,,,," for k in range(1, 6)]
+    rows += ["P,1,2024-03-01,B1,new,bone,6,6,,,,"]
+    rows += [f"P,1,2024-03-01,S{k},new,skin,8,8,,,," for k in range(1, 7)]
+    patient = classify(tmp_path, "\n".join(rows))
+    assert follow_ups(patient, "irrc_tumor_burden_mm2") == [1520.0]
+    assert follow_ups(patient, "irrc") == ["irPD"]
+    assert follow_ups(patient, "imrecist_sum_mm") == [60.0]
+    assert follow_ups(patient, "imrecist") == ["PD"]  # +200 % and +40 mm from 20
