@@ -231,17 +231,17 @@ def test_random_tables_in_every_dialect(rows, dialect, lenient):
 @pytest.mark.parametrize("lenient", [False, True])
 def test_optional_columns(lenient):
     data = (
-        "patient_id,timepoint,date,lesion_id,role,site,long_axis_mm,state,thoracic,"
-        "tracking_uid,part_of,treatment_start\n"
-        "P1,0,2024-01-01,L1,target,lung,20,,true,1.2.3,,2023-12-20\n"
-        "P1,0,2024-01-01,L2,target,liver,30,,,,,2023-12-20\n"
-        "P1,1,2024-03-01,L1,target,lung,12,,true,1.2.3,,\n"
-        "P1,1,2024-03-01,L2,target,liver,,absent,,,,\n"
-        "P1,2,2024-05-01,L1,target,lung,12,,true,1.2.3,,\n"
-        "P1,2,2024-05-01,L2a,target,liver,5,,,,L2,\n"
-        "P2,0,2024-01-01,L1,target,lung,20,,,,,2023-12-21\n"
-        "P2,1,2024-03-01,L1,target,lung,20,,,,,2023-12-22\n"
-    ).encode()
+        b"patient_id,timepoint,date,lesion_id,role,site,long_axis_mm,state,thoracic,"
+        b"tracking_uid,part_of,treatment_start\n"
+        b"P1,0,2024-01-01,L1,target,lung,20,,true,1.2.3,,2023-12-20\n"
+        b"P1,0,2024-01-01,L2,target,liver,30,,,,,2023-12-20\n"
+        b"P1,1,2024-03-01,L1,target,lung,12,,true,1.2.3,,\n"
+        b"P1,1,2024-03-01,L2,target,liver,,absent,,,,\n"
+        b"P1,2,2024-05-01,L1,target,lung,12,,true,1.2.3,,\n"
+        b"P1,2,2024-05-01,L2a,target,liver,5,,,,L2,\n"
+        b"P2,0,2024-01-01,L1,target,lung,20,,,,,2023-12-21\n"
+        b"P2,1,2024-03-01,L1,target,lung,20,,,,,2023-12-22\n"
+    )
     expected = compare(data, lenient, taken=True)
     assert "treatment_start" in str(expected)
 

@@ -95,7 +95,13 @@ def read_fast(data: bytes, text: str, source: str, lenient: bool) -> Any:
         returns = np.flatnonzero(array == 13)
         if returns[-1] == len(array) - 1 or np.any(array[returns + 1] != 10):
             return None  # a bare carriage return: the csv module ends a line there
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    # The line the delimiter is sniffed from, as `table._csv_reader` takes it (no copy).
+    head = text[:65536].lstrip("\r\n")
+    if not head:
+        return None  # only line ends at the start: the row-wise reader looks further
+    begin = min(len(text), 65536) - len(head)
+    end = text.find("\n", begin)
+    first_line = text[begin:] if end < 0 else text[begin:end]
     delimiter = table._sniff_delimiter(first_line)
     # The header: the first line with a non-blank cell (csv records are lines here).
     offset, header_row, header = 0, 0, None
@@ -123,7 +129,9 @@ def read_fast(data: bytes, text: str, source: str, lenient: bool) -> Any:
 # What this path leaves to the csv module: quotes, NUL, and the line breaks of
 # `str.splitlines` other than CR/LF (a table holding one is read through `io.StringIO`).
 _NOT_PLAIN_BYTES = (b'"', b"\x00", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
-_NOT_PLAIN_SEQUENCES = ((b"\xc2", b"\xc2\x85"), (b"\xe2", b"\xe2\x80\xa8"), (b"\xe2", b"\xe2\x80\xa9"))
+_NOT_PLAIN_SEQUENCES = (
+    (b"\xc2", b"\xc2\x85"), (b"\xe2", b"\xe2\x80\xa8"), (b"\xe2", b"\xe2\x80\xa9")
+)
 
 
 def _split_fields(
