@@ -175,22 +175,19 @@ def _split_fields(
     if len(marks) != n * width:
         return None
     marks = marks.reshape(n, width)
-    if np.any(body[marks[:, -1]] != 10) or (
-        width > 1 and np.any(body[marks[:, :-1]] != delimiter)
-    ):
-        return None  # a line with a wrong number of fields
-    starts = np.empty_like(marks)
-    starts[:, 0] = starts_of_lines
-    starts[:, 1:] = marks[:, :-1] + 1
-    ends = marks
-    if crlf:
-        ends = marks.copy()
-        ends[:, -1] = text_ends
+    if np.any(body[marks[:, -1]] != 10):
+        # A line with a wrong number of fields (with n line ends among n x width marks, each
+        # row of marks ending at a line end means every line has width - 1 delimiters).
+        return None
     # Element i of `at` is the 64-bit word starting at byte i (an unaligned strided view).
     padded = np.zeros(len(body) + 9, dtype=np.uint8)
     padded[: len(body)] = body
     at = np.ndarray((len(body) + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    columns = [_factorise_bytes(body, at, starts[:, j], ends[:, j]) for j in range(width)]
+    columns = []
+    for j in range(width):  # one column at a time: no (rows x columns) arrays but the marks
+        starts = starts_of_lines if j == 0 else marks[:, j - 1] + 1
+        ends = text_ends if j == width - 1 else marks[:, j]
+        columns.append(_factorise_bytes(body, at, starts, ends))
     return columns, lines
 
 
