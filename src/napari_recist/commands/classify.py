@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import functools
 import logging
 import sys
 import time
@@ -115,6 +116,18 @@ _SUMMARY_HEADER = (
 _HEADER_WIDTHS = tuple(map(len, _SUMMARY_HEADER[:-1]))
 
 
+@functools.lru_cache(maxsize=1024)
+def _row_format(widths: tuple[int, ...]) -> str:
+    """The %-template of a time point row: each cell padded to its column, the reason not."""
+    return "  " + "  ".join(f"%-{width}s" for width in widths) + "  %s"
+
+
+@functools.lru_cache(maxsize=256)
+def _line_format(width: int) -> str:
+    """The %-template of a verdict line: name in 20 characters, value in `width`."""
+    return f"  %-20s%-{width}s%s"
+
+
 def summary_text(patient: dict[str, Any], confirm: bool) -> str:
     """The terminal summary of one patient, ending with a blank line.
 
@@ -151,11 +164,10 @@ def summary_text(patient: dict[str, Any], confirm: bool) -> str:
     for k, column in enumerate(zip(*rows, strict=False)):
         if k < len(widths):
             widths[k] = max(widths[k], max(map(len, column)))
-    ljust = str.ljust
-    text = [f"Patient {patient['patient_id']}: {headline}"]
+    row_format = _row_format(tuple(widths))
+    text = [f"Patient {patient['patient_id']}: {headline}", row_format % _SUMMARY_HEADER]
+    text += [row_format % row for row in rows]
     emit = text.append
-    for row in (_SUMMARY_HEADER, *rows):
-        emit("  " + "  ".join(map(ljust, row[:-1], widths)) + "  " + row[-1])
     pattern = patient["progression_pattern"]
     reasons = patient["reasons"]
     hyper = patient["hyperprogression"]
@@ -193,8 +205,8 @@ def summary_text(patient: dict[str, Any], confirm: bool) -> str:
         ("kinetics:", "", reasons["kinetics"]),
     )
     width = max([len(value) for _, value, _ in lines]) + 2
-    for name, value, reason in lines:
-        emit(f"  {ljust(name, 20)}{ljust(value, width)}{reason}")
+    line_format = _line_format(width)
+    text += [line_format % line for line in lines]
     if patient["treatment_start"]:
         emit(f"  {'treatment start:':<20}{patient['treatment_start']} (time origin)")
     for warning in patient["warnings"]:
