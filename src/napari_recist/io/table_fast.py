@@ -641,6 +641,7 @@ class _Builder:
         self.group_tp = s.group_tp.tolist()
         dates = np.array(v.date_values + [None], dtype=object)[:-1]
         self.group_date = dates[v.date_codes[order[s.group_start]]].tolist()
+        self.assessments: list[Assessment] | None = None
 
     def _lesion(self, j: int) -> Lesion:
         v = self.v
@@ -666,19 +667,23 @@ class _Builder:
             extra=table._NO_EXTRA,
         )
 
+    def _assessments(self) -> list[Assessment]:
+        """Every assessment of the sorted rows, in order (one comprehension: no loop here)."""
+        bounds, ids, measurement = self.group_bounds, self.lesion_id, self.measurement
+        measurements = [
+            dict(zip(ids[start:stop], measurement[start:stop], strict=True))
+            for start, stop in zip(bounds, bounds[1:], strict=False)
+        ]
+        return list(map(Assessment, self.group_tp, self.group_date, measurements))
+
     def record(self, index: int) -> PatientRecord:
         """The record of the index-th patient of the sorted rows."""
         v = self.v
         p = self.patients[index]
         first, last = self.patient_group_bounds[index], self.patient_group_bounds[index + 1]
-        bounds, ids, measurement = self.group_bounds, self.lesion_id, self.measurement
-        assessments = []
-        for g in range(first, last):
-            start, stop = bounds[g], bounds[g + 1]
-            assessments.append(
-                Assessment(self.group_tp[g], self.group_date[g],
-                           dict(zip(ids[start:stop], measurement[start:stop], strict=True)))
-            )
+        if self.assessments is None:
+            self.assessments = self._assessments()
+        assessments = self.assessments[first:last]
         low, high = self.lesion_bounds[index], self.lesion_bounds[index + 1]
         lesions = dict(zip(self.first_id[low:high], self.first_lesion[low:high], strict=True))
         start_code = int(v.start_of[p])
