@@ -48,7 +48,6 @@ from napari_recist.model import (
 )
 
 _BOM = b"\xef\xbb\xbf"
-_BAD = -1  # the code of a cell the fast path does not accept
 _LYMPH_NODE = "lymph node"
 _STATES = list(LesionState)
 _STATE_CODE = {state: k for k, state in enumerate(_STATES)}
@@ -289,7 +288,7 @@ class _Reader:
     def parsed(
         self, name: str, parse: Callable[[str], Any], absent: Any = None
     ) -> tuple[np.ndarray, list[Any]]:
-        """Codes into distinct parsed values (a value `_BAD` when the cell is not accepted)."""
+        """Codes into distinct parsed values (`_BADV` for a cell the fast path does not take)."""
         found = self.texts(name)
         if found is None:
             return np.zeros(self.n, dtype=np.int64), [absent]
@@ -412,7 +411,8 @@ class _Reader:
         if started.any():
             changed = _differs_from_first(patient[started], start_codes[started])
             suspect[patient[started][changed]] = True
-            start_of[patient[started][::-1]] = start_codes[started][::-1]
+            # One start per patient by now (else suspect): any of its rows gives it.
+            start_of[patient[started]] = start_codes[started]
 
         # Patients check_record would find nothing in (else it is asked).
         measured, absent = _STATE_CODE[LesionState.MEASURED], _STATE_CODE[LesionState.ABSENT]
@@ -443,8 +443,7 @@ class _Reader:
         rank = group_of_row - first_group_of_patient[patient_rank[group_of_row]]
         n_timepoints = np.diff(np.append(first_group_of_patient, len(group_start)))
         key_sorted = lesion_key[order]
-        first_position = np.empty(int(key_sorted.max()) + 1, dtype=np.int64)
-        first_position[key_sorted[::-1]] = np.arange(n - 1, -1, -1)
+        first_position = _first_index(key_sorted)
         is_first = first_position[key_sorted] == np.arange(n)
         firsts = np.flatnonzero(is_first)
         rows_of_key = np.bincount(key_sorted, minlength=len(first_position))[key_sorted[firsts]]
@@ -463,8 +462,7 @@ class _Reader:
             long_values, long_codes, short_values, short_codes, state, uid_values, uid_codes,
             part_values, part_codes, start_values, start_of,
         )
-        first_row = np.zeros(n_patients, dtype=np.int64)
-        first_row[patient[::-1]] = self.lines[::-1]
+        first_row = self.lines[_first_index(patient)]
         return self.assemble(table, values, sorted_rows, patient, suspect, needs_check,
                              first_row)
 
@@ -820,14 +818,12 @@ def _dense(key: np.ndarray) -> np.ndarray:
 def _differs_from_first(key: np.ndarray, value: np.ndarray) -> np.ndarray:
     """Rows whose value is not the value of the first row with their key."""
     key = _dense(key)
-    first = np.empty(int(key.max(initial=0)) + 1, dtype=value.dtype)
-    first[key[::-1]] = value[::-1]  # the last assignment wins: the first row's
+    first = value[_first_index(key)]
     return np.flatnonzero(first[key] != value)
 
 
-def _varies(group: np.ndarray, value: np.ndarray, patient: np.ndarray) -> np.ndarray:
-    """Patients with two values of `value` within one `group`."""
-    order = np.lexsort((value, group))
-    g, x = group[order], value[order]
-    changed = np.flatnonzero((g[1:] == g[:-1]) & (x[1:] != x[:-1])) + 1
-    return patient[order[changed]]
+def _first_index(key: np.ndarray) -> np.ndarray:
+    """For each key value 0..max, the index of its first row (a missing value: never used)."""
+    first = np.full(int(key.max(initial=0)) + 1, len(key) - 1, dtype=np.int64)
+    np.minimum.at(first, key, np.arange(len(key)))
+    return first
