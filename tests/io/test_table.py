@@ -176,6 +176,28 @@ def test_decimal_comma_with_semicolons(tmp_path: Path) -> None:
     assert record.assessments[0].measurements["L1"].long_axis_mm == 12.5
 
 
+@pytest.mark.parametrize("size", ["1,005", "12,500", "-0,250"])
+def test_three_digits_after_a_comma_are_ambiguous(tmp_path: Path, size: str) -> None:
+    # 1,005: 1.005 mm with a decimal comma or 1005 with a thousands separator.
+    text = (
+        "patient_id;timepoint;date;lesion_id;role;site;long_axis_mm\n"
+        f"P1;0;2024-01-01;L1;target;lung;{size}\n"
+    )
+    problem = one_error(tmp_path, text, "ambiguous")
+    assert problem.row == 2
+    assert "long_axis_mm" in str(problem)
+
+
+@pytest.mark.parametrize(("size", "mm"), [("12,5", 12.5), ("1,05", 1.05), ("12,5000", 12.5)])
+def test_other_decimal_commas_are_read(tmp_path: Path, size: str, mm: float) -> None:
+    text = (
+        "patient_id;timepoint;date;lesion_id;role;site;long_axis_mm\n"
+        f"P1;0;2024-01-01;L1;target;lung;{size}\n"
+    )
+    record = read_table(write(tmp_path, text)).records[0]
+    assert record.assessments[0].measurements["L1"].long_axis_mm == mm
+
+
 def test_quoted_newline_keeps_spreadsheet_row_numbers(tmp_path: Path) -> None:
     text = patient(
         BASE + ',"two\nlines"',

@@ -730,6 +730,14 @@ def _parse_size(text: str) -> tuple[float, str]:
     except ValueError:
         # A decimal comma (12,5) as written by spreadsheets in many locales.
         if text.count(",") == 1 and "." not in text:
+            whole, _, decimals = text.partition(",")
+            if len(decimals) == 3 and whole.strip().lstrip("+-").isdigit():
+                # "1,005" is 1.005 mm with a decimal comma or 1005 with a thousands
+                # separator: neither reading can be chosen silently.
+                return 0.0, (
+                    "is ambiguous: a decimal comma or a thousands separator? "
+                    "write it with a decimal point"
+                )
             try:
                 size = float(text.replace(",", "."))
             except ValueError:
