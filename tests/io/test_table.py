@@ -514,6 +514,27 @@ def test_pre_baseline_rows_keep_only_target_sizes(tmp_path: Path) -> None:
     assert {w.row for w in result.warnings if "pre-baseline" in w.message} == {3, 4}
 
 
+def test_lesion_seen_only_before_baseline_is_left_out(tmp_path: Path) -> None:
+    # criteria.md section 1: an assessment covers the baseline lesions from baseline on; a
+    # non-target only on the pre-baseline scan would otherwise be NE at every assessment.
+    text = patient(
+        "P1,-1,2023-12-10,L1,target,lung,,28,,",
+        "P1,-1,2023-12-10,N9,non-target,bone,,,,present",
+        BASE,
+        "P1,1,2024-03-01,L1,target,lung,,0,,absent",
+    )
+    result = read_table(write(tmp_path, text))
+    record = result.records[0]
+    assert "N9" not in record.lesions
+    assert all("N9" not in a.measurements for a in record.assessments)
+    (warning,) = [w for w in result.warnings if "N9" in w.message]
+    assert warning.row == 3 and "left out" in warning.message
+    from napari_recist.criteria.report import classify_patient
+
+    follow_up = classify_patient(record).to_json()["timepoints"][-1]
+    assert follow_up["overall"] == "CR"
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = patient(
         BASE,
