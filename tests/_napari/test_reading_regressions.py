@@ -377,3 +377,21 @@ def test_ctrl_z_undoes_without_the_guided_read(make_napari_viewer, patient_folde
     qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
                    | Qt.KeyboardModifier.ShiftModifier)
     assert session.measurement(0, "L1").state is LesionState.PRESENT
+
+
+def test_lesion_table_follows_the_guided_read(make_napari_viewer, tmp_path: Path, qtbot):
+    # The lesion table's editor showed another lesion's role and site while N walked the read.
+    from napari_recist._napari.widgets.lesion_table import LesionTableWidget
+
+    viewer, session, dock, canvas = open_reading(make_napari_viewer, tmp_path, qtbot)
+    tables = viewer.window._qt_window.findChildren(LesionTableWidget)
+    assert tables, "the lesion table docks itself when a patient opens"
+    table = tables[0]
+    actions = UserActions(qtbot)
+    start, end = true_long_axis_world("L1", WEEK16)
+    drag_world(actions, viewer, canvas, start, end, "L1")
+    actions.key(canvas, Qt.Key.Key_N, "to L2")
+    assert dock.selected == "L2"
+    assert table.selected_lesion() == "L2"
+    lesion = session.record.lesions["L2"]
+    assert table.site_value() == lesion.site and table.role_box.value == lesion.role

@@ -139,6 +139,9 @@ class PatientSession:
 
     changed = Signal()
     save_failed = Signal(str)
+    # The lesion the reader works on now (the guided read's N, a new lesion drawn): the docks
+    # showing lesions select it too, so no form shows another lesion's values.
+    lesion_focused = Signal(str)
 
     def __init__(
         self,

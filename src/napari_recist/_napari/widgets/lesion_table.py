@@ -45,7 +45,7 @@ from napari_recist._napari.patients import (
     show_missing_images,
 )
 from napari_recist._napari.problems import problem_log
-from napari_recist._napari.session import WouldReplaceError, nodal_for_site
+from napari_recist._napari.session import PatientSession, WouldReplaceError, nodal_for_site
 from napari_recist._napari.widgets.base import SessionDock
 from napari_recist._napari.widgets.legend import ResponseLegend
 from napari_recist._napari.widgets.lesion_model import (
@@ -91,7 +91,7 @@ class LesionTableWidget(SessionDock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer)
-        self._problems_of: object | None = None
+        self._problems_of: PatientSession | None = None
 
         self.patient_label = QLabel("Open a patient folder (File > Open Folder...)")
         self.timepoint_combo = QComboBox()
@@ -511,9 +511,11 @@ class LesionTableWidget(SessionDock):
         session = self.session
         if self._problems_of is not None:
             problem_log(self._problems_of).changed.disconnect(self._show_problems)
+            self._problems_of.lesion_focused.disconnect(self.select_lesion)
             self._problems_of = None
         if session is not None:
             problem_log(session).changed.connect(self._show_problems)
+            session.lesion_focused.connect(self.select_lesion)
             self._problems_of = session
         self.timepoint_combo.clear()
         if session is not None:

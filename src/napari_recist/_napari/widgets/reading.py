@@ -206,6 +206,8 @@ class ReadingWidget(SessionDock):
             self.new_lesions_checked = True  # N on "any new lesion?" answers it
         self.step = next_step(session, timepoint, self.step, self.new_lesions_checked)
         self.selected = self.step.lesion_id
+        if self.selected is not None:
+            session.lesion_focused.emit(self.selected)
         self._show_step(centre=True)
         return self.step
 
@@ -334,6 +336,8 @@ class ReadingWidget(SessionDock):
     def _on_measured(self, lesion_id: str, new: bool) -> None:
         if new:
             self.selected = lesion_id
+            if self.session is not None:
+                self.session.lesion_focused.emit(lesion_id)
             self._show_step()
             self.say(f"{self.last_message}: new lesion {lesion_id}; type its site, Enter")
             self.site_edit.clear()
