@@ -208,7 +208,8 @@ def classify_source(item: PatientSource, criteria: Criteria) -> Outcome:
         if record is None:
             from napari_recist.io.patient import open_patient
 
-            ready = open_patient(Path(str(item.folder))).for_classification(item.lenient)
+            ready = open_patient(Path(str(item.folder)), full_headers=False).for_classification(
+                item.lenient)
             record = ready.record
             remarks = tuple(str(p) for p in [*ready.skipped, *ready.remarks])
         return Outcome(item.label, classify_patient(record, criteria).to_json(), (), remarks)

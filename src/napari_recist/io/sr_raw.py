@@ -305,7 +305,7 @@ _CONVERTERS: dict[str, Callable[[str, bytes, Any], Any]] = {
 }
 
 
-def _conversions_replicable() -> bool:
+def conversions_replicable() -> bool:
     """True when pydicom converts values as the functions above do (its default settings)."""
     if not _VERIFIED_PYDICOM:
         return False
@@ -457,7 +457,7 @@ class _Source:
 
 def _file_meta(data: bytes) -> tuple[RawDataset, int]:
     """The file meta group (always Explicit VR Little Endian) and the offset after it."""
-    source = _Source(data, implicit=False, fast=_conversions_replicable())
+    source = _Source(data, implicit=False, fast=conversions_replicable())
     parser = source
     meta = RawDataset(source, default_encoding)
     offset = 132
@@ -514,7 +514,7 @@ def read_dataset(data: bytes) -> RawDataset | None:
             return None
         if offset >= len(data) or data[offset : offset + 2] == b"\x00\x00":
             return None  # empty data set, or a command group (pydicom reads it apart)
-        source = _Source(data, implicit, _conversions_replicable())
+        source = _Source(data, implicit, conversions_replicable())
         dataset, end = source.dataset(offset, len(data), default_encoding)
         if end != len(data):
             return None
