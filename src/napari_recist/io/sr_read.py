@@ -32,7 +32,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
 from napari_recist.io import sr_raw
-from napari_recist.io.sr_geometry import has_plane, pixel_to_lps
+from napari_recist.io.sr_geometry import Plane, has_plane, image_plane, plane_to_lps
 from napari_recist.model import (
     MAX_DIAMETER_MM,
     AxisGeometry,
@@ -185,11 +185,13 @@ def read_sr(
     if container is None:
         return result
     timepoints: list[int] = []
+    planes: dict[str, Plane] = {}
     for number, group in enumerate(container.get("ContentSequence", []), start=1):
         if _key(group) != _MEASUREMENT_GROUP:
             continue
         try:
-            _GroupReader(result, group, number, images, radius_as_diameter).read(timepoints)
+            _GroupReader(result, group, number, images, radius_as_diameter, planes).read(
+                timepoints)
         except _DAMAGED as error:  # a damaged group costs only itself
             result.problems.append(Problem(source, f"damaged content ({error}); the group is "
                                            "skipped", column=f"Measurement Group {number}"))
@@ -341,7 +343,8 @@ class _GroupReader:
     """Read one measurement group into the result."""
 
     def __init__(self, result: SRReadResult, group: Dataset, number: int,
-                 images: Mapping[str, Dataset] | None, radius_as_diameter: bool = False) -> None:
+                 images: Mapping[str, Dataset] | None, radius_as_diameter: bool = False,
+                 planes: dict[str, Plane] | None = None) -> None:
         self.result = result
         self.group = group
         self.images = images
@@ -357,6 +360,14 @@ class _GroupReader:
         self.ohif_tool: str | None = None
         self.method: str | None = None
         self._keys: dict[int, tuple[str, str]] = {}  # id(item) -> concept name key
+        self.planes: dict[str, Plane] = {} if planes is None else planes  # by SOP UID
+
+    def plane(self, sop_uid: str, image: Dataset) -> Plane:
+        """`image_plane` of an image, read once per SR (its lines are often on one image)."""
+        known = self.planes.get(sop_uid)
+        if known is None:
+            known = self.planes[sop_uid] = image_plane(image)
+        return known
 
     def key(self, item: Dataset) -> tuple[str, str]:
         """`_key` of a content item of the group, worked out once per item."""
@@ -678,7 +689,7 @@ class _GroupReader:
             return
         try:
             outline = pixels if is_line else _outline(graphic, pixels)
-            points = pixel_to_lps(image, outline)
+            points = plane_to_lps(self.plane(sop_uid, image), outline)
         except (ValueError, TypeError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
             # The CT header is at fault, not the SR: name the image file.
             ct_file = getattr(image, "filename", None) or sop_uid
