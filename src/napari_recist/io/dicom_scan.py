@@ -329,6 +329,8 @@ _PLAIN_PATTERNS: dict[str, re.Pattern[str] | None] = {
     "UI": STR_VR_REGEXES["UI"], "CS": STR_VR_REGEXES["CS"], "DA": STR_VR_REGEXES["DA"],
     "IS": STR_VR_REGEXES["IS"], "LO": None, "SH": None,
 }
+# PS3.5 table 6.2-1 lengths as pydicom checks them; DA: a date range is 17 characters.
+_PLAIN_LENGTHS = {**MAX_VALUE_LEN, "DA": 18}
 _PRINTABLE = re.compile(rb"[\x20-\x5b\x5d-\x7e]*\x00*")  # no backslash: one value
 _ASCII_CHARSETS = frozenset({b"", b"ISO_IR 6", b"ISO_IR 100", b"ISO_IR 192"})
 _CHARSET_TAG = Tag(0x00080005)
@@ -353,7 +355,7 @@ def plain_text(ds: Any, keyword: str) -> str | None:
     value = element.value
     vr = element.VR or _dictionary_vr(tag)
     if (not isinstance(value, bytes) or vr not in _PLAIN_PATTERNS
-            or len(value) > MAX_VALUE_LEN.get(vr, 0) or not _PRINTABLE.fullmatch(value)
+            or len(value) > _PLAIN_LENGTHS.get(vr, 0) or not _PRINTABLE.fullmatch(value)
             or not sr_raw.conversions_replicable()):
         return None
     if vr in ("LO", "SH"):
