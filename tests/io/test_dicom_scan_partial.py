@@ -180,7 +180,7 @@ def test_every_cut_of_a_ct_file_is_read_as_the_full_header_reads_it(tmp_path, co
         assert (full is None) == (partial is None), cut
         if full is not None:
             kept = [tag for tag in full.keys()
-                    if (tag <= GROUPING_STOP and not tag.is_private) or tag == 0x7FE00010]
+                    if (tag <= GROUPING_STOP and not tag >> 16 & 1) or tag == 0x7FE00010]
             for tag in kept:
                 assert partial.get_item(tag).value == full.get_item(tag, keep_deferred=True).value
 
