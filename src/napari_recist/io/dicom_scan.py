@@ -53,11 +53,19 @@ TAG_OF = {
     )
 }
 # What sorting files into series and studies reads of each file (`scan_dicom_folder` with
-# ``full_headers=False``): every element up to Columns (0028,0011). Rows and Columns are the
-# last it needs (`classify_header`: an image has them); Image Position/Orientation come
-# before, Pixel Spacing (0028,0030) after: the full header of an image is read when an SR
-# line is placed on it (`ReferencedImages`).
-GROUPING_STOP = 0x00280011
+# ``full_headers=False``): these elements, the last of them Columns (0028,0011) (an image
+# has Rows and Columns, `classify_header`), and whether Pixel Data follows. Placing an SR
+# line needs the image plane (Pixel Spacing (0028,0030) comes after): the whole header of
+# an image is read when a line is placed on it (`ReferencedImages`).
+GROUPING_TAGS = frozenset(
+    int(Tag(pydicom.datadict.tag_for_keyword(keyword)))
+    for keyword in (
+        "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate",
+        "Modality", "SeriesDescription", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
+        "SeriesNumber", "FrameOfReferenceUID", "SamplesPerPixel", "NumberOfFrames", "Rows",
+        "Columns",
+    )
+)
 # Notes about files that may have been slices of the series (as opposed to other objects).
 DAMAGED_NOTES = ("not a DICOM", "unreadable", "damaged")
 
@@ -207,21 +215,21 @@ def walk_files(root: Path) -> list[Path]:
 
 
 def read_headers(
-    paths: Sequence[Path], *, defer_pixels: bool, workers: int, stop_after: int | None = None
+    paths: Sequence[Path], *, defer_pixels: bool, workers: int,
+    keep: frozenset[int] | None = None,
 ) -> list[tuple[Path, Dataset | PartialHeader | Problem]]:
     """Read every file's header: `fast_header` (in `workers` threads), then pydicom.
 
     ``dcmread`` is Python-bound and holds the GIL, so the files it needs are read in this
-    thread (threads made it 30-60 % slower on the 2-core reference machine). With
-    `stop_after`, `fast_header.read_partial_header` keeps only the elements up to that tag
-    (it gives None for exactly the files `fast_header.read_header` gives None for, which
-    pydicom then reads whole, as without a stop).
+    thread (threads made it 30-60 % slower on the 2-core reference machine). With `keep`,
+    `fast_header.read_partial_header` keeps only those elements (it gives None for exactly
+    the files `fast_header.read_header` gives None for, which pydicom then reads whole, as
+    without `keep`).
     """
-    if stop_after is None:
+    if keep is None:
         fast: list[Any] = parallel_map(lambda i: read_fast_header(paths[i]), len(paths), workers)
     else:
-        fast = parallel_map(lambda i: read_partial_header(paths[i], stop_after), len(paths),
-                            workers)
+        fast = parallel_map(lambda i: read_partial_header(paths[i], keep), len(paths), workers)
     return [
         (path, header if header is not None else read_header(path, defer_pixels=defer_pixels))
         for path, header in zip(paths, fast, strict=True)
@@ -573,7 +581,7 @@ def scan_dicom_folder(
     full_headers
         Keep every file's whole header (what `napari_recist.io.volume.load_series` loads a
         volume from). False reads of each file only what sorts it into its series and
-        study (`GROUPING_STOP`; the same files are found, the same notes made), keeps
+        study (`GROUPING_TAGS`; the same files are found, the same notes made), keeps
         `fast_header.PartialHeader` objects, and parses each structured report once, whole,
         for `read_sr` (`SRFileInfo.document`): what classifying a patient needs. The whole
         header of an image is then read when asked for (`ReferencedImages`).
@@ -600,7 +608,7 @@ def scan_dicom_folder(
     # Pixel Data is deferred, not dropped: the headers are kept for `load_series`, which
     # needs its offset in the file.
     headers = read_headers(paths, defer_pixels=True, workers=default_workers(),
-                           stop_after=None if full_headers else GROUPING_STOP)
+                           keep=None if full_headers else GROUPING_TAGS)
     documents: dict[Path, sr_raw.RawDataset] = {}
     if not full_headers:
         headers, documents = _read_reports(headers)

@@ -44,6 +44,7 @@ _SHORT_VRS = frozenset(
 _VR_NAME = {vr: vr.decode() for vr in _LONG_VRS | _SHORT_VRS}
 _FIRST_READ = 16384
 _TAG_VR = struct.Struct("<HH2s")
+_SHORT_ELEMENT = struct.Struct("<HH2sH")
 _SHORT_LENGTH = struct.Struct("<H")
 _LONG_LENGTH = struct.Struct("<I")
 _ITEM_HEADER = struct.Struct("<HHI")
@@ -175,39 +176,40 @@ def read_header(path: Path) -> Dataset | None:
         ``pydicom.dcmread`` (big endian or deflated data set, no preamble,
         unusual encoding, cut short, unreadable: pydicom then reports the problem).
     """
-    header = _read_file(path, _NO_STOP)
+    header = _read_file(path, None)
     return header if header is None else header.dataset()
 
 
-def read_partial_header(path: Path, stop_after: int) -> PartialHeader | None:
-    """Read what `read_header` reads, keeping only the elements up to a tag.
+def read_partial_header(path: Path, tags: frozenset[int]) -> PartialHeader | None:
+    """Read what `read_header` reads, keeping only some elements.
 
-    The rest of the header is still walked to Pixel Data, element header by element header,
-    exactly as `read_header` walks it (so the file is None exactly when `read_header` gives
-    None: a damaged or cut file is found as before), but nothing is made of it. In a
-    structured report (Modality ``SR``) the walk stops at the first element after the tag:
-    its content tree is for `napari_recist.io.sr_raw`, which checks the whole file.
+    The header is walked to Pixel Data, element header by element header, exactly as
+    `read_header` walks it (so the file is None exactly when `read_header` gives None: a
+    damaged or cut file is found as before), but only the elements of `tags` are made; in a
+    structured report (Modality ``SR``) the walk stops at the first element after the
+    largest of them: its content tree is for `napari_recist.io.sr_raw`, which checks the
+    whole file.
 
     Parameters
     ----------
     path
         A DICOM Part 10 file.
-    stop_after
-        The last tag (``0xGGGGEEEE``) whose elements are kept; private elements are not
-        kept. Pixel Data is kept (deferred, as by `read_header`) when the walk reaches it.
+    tags
+        The top-level tags (``0xGGGGEEEE``) whose elements are kept. Pixel Data is kept too
+        (deferred, as by `read_header`) when the walk reaches it.
 
     Returns
     -------
     PartialHeader or None
         The kept elements, or None when `read_header` would give None.
     """
-    return _read_file(path, stop_after)
+    return _read_file(path, tags)
 
 
-def _read_file(path: Path, stop: int) -> PartialHeader | None:
+def _read_file(path: Path, keep: frozenset[int] | None) -> PartialHeader | None:
     try:
         with open(path, "rb") as handle:
-            return _read(_Buffer(handle), path, stop)
+            return _read(_Buffer(handle), path, keep)
     except (_UnsupportedError, struct.error, UnicodeDecodeError, OSError):
         return None
 
@@ -216,28 +218,28 @@ class BeyondStopError(Exception):
     """A `PartialHeader` was asked for an element it did not keep (a programming error).
 
     Deliberately not an exception the folder scan takes as a damaged file, so that a new use
-    of a tag after the stop fails loudly instead of reading as "absent".
+    of a tag not kept fails loudly instead of reading as "absent".
     """
 
 
 class PartialHeader:
-    """The elements of a header up to a stop tag, as `read_partial_header` read them.
+    """Some elements of a header, as `read_partial_header` read them.
 
     Answers what the folder scan asks of a header, with the values pydicom gives:
     ``get_item(tag)`` (the raw element; None when absent), ``"Keyword" in header``,
     ``get("Keyword", default)`` and ``file_meta`` (the last two through a pydicom
-    ``Dataset`` of the kept elements, made on first use; `dataset`). Asking for a tag after
-    the stop raises `BeyondStopError`.
+    ``Dataset`` of the kept elements, made on first use; `dataset`). Asking for a tag that
+    was not kept raises `BeyondStopError`.
     """
 
-    __slots__ = ("filename", "header_stop", "_elements", "_meta", "_preamble", "_implicit",
+    __slots__ = ("filename", "kept", "_elements", "_meta", "_preamble", "_implicit",
                  "_dataset")
 
     def __init__(self, path: Path, elements: dict[int, RawDataElement],
                  meta: dict[int, RawDataElement], preamble: bytes, implicit: bool,
-                 stop: int) -> None:
+                 kept: frozenset[int] | None) -> None:
         self.filename = str(path)
-        self.header_stop = stop
+        self.kept = kept  # None: every element (`read_header`)
         self._elements = elements
         self._meta = meta
         self._preamble = preamble
@@ -245,9 +247,9 @@ class PartialHeader:
         self._dataset: Dataset | None = None
 
     def _check(self, tag: int) -> int:
-        if tag > self.header_stop and tag != PIXEL_DATA_TAG:
-            raise BeyondStopError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) is after the stop "
-                                  f"tag of this partial header")
+        if self.kept is not None and tag not in self.kept and tag != PIXEL_DATA_TAG:
+            raise BeyondStopError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) is not kept by this "
+                                  "partial header")
         return tag
 
     def get_item(self, tag: int, keep_deferred: bool = True) -> RawDataElement | None:
@@ -286,7 +288,7 @@ def _is_report(elements: dict[int, RawDataElement]) -> bool:
     return modality is not None and modality.value.rstrip(b"\x00 ") == b"SR"
 
 
-def _read(buffer: _Buffer, path: Path, stop: int) -> PartialHeader | None:
+def _read(buffer: _Buffer, path: Path, keep: frozenset[int] | None) -> PartialHeader | None:
     if buffer.data[128:132] != b"DICM":
         return None
     meta: dict[int, RawDataElement] = {}
@@ -304,18 +306,38 @@ def _read(buffer: _Buffer, path: Path, stop: int) -> PartialHeader | None:
         offset += size + length
     syntax = meta.get(0x00020010)
     if syntax is not None and _implicit_little_endian(syntax.value):
-        return _read_implicit(buffer, path, meta, offset, stop)
+        return _read_implicit(buffer, path, meta, offset, keep)
     if syntax is None or not _explicit_little_endian_dataset(syntax.value):
         return None
 
     elements: dict[int, RawDataElement] = {}
     data = buffer.data
-    passed = stop == _NO_STOP  # past the stop tag (no stop: never)
+    stop = _NO_STOP if keep is None else max(keep)
+    passed = keep is None  # past the last kept tag (keeping all: never)
     unpack_head, unpack_long, unpack_short = (
         _TAG_VR.unpack_from, _LONG_LENGTH.unpack_from, _SHORT_LENGTH.unpack_from
     )
+    unpack_element = _SHORT_ELEMENT.unpack_from
     while True:
-        # The common case inline (this loop runs ~60 times per slice); near the end of
+        # The commonest case first: an element with a 2-byte length (no sequence, not Pixel
+        # Data, not the first element after the last kept tag), in one unpack.
+        if offset + 12 <= len(data):
+            group, element, vr, length = unpack_element(data, offset)
+            if vr in _SHORT_VRS:
+                tag = group << 16 | element
+                if tag != PIXEL_DATA_TAG and (passed or tag <= stop):
+                    end = offset + 8 + length
+                    if end > len(data):
+                        buffer.need(end)
+                        data = buffer.data
+                    if keep is None or tag in keep:
+                        elements[tag] = RawDataElement(
+                            tag, _VR_NAME[vr], length, data[offset + 8 : end], offset + 8,
+                            False, True,
+                        )
+                    offset = end
+                    continue
+        # The other cases inline (this loop runs ~60 times per slice); near the end of
         # the loaded bytes, or for anything unusual, the careful `_element_header`.
         group, element, vr = (0xFFFE, 0, b"") if offset + 12 > len(data) else unpack_head(
             data, offset
@@ -358,13 +380,13 @@ def _read(buffer: _Buffer, path: Path, stop: int) -> PartialHeader | None:
             if end > len(data):
                 buffer.need(end)
                 data = buffer.data
-            if tag <= stop and (stop == _NO_STOP or not group & 1):
+            if keep is None or tag in keep:
                 elements[tag] = RawDataElement(
                     tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
                 )
         offset = end
 
-    return PartialHeader(path, elements, meta, buffer.data[:128], False, stop)
+    return PartialHeader(path, elements, meta, buffer.data[:128], False, keep)
 
 
 def _implicit_little_endian(value: bytes) -> bool:
@@ -378,7 +400,8 @@ def _dictionary_vr(tag: int) -> str | None:
 
 
 def _read_implicit(
-    buffer: _Buffer, path: Path, meta: dict[int, RawDataElement], offset: int, stop: int
+    buffer: _Buffer, path: Path, meta: dict[int, RawDataElement], offset: int,
+    keep: frozenset[int] | None,
 ) -> PartialHeader | None:
     """The top-level elements of an Implicit VR Little Endian data set, as dcmread keeps them.
 
@@ -394,7 +417,8 @@ def _read_implicit(
     if 0x40 < first_vr[0] < 0x5B and 0x40 < first_vr[1] < 0x5B:
         return None
     elements: dict[int, RawDataElement] = {}
-    passed = stop == _NO_STOP
+    stop = _NO_STOP if keep is None else max(keep)
+    passed = keep is None
     while True:
         try:
             buffer.need(offset + 8)
@@ -426,12 +450,12 @@ def _read_implicit(
         end = offset + length
         if vr != "SQ" and not private:
             buffer.need(end)
-            if tag <= stop:
+            if keep is None or tag in keep:
                 elements[tag] = RawDataElement(
                     tag, None, length, buffer.data[offset:end], offset, True, True
                 )
         offset = end
-    return PartialHeader(path, elements, meta, buffer.data[:128], True, stop)
+    return PartialHeader(path, elements, meta, buffer.data[:128], True, keep)
 
 
 def _dataset(
