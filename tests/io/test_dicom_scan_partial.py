@@ -23,7 +23,6 @@ from _sr_samples import write_patient
 from pydicom.uid import ImplicitVRLittleEndian
 
 from napari_recist.cohort.synthetic import synthetic_cohort, write_patient_folder
-from napari_recist.io import dicom_scan
 from napari_recist.io.dicom_scan import GROUPING_TAGS, plain_text, scan_dicom_folder
 from napari_recist.io.fast_header import (
     BeyondStopError,
@@ -109,6 +108,7 @@ def implicit_sample(tmp_path_factory):
 def test_sample_patient(tmp_path):
     full, partial = assert_same_scan(SAMPLE)
     assert all(isinstance(h, PartialHeader) for s in partial.series for h in s.headers)
+    assert all(h.report_bytes is None for s in partial.series for h in s.headers)
     assert all(r.document is not None for r in partial.sr_files)  # each SR parsed once
     opened = assert_same_patient(SAMPLE)
     assert opened.record.assessments
@@ -190,27 +190,33 @@ def test_a_partial_header_refuses_tags_it_did_not_keep(cohort_patient):
     assert header.get("Modality") == "CT"
     assert "PixelData" in header
     with pytest.raises(BeyondStopError):
-        header.get("PixelSpacing")
+        header.get("RescaleIntercept")
     with pytest.raises(BeyondStopError):
-        _ = "ImagePositionPatient" in header
+        _ = "SliceThickness" in header
 
 
-def test_only_referenced_images_are_read_whole(tmp_path):
+def test_each_file_is_opened_once_and_only_referenced_images_are_converted(tmp_path):
+    from test_patient import FileOpens
+
     write_patient(tmp_path / "P1")
-    reads: list[Path] = []
-    original = dicom_scan.read_full_header
+    made: list[str] = []
+    original = PartialHeader.dataset
 
-    def counted(path):
-        reads.append(path)
-        return original(path)
+    def counted(self):
+        made.append(self.filename)
+        return original(self)
 
-    with mock.patch.object(dicom_scan, "read_full_header", counted):
+    with FileOpens(tmp_path) as opens, mock.patch.object(PartialHeader, "dataset", counted):
         opened = open_patient(tmp_path, full_headers=False)
+    assert opened.record.assessments
+    assert set(opens.counts.values()) == {1}, opens.counts  # one open per file, SRs too
     referenced = {axis.referenced_sop_uid for a in opened.record.assessments
                   for m in a.measurements.values() for axis in (m.long_axis, m.short_axis)
                   if axis is not None and axis.referenced_sop_uid}
     slices = sum(len(s.series.files) for s in opened.scans if s.series is not None)
-    assert referenced and 0 < len(set(reads)) <= len(referenced) < slices
+    # A pydicom dataset is made of a CT header for a series' first file (its description)
+    # and for the images lines are drawn on, not for every slice.
+    assert referenced and len(set(made)) <= len(referenced) + len(opened.scans) < slices
 
 
 def _text_reference(ds, keyword):

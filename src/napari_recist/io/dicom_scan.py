@@ -52,18 +52,19 @@ TAG_OF = {
         "SeriesDescription", "PatientID", "FrameOfReferenceUID", "SeriesNumber",
     )
 }
-# What sorting files into series and studies reads of each file (`scan_dicom_folder` with
-# ``full_headers=False``): these elements, the last of them Columns (0028,0011) (an image
-# has Rows and Columns, `classify_header`), and whether Pixel Data follows. Placing an SR
-# line needs the image plane (Pixel Spacing (0028,0030) comes after): the whole header of
-# an image is read when a line is placed on it (`ReferencedImages`).
+# What the scan without full headers (`scan_dicom_folder` with ``full_headers=False``) keeps
+# of each file: the elements that sort it into its series and study (up to Columns
+# (0028,0011): an image has Rows and Columns, `classify_header`) and whether Pixel Data
+# follows; and the plane `read_sr` places SR lines with (`sr_geometry`: Image
+# Position/Orientation (Patient), Pixel Spacing (0028,0030), the last element kept; Frame of
+# Reference UID), converted only for the images the lines are drawn on (`ReferencedImages`).
 GROUPING_TAGS = frozenset(
     int(Tag(pydicom.datadict.tag_for_keyword(keyword)))
     for keyword in (
         "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate",
         "Modality", "SeriesDescription", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
         "SeriesNumber", "FrameOfReferenceUID", "SamplesPerPixel", "NumberOfFrames", "Rows",
-        "Columns",
+        "Columns", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
     )
 )
 # Notes about files that may have been slices of the series (as opposed to other objects).
@@ -255,10 +256,9 @@ def _read_reports(
     out: list[tuple[Path, Any]] = []
     for path, header in headers:
         if isinstance(header, PartialHeader) and _is_report_header(header):
-            try:
-                document = sr_raw.read_dataset(path.read_bytes())
-            except OSError:
-                document = None
+            data = header.report_bytes  # read with its header
+            header.report_bytes = None
+            document = None if data is None else sr_raw.read_dataset(data)
             if document is None:
                 header = read_full_header(path)
             else:
@@ -270,25 +270,20 @@ def _read_reports(
 class ReferencedImages(Mapping[str, Dataset]):
     """Image headers by SOP Instance UID, for placing SR coordinates on their images.
 
-    A `fast_header.PartialHeader` (a scan without full headers) is read whole when it is
-    first asked for (`read_full_header`), so only the images an SR references are: the same
-    header a scan with full headers keeps. (Its file gave a partial header, so it is whole;
-    should it change on disk in between, the partial header's elements are given.)
+    A `fast_header.PartialHeader` (a scan without full headers) becomes a pydicom dataset of
+    its elements (`GROUPING_TAGS`: the plane is among them, with the values pydicom gives
+    the whole header) when it is first asked for: only the images an SR references are
+    converted. No file is read again.
     """
 
     def __init__(self, headers: Mapping[str, Any]) -> None:
         self._headers = dict(headers)
-        self._full: dict[str, Dataset] = {}
 
     def __getitem__(self, uid: str) -> Dataset:
         header = self._headers[uid]
         if not isinstance(header, PartialHeader):
             return header  # type: ignore[no-any-return]
-        full = self._full.get(uid)
-        if full is None:
-            read = read_full_header(Path(header.filename))
-            full = self._full[uid] = read if isinstance(read, Dataset) else header.dataset()
-        return full
+        return header.dataset()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._headers)

@@ -188,7 +188,7 @@ def read_partial_header(path: Path, tags: frozenset[int]) -> PartialHeader | Non
     damaged or cut file is found as before), but only the elements of `tags` are made; in a
     structured report (Modality ``SR``) the walk stops at the first element after the
     largest of them: its content tree is for `napari_recist.io.sr_raw`, which checks the
-    whole file.
+    whole file, whose bytes are read then (`PartialHeader.report_bytes`).
 
     Parameters
     ----------
@@ -232,14 +232,16 @@ class PartialHeader:
     was not kept raises `BeyondStopError`.
     """
 
-    __slots__ = ("filename", "kept", "_elements", "_meta", "_preamble", "_implicit",
-                 "_dataset")
+    __slots__ = ("filename", "kept", "report_bytes", "_elements", "_meta", "_preamble",
+                 "_implicit", "_dataset")
 
     def __init__(self, path: Path, elements: dict[int, RawDataElement],
                  meta: dict[int, RawDataElement], preamble: bytes, implicit: bool,
                  kept: frozenset[int] | None) -> None:
         self.filename = str(path)
         self.kept = kept  # None: every element (`read_header`)
+        # A structured report's whole file, read with its header (`read_partial_header`).
+        self.report_bytes: bytes | None = None
         self._elements = elements
         self._meta = meta
         self._preamble = preamble
@@ -281,6 +283,15 @@ class PartialHeader:
             self._dataset = _dataset(Path(self.filename), self._elements, self._meta,
                                      self._preamble, self._implicit)
         return self._dataset
+
+
+def _report(path: Path, elements: dict[int, RawDataElement], meta: dict[int, RawDataElement],
+            buffer: _Buffer, implicit: bool, keep: frozenset[int] | None) -> PartialHeader:
+    """The partial header of a structured report, with the whole file's bytes (one read)."""
+    buffer.data += buffer.handle.read()  # type: ignore[attr-defined]
+    header = PartialHeader(path, elements, meta, buffer.data[:128], implicit, keep)
+    header.report_bytes = buffer.data
+    return header
 
 
 def _is_report(elements: dict[int, RawDataElement]) -> bool:
@@ -368,7 +379,7 @@ def _read(buffer: _Buffer, path: Path, keep: frozenset[int] | None) -> PartialHe
         if tag > stop and not passed:
             passed = True
             if _is_report(elements):
-                break
+                return _report(path, elements, meta, buffer, False, keep)
         if length == _UNDEFINED:
             if vr != b"SQ":
                 return None
@@ -439,7 +450,7 @@ def _read_implicit(
         if tag > stop and not passed:
             passed = True
             if _is_report(elements):
-                break
+                return _report(path, elements, meta, buffer, True, keep)
         if length == _UNDEFINED:
             # pydicom (filereader.data_element_generator) takes a private element of
             # undefined length for a sequence when an item follows
