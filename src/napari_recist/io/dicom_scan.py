@@ -3,9 +3,12 @@
 `scan_dicom_folder` reads every file's header once (`fast_header` for Explicit VR Little
 Endian, pydicom otherwise, large values such as Pixel Data left unread) and keeps the headers
 it read in `SeriesInfo.headers`, so that placing SR lines on the images and loading a volume
-(`napari_recist.io.volume.load_series`) need not read them again. Files need no extension;
-everything left out (not DICOM, DICOMDIR, other modalities, localizers, damaged files) is a
-note naming the file.
+(`napari_recist.io.volume.load_series`) need not read them again. Classifying needs less:
+``full_headers=False`` keeps of each file only the elements that sort it and place SR lines
+(`GROUPING_TAGS`, `fast_header.read_partial_header`) and parses each SR once, whole, for
+`read_sr`; tests/io/test_dicom_scan_partial.py checks it against the full scan. Files need
+no extension; everything left out (not DICOM, DICOMDIR, other modalities, localizers,
+damaged files) is a note naming the file.
 """
 
 from __future__ import annotations
@@ -578,8 +581,8 @@ def scan_dicom_folder(
         volume from). False reads of each file only what sorts it into its series and
         study (`GROUPING_TAGS`; the same files are found, the same notes made), keeps
         `fast_header.PartialHeader` objects, and parses each structured report once, whole,
-        for `read_sr` (`SRFileInfo.document`): what classifying a patient needs. The whole
-        header of an image is then read when asked for (`ReferencedImages`).
+        for `read_sr` (`SRFileInfo.document`): what classifying a patient needs. The plane
+        of an image is converted when an SR line is placed on it (`ReferencedImages`).
 
     Returns
     -------

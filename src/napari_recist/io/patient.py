@@ -249,10 +249,10 @@ def open_patient(
         Read a circle's Radius as half its diameter (`napari_recist.io.sr_read.read_sr`).
     full_headers
         Keep every CT file's whole header, as loading the volumes needs (the viewer). False
-        (classifying: the cohort batch) reads of each file only what sorts it into its
-        series, and the whole header only of the images SR lines are drawn on
-        (`napari_recist.io.dicom_scan.scan_dicom_folder`); the record, problems and notes
-        are the same.
+        (classifying: the cohort batch) keeps of each file only what sorts it into its
+        series and its image plane, converted only for the images SR lines are drawn on,
+        and parses each SR once (`napari_recist.io.dicom_scan.scan_dicom_folder`); the
+        record, problems and notes are the same.
 
     Returns
     -------
