@@ -66,6 +66,8 @@ _SHORT_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "I
 _VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _LONG_VRS | _SHORT_VRS}
 _KNOWN_VRS = _LONG_VRS | _SHORT_VRS
 _SHORT_VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _SHORT_VRS}
+# `_Source.header` refuses UN (pydicom replaces it by the dictionary VR): not inlined.
+_LONG_VR_INLINE = {vr.encode("ascii"): vr for vr in _LONG_VRS - {"UN"}}
 _EXPLICIT = struct.Struct("<HH2sH")
 _LONG_LENGTH = struct.Struct("<I")
 _IMPLICIT = struct.Struct("<HHI")
@@ -376,6 +378,7 @@ class _Source:
         limit = len(data) if end is None else end
         explicit = not self.implicit
         unpack = _EXPLICIT.unpack_from
+        unpack_long = _LONG_LENGTH.unpack_from
         while True:
             if offset == end:
                 return dataset, offset
@@ -397,8 +400,18 @@ class _Source:
                         dataset._charset = convert_encodings(dataset._value(tag))  # noqa: SLF001
                     offset += length
                     continue
-            tag, vr, length, size = self.header(offset)
-            offset += size
+                # Then an explicit VR element with a 4-byte length (SQ, UT, OB...; not UN).
+                vr = _LONG_VR_INLINE.get(vr_bytes)
+                if vr is not None and group != 0xFFFE and offset + 12 <= limit:
+                    tag = group << 16 | element
+                    length = unpack_long(data, offset + 8)[0]
+                    offset += 12
+                else:
+                    tag, vr, length, size = self.header(offset)
+                    offset += size
+            else:
+                tag, vr, length, size = self.header(offset)
+                offset += size
             if tag == _ITEM_END and end is None:
                 if length != 0:
                     raise _NeedsPydicomError("item delimiter with a length")
