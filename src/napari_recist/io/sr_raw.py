@@ -78,6 +78,9 @@ _LUT_DESCRIPTORS = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
 _VERIFIED_PYDICOM = pydicom.__version__.startswith("3.0.")
 _MISSING = object()
 _VALID_UID = re.compile(VR_REGEXES["UI"])
+# `RawDataset._convert` converts these inline (CS: any length; SH and LO: up to their
+# PS3.5 length, beyond which pydicom warns).
+_INLINE_TEXT = {"CS": 0, "SH": MAX_VALUE_LEN["SH"], "LO": MAX_VALUE_LEN["LO"]}
 
 
 class _NeedsPydicomError(Exception):
@@ -172,6 +175,16 @@ class RawDataset:
             return self._pydicom_value(tag, vr, offset, length)
         if length == 0:
             return empty_value_for_VR(vr)  # pydicom.values.convert_value
+        if vr in _INLINE_TEXT:
+            # The commonest values of a content tree (code values, schemes, meanings, value
+            # types), as `_string` / `_text` convert one value in the default character set.
+            value = source.data[offset : offset + length]
+            if b"\\" not in value:
+                if vr == "CS":
+                    return value.decode(default_encoding).rstrip(" \x00")
+                if (length <= _INLINE_TEXT[vr] and _ESC not in value
+                        and self._charset == default_encoding):
+                    return value.decode(default_encoding).rstrip("\0 ")
         if vr == "SQ":
             # A defined-length sequence, parsed now, as pydicom parses it when first accessed;
             # when its items are not what this reader parses exactly, pydicom's conversion of
