@@ -8,7 +8,13 @@ DICOM: per scan a one-slice CT and a TID 1500 SR from the project's SR writer. T
   folder find the CT and SR files, read every SR, build and check the record, classify, write the
   patient's JSON line; merge the lines into patients.jsonl. N = 1 (in this process) and N = 2
   (Dask processes, worker start-up included), interleaved round by round (``--runs``), medians;
-- inside the 1-worker run, the time spent in `read_sr` (SR reading's share of a patient);
+- inside the 1-worker run, the time spent in `read_sr` and in parsing SRs
+  (`sr_raw.read_dataset`, which the folder scan now calls once per SR, so that `read_sr` is
+  given the parsed file): SR reading's share of a patient;
+- ``--reference``: the 1-worker batch again through the reference path (every header read
+  whole, each SR read again by `read_sr`: `open_patient(..., full_headers=True)`, what the
+  batch did before the partial headers), interleaved, its patients.jsonl byte for byte the
+  batch's;
 - the whole command once (tables, plots, statistics, HTML) with 2 workers.
 
 ``--memory`` also runs, each in a fresh process, the 2-worker batch on 1,000 and 10,000
@@ -22,7 +28,7 @@ and ten hard-linked copies of them under other names), where the client holds on
 names but the batch takes minutes.
 
     .venv/bin/python benchmarks/bench_cohort.py [--patients 1000] [--data out/bench_cohort]
-        [--runs 3] [--memory]
+        [--runs 3] [--memory] [--reference]
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import napari_recist.io.patient as patient_io
+import napari_recist.io.sr_raw as sr_raw_io
 from napari_recist.cli import main as cli_main
 from napari_recist.cohort.batch import classify_sources, find_cohort, stream_sources
 from napari_recist.cohort.stream import iter_patients
@@ -115,16 +122,27 @@ class _Timed:
             self.calls += 1
 
 
-def _streamed(sources, criteria, workers):  # type: ignore[no-untyped-def]
+def _streamed(sources, criteria, workers, reference=False):  # type: ignore[no-untyped-def]
+    open_patient = patient_io.open_patient
+
+    def whole_headers(paths, **kwargs):  # type: ignore[no-untyped-def]
+        return open_patient(paths, **{**kwargs, "full_headers": True})
+
     with tempfile.TemporaryDirectory(prefix="bench_cohort_") as out:
-        start = time.perf_counter()
-        result = stream_sources(sources, criteria, out, workers=workers, progress=False)
-        seconds = time.perf_counter() - start
+        if reference:
+            patient_io.open_patient = whole_headers  # type: ignore[assignment]
+        try:
+            start = time.perf_counter()
+            result = stream_sources(sources, criteria, out, workers=workers, progress=False)
+            seconds = time.perf_counter() - start
+        finally:
+            patient_io.open_patient = open_patient  # type: ignore[assignment]
         assert not result.summary.failures, result.summary.failures[:3]
-        return seconds, list(iter_patients(result.results))
+        return seconds, list(iter_patients(result.results)), result.results.read_bytes()
 
 
-def run(patients: int, data: Path, generate_workers: int, runs: int) -> dict[str, float]:
+def run(patients: int, data: Path, generate_workers: int, runs: int,
+        reference_path: bool = False) -> dict[str, float]:
     """Generate if needed, then time discovery and the batch with 1 and 2 workers."""
     root = data / "patients"
     seconds_generate = generate(root, patients, generate_workers)
@@ -137,26 +155,36 @@ def run(patients: int, data: Path, generate_workers: int, runs: int) -> dict[str
         "patients": float(patients), "generate_s": seconds_generate, "find_cohort_s": seconds_find,
     }  # fmt: skip
     rounds: dict[int, list[float]] = {1: [], 2: []}
+    reference_rounds: list[float] = []
     sr_share: list[float] = []
+    parse_share: list[float] = []
     reference = None
     for _ in range(runs):
         for workers in (1, 2):
-            timed = None
+            timed = parse = None
             if workers == 1:
                 timed = _Timed(patient_io.read_sr)
+                parse = _Timed(sr_raw_io.read_dataset)
                 patient_io.read_sr = timed  # type: ignore[assignment]
+                sr_raw_io.read_dataset = parse  # type: ignore[assignment]
             try:
-                seconds, result = _streamed(cohort.sources, criteria, workers)
+                seconds, result, lines = _streamed(cohort.sources, criteria, workers)
             finally:
-                if timed is not None:
+                if timed is not None and parse is not None:
                     patient_io.read_sr = timed.function  # type: ignore[assignment]
+                    sr_raw_io.read_dataset = parse.function  # type: ignore[assignment]
             rounds[workers].append(seconds)
-            if timed is not None:
+            if timed is not None and parse is not None:
                 sr_share.append(timed.seconds / seconds)
+                parse_share.append(parse.seconds / seconds)
                 timings["sr_files"] = float(timed.calls)
             if reference is None:
                 reference = result
             assert result == reference, "1 and 2 workers disagree"
+        if reference_path:
+            seconds, _, reference_lines = _streamed(cohort.sources, criteria, 1, reference=True)
+            assert reference_lines == lines, "patients.jsonl differs from the reference path's"
+            reference_rounds.append(seconds)
     # The in-memory batch (the library call) gives the same patients.
     in_memory = classify_sources(cohort.sources, criteria, workers=2, progress=False)
     assert [o.patient for o in in_memory] == reference, "streamed and in-memory disagree"
@@ -167,6 +195,9 @@ def run(patients: int, data: Path, generate_workers: int, runs: int) -> dict[str
         a / b for a, b in zip(rounds[1], rounds[2], strict=True)
     )
     timings["read_sr_share_1_worker"] = statistics.median(sr_share)
+    timings["sr_parse_share_1_worker"] = statistics.median(parse_share)
+    if reference_rounds:
+        timings["reference_1_worker_s"] = statistics.median(reference_rounds)
     out = data / "report"
     start = time.perf_counter()
     code = cli_main(
@@ -299,6 +330,8 @@ def main() -> int:
     parser.add_argument("--generate-workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--runs", type=int, default=1, help="interleaved rounds (median)")
     parser.add_argument("--memory", action="store_true", help="peak memory at 1x and 10x")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time the 1-worker batch through the whole-header path")
     parser.add_argument("--memory-modes", default="streamed,in-memory")
     parser.add_argument("--memory-source", choices=("tables", "folders"), default="tables")
     parser.add_argument("--skip-timing", action="store_true")
@@ -313,7 +346,8 @@ def main() -> int:
     n = args.patients
     timings: dict[str, object] = {}
     if not args.skip_timing:
-        timings = run(n, args.data, args.generate_workers, args.runs)  # type: ignore[assignment]
+        timings = run(n, args.data, args.generate_workers, args.runs,  # type: ignore[assignment]
+                      args.reference)
         print(
             f"cohort of {n} patients from DICOM SR, {os.cpu_count()} CPUs, 1-minute load "
             f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes "
@@ -330,7 +364,13 @@ def main() -> int:
                   + ("   target <= 12 s" if workers == 1 else ""))  # fmt: skip
         print(f"  scaling ratio 1 -> 2 workers: {timings['scaling_ratio']:.2f}x")
         print(f"  read_sr share of the 1-worker batch: {timings['read_sr_share_1_worker']:.0%} "
-              f"({int(timings['sr_files'])} SR files)")  # fmt: skip
+              f"({int(timings['sr_files'])} SR files), parsing the SRs (sr_raw, in the folder "
+              f"scan) {timings['sr_parse_share_1_worker']:.0%}")  # fmt: skip
+        if "reference_1_worker_s" in timings:
+            ref = timings["reference_1_worker_s"]
+            print(f"  reference path (every header whole, SRs read again by read_sr), 1 worker: "
+                  f"{ref:.1f} s: the batch is {ref / timings['classify_1_workers_s']:.2f}x "
+                  "faster, patients.jsonl byte for byte the same")  # fmt: skip
         print(
             f"  whole `napari-recist cohort` (tables, plots, statistics, HTML), 2 workers: "
             f"{timings['cli_cohort_2_workers_s']:.1f} s"

@@ -208,7 +208,8 @@ def classify_source(item: PatientSource, criteria: Criteria) -> Outcome:
         if record is None:
             from napari_recist.io.patient import open_patient
 
-            ready = open_patient(Path(str(item.folder))).for_classification(item.lenient)
+            ready = open_patient(Path(str(item.folder)), full_headers=False).for_classification(
+                item.lenient)
             record = ready.record
             remarks = tuple(str(p) for p in [*ready.skipped, *ready.remarks])
         return Outcome(item.label, classify_patient(record, criteria).to_json(), (), remarks)
@@ -264,29 +265,76 @@ def classify_sources(
     InputError
         When the scheduler cannot be reached.
     """
+    results: dict[int, list[Outcome]] = {}
+
+    def task(number: int, batch: list[PatientSource], remote: bool) -> _Task:
+        return classify_batch, (batch, criteria)
+
+    def done(number: int, batch: list[PatientSource], outcomes: list[Outcome]) -> None:
+        results[number] = outcomes
+
     bar = tqdm(total=len(items), desc="classifying", unit="patient", disable=not progress)
     try:
-        if scheduler is not None:
-            return _run_distributed(items, criteria, scheduler, bar.update)
-        if workers <= 1:
-            outcomes = []
-            for item in items:
-                outcomes.append(classify_source(item, criteria))
-                bar.update(1)
-            return outcomes
-        return _run_local_processes(items, criteria, workers, bar.update)
+        run_batches(items, workers, scheduler, bar.update, task, done)
     finally:
         bar.close()
+    return [outcome for number in sorted(results) for outcome in results[number]]
 
 
-def _run_local_processes(
-    items: Sequence[PatientSource], criteria: Criteria, workers: int, advance: Callable[[int], Any]
-) -> list[Outcome]:
+# What runs one batch: a function and its arguments (`run_batches`).
+_Task = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def run_batches(
+    items: Sequence[_Item],
+    workers: int,
+    scheduler: Any,
+    advance: Callable[[int], Any],
+    task: Callable[[int, list[_Item], bool], _Task],
+    done: Callable[[int, list[_Item], Any], None],
+) -> None:
+    """Run the batches of `items` here, in local Dask processes or on a Dask cluster.
+
+    The one runner of the in-memory and the streamed batch: the items are cut into batches
+    (`_batches`, for the number of workers), ``task(number, batch, remote)`` says what
+    computes a batch (`remote`: on a cluster, whose workers may not see this disk), and
+    ``done(number, batch, result)`` receives each result in this process as it is ready
+    (on a cluster as each finishes, so that the client holds one batch at a time).
+
+    Parameters
+    ----------
+    items
+        What to classify, in order.
+    workers
+        Local worker processes; 1 runs in this process. Ignored with `scheduler`.
+    scheduler
+        Address of a running dask.distributed scheduler, or a ``distributed.Client``; None
+        for local work.
+    advance
+        Called with the number of patients of each finished batch (progress).
+    task, done
+        See above.
+
+    Raises
+    ------
+    InputError
+        When the scheduler cannot be reached.
+    """
+    if scheduler is not None:
+        _run_on_cluster(items, scheduler, advance, task, done)
+        return
+    batches = _batches(items, workers)
+    if workers <= 1:
+        for number, batch in enumerate(batches):
+            function, args = task(number, batch, False)
+            done(number, batch, function(*args))
+            advance(len(batch))
+        return
     import dask
     from dask.callbacks import Callback
 
-    batches = _batches(items, workers)
-    tasks = [dask.delayed(classify_batch)(batch, criteria) for batch in batches]
+    calls = [task(number, batch, False) for number, batch in enumerate(batches)]
+    tasks = [dask.delayed(function)(*args) for function, args in calls]
     sizes = {task.key: len(batch) for task, batch in zip(tasks, batches, strict=True)}
 
     class _Progress(Callback):  # type: ignore[misc]
@@ -295,15 +343,17 @@ def _run_local_processes(
 
     with _Progress():
         results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
-    return [outcome for batch in results for outcome in batch]
+    for number, (batch, result) in enumerate(zip(batches, results, strict=True)):
+        done(number, batch, result)
 
 
-def _run_distributed(
-    items: Sequence[PatientSource],
-    criteria: Criteria,
+def _run_on_cluster(
+    items: Sequence[_Item],
     scheduler: Any,
     advance: Callable[[int], Any],
-) -> list[Outcome]:
+    task: Callable[[int, list[_Item], bool], _Task],
+    done: Callable[[int, list[_Item], Any], None],
+) -> None:
     from distributed import Client, as_completed
 
     own_client = isinstance(scheduler, str)
@@ -315,14 +365,16 @@ def _run_distributed(
         ) from None
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        batches = _batches(items, workers)
-        futures = [client.submit(classify_batch, batch, criteria, pure=False) for batch in batches]
-        index = {future.key: i for i, future in enumerate(futures)}
-        results: list[list[Outcome]] = [[] for _ in futures]
-        for future in as_completed(futures):
-            results[index[future.key]] = future.result()
-            advance(len(results[index[future.key]]))
-        return [outcome for batch in results for outcome in batch]
+        futures = {}
+        for number, batch in enumerate(_batches(items, workers)):
+            function, args = task(number, batch, True)
+            future = client.submit(function, *args, pure=False)
+            futures[future.key] = (number, batch, future)
+        for future in as_completed([entry[2] for entry in futures.values()]):
+            number, batch, _ = futures.pop(future.key)
+            done(number, batch, future.result())
+            advance(len(batch))
+            del future  # the client keeps no patient JSON
     finally:
         if own_client:
             client.close()
@@ -401,7 +453,6 @@ def classify_batch_to_part(
     batch: Sequence[tuple[int, PatientSource]],
     criteria: Criteria,
     part: str,
-    advance: Callable[[int], Any] | None = None,
 ) -> BatchSummary:
     """Classify a batch of patients and write their lines to one part file (one Dask task).
 
@@ -413,8 +464,6 @@ def classify_batch_to_part(
         Thresholds.
     part
         The part file to write (atomically, once the whole batch is done).
-    advance
-        Called with 1 after each patient (in-process runs).
 
     Returns
     -------
@@ -428,8 +477,6 @@ def classify_batch_to_part(
         outcome = classify_source(item, criteria)
         lines.append(outcome_line(index, outcome))
         summary.add([outcome])  # counts and messages only: the JSON stays in `lines`
-        if advance is not None:
-            advance(1)
     write_part(Path(part), lines)
     return summary
 
@@ -494,23 +541,29 @@ def stream_sources(
         for part in parts.parts():
             for line in read_lines(part):
                 summary.add([_outcome_summary(line)])
+    from napari_recist.cohort.stream import outcome_line, write_part
+
+    def task(number: int, batch: list[tuple[int, PatientSource]], remote: bool) -> _Task:
+        if remote:  # the cluster's workers may not see this disk: the client writes the part
+            return classify_batch, ([item for _, item in batch], criteria)
+        return classify_batch_to_part, (batch, criteria, str(parts.new_part(number)))
+
+    def finished(number: int, batch: list[tuple[int, PatientSource]], result: Any) -> None:
+        if isinstance(result, BatchSummary):
+            summary.merge(result)
+            return
+        write_part(parts.new_part(number), (outcome_line(index, outcome) for (index, _), outcome
+                                            in zip(batch, result, strict=True)))
+        summary.add(result)
+
     start = time.perf_counter()
     bar = tqdm(
         total=len(items), initial=len(done), desc="classifying", unit=" patients",
         disable=not progress,
     )  # fmt: skip
     try:
-        if not todo:
-            pass
-        elif scheduler is not None:
-            summary.merge(_stream_distributed(todo, criteria, scheduler, parts, bar.update))
-        elif workers <= 1:
-            for number, batch in enumerate(_batches(todo, 1)):
-                summary.merge(
-                    classify_batch_to_part(batch, criteria, str(parts.new_part(number)), bar.update)
-                )
-        else:
-            summary.merge(_stream_local_processes(todo, criteria, workers, parts, bar.update))
+        if todo:
+            run_batches(todo, workers, scheduler, bar.update, task, finished)
     finally:
         bar.close()
     seconds = time.perf_counter() - start
@@ -528,75 +581,3 @@ def stream_sources(
 def _outcome_summary(line: dict[str, Any]) -> Outcome:
     patient = None if line["patient"] is None else {}
     return Outcome(line["label"], patient, tuple(line["problems"]), tuple(line["remarks"]))
-
-
-def _stream_local_processes(
-    todo: Sequence[tuple[int, PatientSource]],
-    criteria: Criteria,
-    workers: int,
-    parts: Any,
-    advance: Callable[[int], Any],
-) -> BatchSummary:
-    import dask
-    from dask.callbacks import Callback
-
-    batches = _batches(todo, workers)
-    tasks = [
-        dask.delayed(classify_batch_to_part)(batch, criteria, str(parts.new_part(number)))
-        for number, batch in enumerate(batches)
-    ]
-    sizes = {task.key: len(batch) for task, batch in zip(tasks, batches, strict=True)}
-
-    class _Progress(Callback):  # type: ignore[misc]
-        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-            advance(sizes.get(key, 0))
-
-    with _Progress():
-        results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
-    summary = BatchSummary()
-    for result in results:
-        summary.merge(result)
-    return summary
-
-
-def _stream_distributed(
-    todo: Sequence[tuple[int, PatientSource]],
-    criteria: Criteria,
-    scheduler: Any,
-    parts: Any,
-    advance: Callable[[int], Any],
-) -> BatchSummary:
-    from distributed import Client, as_completed
-
-    from napari_recist.cohort.stream import outcome_line, write_part
-
-    own_client = isinstance(scheduler, str)
-    try:
-        client = Client(scheduler, timeout="5s") if own_client else scheduler
-    except OSError as error:
-        raise InputError(
-            [Problem(str(scheduler), f"cannot reach the Dask scheduler ({error})")]
-        ) from None
-    summary = BatchSummary()
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        batches = _batches(todo, workers)
-        futures = {}
-        for number, batch in enumerate(batches):
-            sources = [item for _, item in batch]
-            future = client.submit(classify_batch, sources, criteria, pure=False)
-            futures[future.key] = (number, [index for index, _ in batch], future)
-        for future in as_completed([entry[2] for entry in futures.values()]):
-            number, indices, _ = futures.pop(future.key)
-            outcomes = future.result()
-            write_part(
-                parts.new_part(number),
-                (outcome_line(i, o) for i, o in zip(indices, outcomes, strict=True)),
-            )
-            summary.add(outcomes)
-            advance(len(outcomes))
-            del outcomes, future  # the client keeps no patient JSON
-        return summary
-    finally:
-        if own_client:
-            client.close()

@@ -265,7 +265,8 @@ def _lesion_records(cohort: Any, reread_folders: bool) -> dict[str, Any]:
         if source.folder is None:
             continue
         try:
-            ready = open_patient(Path(source.folder)).for_classification(source.lenient)
+            ready = open_patient(Path(source.folder), full_headers=False).for_classification(
+                source.lenient)
         except (InputError, ValueError, OSError) as error:
             log.warning("lesion-level: %s not read again (%s)", source.folder, error)
             continue

@@ -3,17 +3,21 @@
 `scan_dicom_folder` reads every file's header once (`fast_header` for Explicit VR Little
 Endian, pydicom otherwise, large values such as Pixel Data left unread) and keeps the headers
 it read in `SeriesInfo.headers`, so that placing SR lines on the images and loading a volume
-(`napari_recist.io.volume.load_series`) need not read them again. Files need no extension;
-everything left out (not DICOM, DICOMDIR, other modalities, localizers, damaged files) is a
-note naming the file.
+(`napari_recist.io.volume.load_series`) need not read them again. Classifying needs less:
+``full_headers=False`` keeps of each file only the elements that sort it and place SR lines
+(`GROUPING_TAGS`, `fast_header.read_partial_header`) and parses each SR once, whole, for
+`read_sr`; tests/io/test_dicom_scan_partial.py checks it against the full scan. Files need
+no extension; everything left out (not DICOM, DICOMDIR, other modalities, localizers,
+damaged files) is a note naming the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +28,11 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import MediaStorageDirectoryStorage
+from pydicom.valuerep import MAX_VALUE_LEN, STR_VR_REGEXES
 
 from napari_recist.errors import InputError, Problem
+from napari_recist.io import sr_raw
+from napari_recist.io.fast_header import PartialHeader, read_partial_header
 from napari_recist.io.fast_header import read_header as read_fast_header
 
 # Elements larger than this are not read while parsing headers (pixel data, private blobs).
@@ -44,9 +51,25 @@ TAG_OF = {
         "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality", "ImageType",
         "NumberOfFrames", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
         "RescaleSlope", "RescaleIntercept", "Rows", "Columns", "BitsAllocated", "BitsStored",
-        "PixelRepresentation", "SamplesPerPixel", "PixelData",
+        "PixelRepresentation", "SamplesPerPixel", "PixelData", "StudyInstanceUID", "StudyDate",
+        "SeriesDescription", "PatientID", "FrameOfReferenceUID", "SeriesNumber",
     )
 }
+# What the scan without full headers (`scan_dicom_folder` with ``full_headers=False``) keeps
+# of each file: the elements that sort it into its series and study (up to Columns
+# (0028,0011): an image has Rows and Columns, `classify_header`) and whether Pixel Data
+# follows; and the plane `read_sr` places SR lines with (`sr_geometry`: Image
+# Position/Orientation (Patient), Pixel Spacing (0028,0030), the last element kept; Frame of
+# Reference UID), converted only for the images the lines are drawn on (`ReferencedImages`).
+GROUPING_TAGS = frozenset(
+    int(Tag(pydicom.datadict.tag_for_keyword(keyword)))
+    for keyword in (
+        "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate",
+        "Modality", "SeriesDescription", "PatientID", "StudyInstanceUID", "SeriesInstanceUID",
+        "SeriesNumber", "FrameOfReferenceUID", "SamplesPerPixel", "NumberOfFrames", "Rows",
+        "Columns", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+    )
+)
 # Notes about files that may have been slices of the series (as opposed to other objects).
 DAMAGED_NOTES = ("not a DICOM", "unreadable", "damaged")
 
@@ -131,6 +154,10 @@ class SRFileInfo:
         Patient ID (empty when absent).
     series_description
         Series Description (empty when absent).
+    document
+        The whole SR as `napari_recist.io.sr_raw` parsed it during the scan, for
+        `napari_recist.io.sr_read.read_sr` (so that the file is read and parsed once), or
+        None (read by ``read_sr`` itself).
     """
 
     path: Path
@@ -141,6 +168,7 @@ class SRFileInfo:
     study_date: dt.date | None
     patient_id: str
     series_description: str
+    document: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -191,18 +219,84 @@ def walk_files(root: Path) -> list[Path]:
 
 
 def read_headers(
-    paths: Sequence[Path], *, defer_pixels: bool, workers: int
-) -> list[tuple[Path, Dataset | Problem]]:
+    paths: Sequence[Path], *, defer_pixels: bool, workers: int,
+    keep: frozenset[int] | None = None,
+) -> list[tuple[Path, Dataset | PartialHeader | Problem]]:
     """Read every file's header: `fast_header` (in `workers` threads), then pydicom.
 
     ``dcmread`` is Python-bound and holds the GIL, so the files it needs are read in this
-    thread (threads made it 30-60 % slower on the 2-core reference machine).
+    thread (threads made it 30-60 % slower on the 2-core reference machine). With `keep`,
+    `fast_header.read_partial_header` keeps only those elements (it gives None for exactly
+    the files `fast_header.read_header` gives None for, which pydicom then reads whole, as
+    without `keep`).
     """
-    fast = parallel_map(lambda i: read_fast_header(paths[i]), len(paths), workers)
+    if keep is None:
+        fast: list[Any] = parallel_map(lambda i: read_fast_header(paths[i]), len(paths), workers)
+    else:
+        fast = parallel_map(lambda i: read_partial_header(paths[i], keep), len(paths), workers)
     return [
         (path, header if header is not None else read_header(path, defer_pixels=defer_pixels))
         for path, header in zip(paths, fast, strict=True)
     ]
+
+
+def read_full_header(path: Path) -> Dataset | Problem:
+    """The whole header of one file, as `scan_dicom_folder` reads it with full headers."""
+    header = read_fast_header(path)
+    return header if header is not None else read_header(path, defer_pixels=True)
+
+
+def _read_reports(
+    headers: list[tuple[Path, Any]],
+) -> tuple[list[tuple[Path, Any]], dict[Path, sr_raw.RawDataset]]:
+    """Parse the structured reports among partial headers whole, once (`sr_raw`).
+
+    A report `sr_raw` parses is whole and read exactly as pydicom reads it; its values are
+    pydicom's. Any other report gets the header it had without a stop (`read_full_header`),
+    and `read_sr` reads it itself, as before.
+    """
+    documents: dict[Path, sr_raw.RawDataset] = {}
+    out: list[tuple[Path, Any]] = []
+    for path, header in headers:
+        if isinstance(header, PartialHeader) and _is_report_header(header):
+            data = header.report_bytes  # read with its header
+            header.report_bytes = None
+            document = None if data is None else sr_raw.read_dataset(data)
+            if document is None:
+                header = read_full_header(path)
+            else:
+                documents[path] = document
+        out.append((path, header))
+    return out, documents
+
+
+class ReferencedImages(Mapping[str, Dataset]):
+    """Image headers by SOP Instance UID, for placing SR coordinates on their images.
+
+    A `fast_header.PartialHeader` (a scan without full headers) becomes a pydicom dataset of
+    its elements (`GROUPING_TAGS`: the plane is among them, with the values pydicom gives
+    the whole header) when it is first asked for: only the images an SR references are
+    converted. No file is read again.
+    """
+
+    def __init__(self, headers: Mapping[str, Any]) -> None:
+        self._headers = dict(headers)
+
+    def __getitem__(self, uid: str) -> Dataset:
+        header = self._headers[uid]
+        if not isinstance(header, PartialHeader):
+            return header  # type: ignore[no-any-return]
+        return header.dataset()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers)
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+
+def _is_report_header(header: PartialHeader) -> bool:
+    return ascii_value(header, "Modality").upper() == SR_MODALITY
 
 
 def read_header(path: Path, *, defer_pixels: bool) -> Dataset | Problem:
@@ -226,9 +320,65 @@ def parse_dicom_date(value: object) -> dt.date | None:
         return None
 
 
-def text_value(ds: Dataset, keyword: str) -> str:
-    """An element's value as stripped text (empty when absent)."""
+def text_value(ds: Any, keyword: str) -> str:
+    """An element's value as stripped text (empty when absent), as pydicom converts it."""
+    plain = plain_text(ds, keyword)
+    if plain is not None:
+        return plain
     return str(ds.get(keyword, "") or "").strip()
+
+
+# `plain_text`: the VRs it converts from the bytes, with pydicom's own validation pattern
+# (a value that pydicom would warn about is left to pydicom), and the character sets in
+# which printable ASCII decodes to itself.
+_PLAIN_PATTERNS: dict[str, re.Pattern[str] | None] = {
+    "UI": STR_VR_REGEXES["UI"], "CS": STR_VR_REGEXES["CS"], "DA": STR_VR_REGEXES["DA"],
+    "IS": STR_VR_REGEXES["IS"], "LO": None, "SH": None,
+}
+# PS3.5 table 6.2-1 lengths as pydicom checks them; DA: a date range is 17 characters.
+_PLAIN_LENGTHS = {**MAX_VALUE_LEN, "DA": 18}
+_PRINTABLE = re.compile(rb"[\x20-\x5b\x5d-\x7e]*\x00*")  # no backslash: one value
+_ASCII_CHARSETS = frozenset({b"", b"ISO_IR 6", b"ISO_IR 100", b"ISO_IR 192"})
+_CHARSET_TAG = Tag(0x00080005)
+
+
+def plain_text(ds: Any, keyword: str) -> str | None:
+    """`text_value` of a plain value read from its bytes; None when pydicom must convert it.
+
+    A single printable-ASCII value (no backslash, no escape) of UI, CS, DA, IS, LO or SH
+    within its VR's length (and pattern, for UI, CS, DA and IS), in a character set where
+    ASCII is ASCII, under pydicom's default settings: pydicom 3.0 decodes it as ASCII and
+    strips trailing spaces and NULs (`pydicom.values` converters, replicated by
+    `napari_recist.io.sr_raw` and checked against pydicom there and in
+    tests/io/test_dicom_scan_partial.py). Anything else is None.
+    """
+    tag = TAG_OF.get(keyword)
+    if tag is None or not hasattr(ds, "get_item"):
+        return None
+    element = ds.get_item(tag, keep_deferred=True)
+    if element is None:
+        return ""  # absent: ds.get(keyword, "") gives ""
+    value = element.value
+    vr = element.VR or _dictionary_vr(tag)
+    if (not isinstance(value, bytes) or vr not in _PLAIN_PATTERNS
+            or len(value) > _PLAIN_LENGTHS.get(vr, 0) or not _PRINTABLE.fullmatch(value)
+            or not sr_raw.conversions_replicable()):
+        return None
+    if vr in ("LO", "SH"):
+        charset = ds.get_item(_CHARSET_TAG, keep_deferred=True)
+        if charset is not None and (not isinstance(charset.value, bytes)
+                                    or charset.value.strip(b" \x00") not in _ASCII_CHARSETS):
+            return None
+    text = value.decode("ascii").rstrip("\x00 ")
+    pattern = _PLAIN_PATTERNS[vr]
+    if pattern is not None and not pattern.match(text):
+        return None
+    return text.strip()
+
+
+def _dictionary_vr(tag: int) -> str | None:
+    entry = pydicom.datadict.DicomDictionary.get(tag)
+    return entry[0] if entry is not None else None
 
 
 def raw_element(ds: Dataset, keyword: str) -> Any:
@@ -295,8 +445,8 @@ def _is_localizer(ds: Dataset) -> bool:
 
 def classify_header(path: Path, ds: Dataset) -> str | Problem:
     """Return ``"ct"``, ``"sr"`` or a `Problem` saying why the file is left out."""
-    meta = getattr(ds, "file_meta", None)
-    sop_class = ascii_value(ds, "SOPClassUID") or str(getattr(meta, "MediaStorageSOPClassUID", ""))
+    sop_class = ascii_value(ds, "SOPClassUID") or str(
+        getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
     modality = ascii_value(ds, "Modality").upper()
     if sop_class == MediaStorageDirectoryStorage:
         return Problem(str(path), "DICOMDIR index file, not an image: left out")
@@ -321,12 +471,12 @@ def series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
     """Describe one CT series from its (file, header) pairs; the headers are kept."""
     ordered = sorted(items, key=lambda item: item[0])
     first = items[0][1]
-    number = integer_value(first.get("SeriesNumber"), None)
+    number = integer_value(_value(first, "SeriesNumber"), None)
     return SeriesInfo(
         series_uid=uid,
         study_uid=text_value(first, "StudyInstanceUID"),
         modality=text_value(first, "Modality"),
-        study_date=parse_dicom_date(first.get("StudyDate")),
+        study_date=parse_dicom_date(_value(first, "StudyDate")),
         series_description=text_value(first, "SeriesDescription"),
         patient_id=text_value(first, "PatientID"),
         frame_of_reference_uid=text_value(first, "FrameOfReferenceUID") or None,
@@ -339,7 +489,9 @@ def series_info(uid: str, items: list[tuple[Path, Dataset]]) -> SeriesInfo:
     )
 
 
-def _sr_info(path: Path, ds: Dataset) -> SRFileInfo:
+def _sr_info(path: Path, ds: Any, document: sr_raw.RawDataset | None = None) -> SRFileInfo:
+    if document is not None:
+        ds = document  # the whole report, values as pydicom gives them
     return SRFileInfo(
         path=path,
         sop_class_uid=text_value(ds, "SOPClassUID"),
@@ -349,6 +501,7 @@ def _sr_info(path: Path, ds: Dataset) -> SRFileInfo:
         study_date=parse_dicom_date(ds.get("StudyDate")),
         patient_id=text_value(ds, "PatientID"),
         series_description=text_value(ds, "SeriesDescription"),
+        document=document,
     )
 
 
@@ -373,6 +526,36 @@ def group_headers(
     return ct, reports, notes
 
 
+# VRs whose values pydicom decodes without the character set (None: implicit VR, whose
+# dictionary VR is UI or DA for the keywords memoised).
+_CHARSET_FREE_VRS = frozenset({"UI", "DA", None})
+
+
+def _study_date(ds: Any, keyword: str) -> dt.date | None:
+    return parse_dicom_date(_value(ds, keyword))
+
+
+def _value(ds: Any, keyword: str) -> Any:
+    """``ds.get(keyword)``, for a DA or IS element whose text is all that is used."""
+    plain = plain_text(ds, keyword)
+    return ds.get(keyword) if plain is None else plain or None
+
+
+def _converted(memo: dict[tuple[str, bytes], Any], ds: Any, keyword: str,
+               convert: Callable[[Any, str], Any], absent: Any) -> Any:
+    """``convert(ds, keyword)``, once per distinct raw value (`absent` when absent)."""
+    element = raw_element(ds, keyword)
+    if element is None:
+        return absent  # what ds.get gives an absent element, converted
+    value = element.value
+    if not isinstance(value, bytes) or element.VR not in _CHARSET_FREE_VRS:
+        return convert(ds, keyword)  # already converted by pydicom, or text in a charset
+    key = (keyword, value)
+    if key not in memo:
+        memo[key] = convert(ds, keyword)
+    return memo[key]
+
+
 def series_sort_key(info: SeriesInfo) -> tuple[dt.date, int, str]:
     """Order series by study date, then series number, then UID."""
     return (info.study_date or dt.date.min, info.series_number or 0, info.series_uid)
@@ -380,6 +563,8 @@ def series_sort_key(info: SeriesInfo) -> tuple[dt.date, int, str]:
 
 def scan_dicom_folder(
     root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    full_headers: bool = True,
 ) -> DicomScan:
     """Walk folder trees once and sort what they hold into CT series, SRs and notes.
 
@@ -391,6 +576,13 @@ def scan_dicom_folder(
     ----------
     root
         A folder (searched at any depth) or a single file, or several of them.
+    full_headers
+        Keep every file's whole header (what `napari_recist.io.volume.load_series` loads a
+        volume from). False reads of each file only what sorts it into its series and
+        study (`GROUPING_TAGS`; the same files are found, the same notes made), keeps
+        `fast_header.PartialHeader` objects, and parses each structured report once, whole,
+        for `read_sr` (`SRFileInfo.document`): what classifying a patient needs. The plane
+        of an image is converted when an SR line is placed on it (`ReferencedImages`).
 
     Returns
     -------
@@ -413,16 +605,23 @@ def scan_dicom_folder(
                 paths.append(path)
     # Pixel Data is deferred, not dropped: the headers are kept for `load_series`, which
     # needs its offset in the file.
-    headers = read_headers(paths, defer_pixels=True, workers=default_workers())
+    headers = read_headers(paths, defer_pixels=True, workers=default_workers(),
+                           keep=None if full_headers else GROUPING_TAGS)
+    documents: dict[Path, sr_raw.RawDataset] = {}
+    if not full_headers:
+        headers, documents = _read_reports(headers)
     ct, reports, notes = group_headers(headers)
     study_dates: dict[str, dt.date] = {}
     image_studies: dict[str, str] = {}
-    other_images: dict[str, Dataset] = {}
+    other_images: dict[str, Any] = {}
+    # The slices of a study share their Study Instance UID and Study Date bytes: each
+    # distinct value is converted once (UI and DA values do not depend on the character set).
+    converted: dict[tuple[str, bytes], Any] = {}
     for _, header in headers:
         if isinstance(header, Problem) or ascii_value(header, "Modality").upper() == SR_MODALITY:
             continue
-        study = text_value(header, "StudyInstanceUID")
-        date = parse_dicom_date(header.get("StudyDate"))
+        study = _converted(converted, header, "StudyInstanceUID", text_value, "")
+        date = _converted(converted, header, "StudyDate", _study_date, None)
         if study and date is not None:
             study_dates.setdefault(study, date)
         sop = ascii_value(header, "SOPInstanceUID")
@@ -432,7 +631,7 @@ def scan_dicom_folder(
             other_images[sop] = header
     series = sorted((series_info(uid, items) for uid, items in ct.items()), key=series_sort_key)
     sr_files = sorted(
-        (_sr_info(path, ds) for path, ds in reports),
+        (_sr_info(path, ds, documents.get(path)) for path, ds in reports),
         key=lambda sr: (sr.study_date or dt.date.min, str(sr.path)),
     )
     return DicomScan(series=series, sr_files=sr_files, notes=notes, study_dates=study_dates,

@@ -20,12 +20,14 @@ import functools
 import struct
 from pathlib import Path
 
-from pydicom.datadict import DicomDictionary
+from pydicom.datadict import DicomDictionary, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 PIXEL_DATA_TAG = 0x7FE00010
+_MODALITY = 0x00080060
+_NO_STOP = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
@@ -42,6 +44,7 @@ _SHORT_VRS = frozenset(
 _VR_NAME = {vr: vr.decode() for vr in _LONG_VRS | _SHORT_VRS}
 _FIRST_READ = 16384
 _TAG_VR = struct.Struct("<HH2s")
+_SHORT_ELEMENT = struct.Struct("<HH2sH")
 _SHORT_LENGTH = struct.Struct("<H")
 _LONG_LENGTH = struct.Struct("<I")
 _ITEM_HEADER = struct.Struct("<HHI")
@@ -103,8 +106,13 @@ def _element_header(buffer: _Buffer, offset: int) -> tuple[int, bytes, int, int]
     return tag, vr, length, 8
 
 
-def _skip_undefined_sequence(buffer: _Buffer, offset: int) -> int:
-    """Return the offset after an undefined-length sequence whose items start at `offset`."""
+def _skip_sequence(buffer: _Buffer, offset: int, implicit: bool) -> int:
+    """Return the offset after an undefined-length sequence whose items start at `offset`.
+
+    One walk for both encodings (PS3.5 section 7.5): items of defined length are stepped
+    over; the elements of an undefined-length item are walked up to its delimiter, nested
+    undefined-length sequences recursively. Raises `_UnsupportedError` at anything else.
+    """
     while True:
         buffer.need(offset + 8)
         group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
@@ -117,22 +125,36 @@ def _skip_undefined_sequence(buffer: _Buffer, offset: int) -> int:
         if length != _UNDEFINED:
             offset += length
             continue
-        offset = _skip_undefined_item(buffer, offset)
+        while True:  # the elements of an undefined-length item, up to its delimiter
+            if implicit:
+                buffer.need(offset + 8)
+                group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
+                tag, vr, size = group << 16 | element, b"", 8
+            else:
+                tag, vr, length, size = _element_header(buffer, offset)
+            offset += size
+            if tag == _ITEM_END:
+                break
+            if length == _UNDEFINED:
+                if not _opens_sequence(buffer, offset, tag, vr, implicit):
+                    raise _UnsupportedError("undefined length outside a sequence")
+                offset = _skip_sequence(buffer, offset, implicit)
+            else:
+                offset += length
 
 
-def _skip_undefined_item(buffer: _Buffer, offset: int) -> int:
-    """Return the offset after the elements of an undefined-length item and its delimiter."""
-    while True:
-        tag, vr, length, size = _element_header(buffer, offset)
-        offset += size
-        if tag == _ITEM_END:
-            return offset
-        if length == _UNDEFINED:
-            if vr != b"SQ":
-                raise _UnsupportedError("undefined length outside a sequence")
-            offset = _skip_undefined_sequence(buffer, offset)
-        else:
-            offset += length
+def _opens_sequence(buffer: _Buffer, offset: int, tag: int, vr: bytes, implicit: bool) -> bool:
+    """Whether an undefined-length element whose value starts at `offset` is a sequence.
+
+    Explicit VR says so (SQ). Implicit VR: the data dictionary says so, or, for a private
+    element, an item follows (pydicom's filereader.data_element_generator reads it so).
+    """
+    if not implicit:
+        return vr == b"SQ"
+    if _dictionary_vr(tag) == "SQ":
+        return True
+    buffer.need(offset + 4)
+    return bool(tag >> 16 & 1) and buffer.data[offset : offset + 4] == b"\xfe\xff\x00\xe0"
 
 
 def read_header(path: Path) -> Dataset | None:
@@ -154,14 +176,130 @@ def read_header(path: Path) -> Dataset | None:
         ``pydicom.dcmread`` (big endian or deflated data set, no preamble,
         unusual encoding, cut short, unreadable: pydicom then reports the problem).
     """
+    header = _read_file(path, None)
+    return header if header is None else header.dataset()
+
+
+def read_partial_header(path: Path, tags: frozenset[int]) -> PartialHeader | None:
+    """Read what `read_header` reads, keeping only some elements.
+
+    The header is walked to Pixel Data, element header by element header, exactly as
+    `read_header` walks it (so the file is None exactly when `read_header` gives None: a
+    damaged or cut file is found as before), but only the elements of `tags` are made; in a
+    structured report (Modality ``SR``) the walk stops at the first element after the
+    largest of them: its content tree is for `napari_recist.io.sr_raw`, which checks the
+    whole file, whose bytes are read then (`PartialHeader.report_bytes`).
+
+    Parameters
+    ----------
+    path
+        A DICOM Part 10 file.
+    tags
+        The top-level tags (``0xGGGGEEEE``) whose elements are kept. Pixel Data is kept too
+        (deferred, as by `read_header`) when the walk reaches it.
+
+    Returns
+    -------
+    PartialHeader or None
+        The kept elements, or None when `read_header` would give None.
+    """
+    return _read_file(path, tags)
+
+
+def _read_file(path: Path, keep: frozenset[int] | None) -> PartialHeader | None:
     try:
         with open(path, "rb") as handle:
-            return _read(_Buffer(handle), path)
+            return _read(_Buffer(handle), path, keep)
     except (_UnsupportedError, struct.error, UnicodeDecodeError, OSError):
         return None
 
 
-def _read(buffer: _Buffer, path: Path) -> Dataset | None:
+class BeyondStopError(Exception):
+    """A `PartialHeader` was asked for an element it did not keep (a programming error).
+
+    Deliberately not an exception the folder scan takes as a damaged file, so that a new use
+    of a tag not kept fails loudly instead of reading as "absent".
+    """
+
+
+class PartialHeader:
+    """Some elements of a header, as `read_partial_header` read them.
+
+    Answers what the folder scan asks of a header, with the values pydicom gives:
+    ``get_item(tag)`` (the raw element; None when absent), ``"Keyword" in header``,
+    ``get("Keyword", default)`` and ``file_meta`` (the last two through a pydicom
+    ``Dataset`` of the kept elements, made on first use; `dataset`). Asking for a tag that
+    was not kept raises `BeyondStopError`.
+    """
+
+    __slots__ = ("filename", "kept", "report_bytes", "_elements", "_meta", "_preamble",
+                 "_implicit", "_dataset")
+
+    def __init__(self, path: Path, elements: dict[int, RawDataElement],
+                 meta: dict[int, RawDataElement], preamble: bytes, implicit: bool,
+                 kept: frozenset[int] | None) -> None:
+        self.filename = str(path)
+        self.kept = kept  # None: every element (`read_header`)
+        # A structured report's whole file, read with its header (`read_partial_header`).
+        self.report_bytes: bytes | None = None
+        self._elements = elements
+        self._meta = meta
+        self._preamble = preamble
+        self._implicit = implicit
+        self._dataset: Dataset | None = None
+
+    def _check(self, tag: int) -> int:
+        if self.kept is not None and tag not in self.kept and tag != PIXEL_DATA_TAG:
+            raise BeyondStopError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) is not kept by this "
+                                  "partial header")
+        return tag
+
+    def get_item(self, tag: int, keep_deferred: bool = True) -> RawDataElement | None:
+        """The raw element of a tag, unconverted (None when absent)."""
+        return self._elements.get(self._check(int(tag)))
+
+    def __contains__(self, keyword: object) -> bool:
+        tag = tag_for_keyword(keyword) if isinstance(keyword, str) else None
+        if tag is None:
+            raise BeyondStopError(f"{keyword!r} is not a DICOM keyword")
+        return self._check(tag) in self._elements
+
+    def get(self, keyword: str, default: object = None) -> object:
+        """The value pydicom gives the element (`default` when absent)."""
+        tag = tag_for_keyword(keyword)
+        if tag is None:
+            raise BeyondStopError(f"{keyword!r} is not a DICOM keyword")
+        self._check(tag)
+        return self.dataset().get(keyword, default)
+
+    @property
+    def file_meta(self) -> FileMetaDataset:
+        """The file meta group."""
+        return self.dataset().file_meta  # type: ignore[no-any-return]
+
+    def dataset(self) -> Dataset:
+        """The kept elements as a pydicom dataset, as ``dcmread`` would hold them."""
+        if self._dataset is None:
+            self._dataset = _dataset(Path(self.filename), self._elements, self._meta,
+                                     self._preamble, self._implicit)
+        return self._dataset
+
+
+def _report(path: Path, elements: dict[int, RawDataElement], meta: dict[int, RawDataElement],
+            buffer: _Buffer, implicit: bool, keep: frozenset[int] | None) -> PartialHeader:
+    """The partial header of a structured report, with the whole file's bytes (one read)."""
+    buffer.data += buffer.handle.read()  # type: ignore[attr-defined]
+    header = PartialHeader(path, elements, meta, buffer.data[:128], implicit, keep)
+    header.report_bytes = buffer.data
+    return header
+
+
+def _is_report(elements: dict[int, RawDataElement]) -> bool:
+    modality = elements.get(_MODALITY)
+    return modality is not None and modality.value.rstrip(b"\x00 ") == b"SR"
+
+
+def _read(buffer: _Buffer, path: Path, keep: frozenset[int] | None) -> PartialHeader | None:
     if buffer.data[128:132] != b"DICM":
         return None
     meta: dict[int, RawDataElement] = {}
@@ -179,17 +317,38 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
         offset += size + length
     syntax = meta.get(0x00020010)
     if syntax is not None and _implicit_little_endian(syntax.value):
-        return _read_implicit(buffer, path, meta, offset)
+        return _read_implicit(buffer, path, meta, offset, keep)
     if syntax is None or not _explicit_little_endian_dataset(syntax.value):
         return None
 
     elements: dict[int, RawDataElement] = {}
     data = buffer.data
+    stop = _NO_STOP if keep is None else max(keep)
+    passed = keep is None  # past the last kept tag (keeping all: never)
     unpack_head, unpack_long, unpack_short = (
         _TAG_VR.unpack_from, _LONG_LENGTH.unpack_from, _SHORT_LENGTH.unpack_from
     )
+    unpack_element = _SHORT_ELEMENT.unpack_from
     while True:
-        # The common case inline (this loop runs ~60 times per slice); near the end of
+        # The commonest case first: an element with a 2-byte length (no sequence, not Pixel
+        # Data, not the first element after the last kept tag), in one unpack.
+        if offset + 12 <= len(data):
+            group, element, vr, length = unpack_element(data, offset)
+            if vr in _SHORT_VRS:
+                tag = group << 16 | element
+                if tag != PIXEL_DATA_TAG and (passed or tag <= stop):
+                    end = offset + 8 + length
+                    if end > len(data):
+                        buffer.need(end)
+                        data = buffer.data
+                    if keep is None or tag in keep:
+                        elements[tag] = RawDataElement(
+                            tag, _VR_NAME[vr], length, data[offset + 8 : end], offset + 8,
+                            False, True,
+                        )
+                    offset = end
+                    continue
+        # The other cases inline (this loop runs ~60 times per slice); near the end of
         # the loaded bytes, or for anything unusual, the careful `_element_header`.
         group, element, vr = (0xFFFE, 0, b"") if offset + 12 > len(data) else unpack_head(
             data, offset
@@ -217,10 +376,14 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
                 tag, _VR_NAME[vr], length, None, offset, False, True
             )
             break
+        if tag > stop and not passed:
+            passed = True
+            if _is_report(elements):
+                return _report(path, elements, meta, buffer, False, keep)
         if length == _UNDEFINED:
             if vr != b"SQ":
                 return None
-            offset = _skip_undefined_sequence(buffer, offset)
+            offset = _skip_sequence(buffer, offset, implicit=False)
             data = buffer.data
             continue
         end = offset + length
@@ -228,12 +391,13 @@ def _read(buffer: _Buffer, path: Path) -> Dataset | None:
             if end > len(data):
                 buffer.need(end)
                 data = buffer.data
-            elements[tag] = RawDataElement(
-                tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
-            )
+            if keep is None or tag in keep:
+                elements[tag] = RawDataElement(
+                    tag, _VR_NAME[vr], length, data[offset:end], offset, False, True
+                )
         offset = end
 
-    return _dataset(path, elements, meta, buffer.data[:128])
+    return PartialHeader(path, elements, meta, buffer.data[:128], False, keep)
 
 
 def _implicit_little_endian(value: bytes) -> bool:
@@ -246,40 +410,10 @@ def _dictionary_vr(tag: int) -> str | None:
     return entry[0] if entry is not None and tag >> 16 & 1 == 0 else None
 
 
-def _skip_implicit_sequence(buffer: _Buffer, offset: int) -> int:
-    """Return the offset after an undefined-length implicit VR sequence starting at `offset`."""
-    while True:
-        buffer.need(offset + 8)
-        group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
-        tag = group << 16 | element
-        offset += 8
-        if tag == _SEQUENCE_END:
-            return offset
-        if tag != _ITEM:
-            raise _UnsupportedError("unexpected element in a sequence")
-        if length != _UNDEFINED:
-            offset += length
-            continue
-        while True:  # the elements of an undefined-length item, up to its delimiter
-            buffer.need(offset + 8)
-            group, element, length = _ITEM_HEADER.unpack_from(buffer.data, offset)
-            tag = group << 16 | element
-            offset += 8
-            if tag == _ITEM_END:
-                break
-            if length == _UNDEFINED:
-                buffer.need(offset + 4)
-                item_follows = buffer.data[offset : offset + 4] == b"\xfe\xff\x00\xe0"
-                if _dictionary_vr(tag) != "SQ" and not (group & 1 and item_follows):
-                    raise _UnsupportedError("undefined length outside a known sequence")
-                offset = _skip_implicit_sequence(buffer, offset)
-            else:
-                offset += length
-
-
 def _read_implicit(
-    buffer: _Buffer, path: Path, meta: dict[int, RawDataElement], offset: int
-) -> Dataset | None:
+    buffer: _Buffer, path: Path, meta: dict[int, RawDataElement], offset: int,
+    keep: frozenset[int] | None,
+) -> PartialHeader | None:
     """The top-level elements of an Implicit VR Little Endian data set, as dcmread keeps them.
 
     pydicom keeps implicit VR elements raw with no VR (it looks the VR up when the value is
@@ -294,6 +428,8 @@ def _read_implicit(
     if 0x40 < first_vr[0] < 0x5B and 0x40 < first_vr[1] < 0x5B:
         return None
     elements: dict[int, RawDataElement] = {}
+    stop = _NO_STOP if keep is None else max(keep)
+    passed = keep is None
     while True:
         try:
             buffer.need(offset + 8)
@@ -311,30 +447,31 @@ def _read_implicit(
         vr = None if private else _dictionary_vr(tag)
         if not private and vr is None and element != 0:
             return None  # pydicom would guess ('UN', with a warning)
+        if tag > stop and not passed:
+            passed = True
+            if _is_report(elements):
+                return _report(path, elements, meta, buffer, True, keep)
         if length == _UNDEFINED:
             # pydicom (filereader.data_element_generator) takes a private element of
             # undefined length for a sequence when an item follows
-            buffer.need(offset + 4)
-            item_follows = buffer.data[offset : offset + 4] == b"\xfe\xff\x00\xe0"
-            if vr != "SQ" and not (private and item_follows):
+            if not _opens_sequence(buffer, offset, tag, b"", implicit=True):
                 return None
-            offset = _skip_implicit_sequence(buffer, offset)
+            offset = _skip_sequence(buffer, offset, implicit=True)
             continue
         end = offset + length
         if vr != "SQ" and not private:
             buffer.need(end)
-            elements[tag] = RawDataElement(
-                tag, None, length, buffer.data[offset:end], offset, True, True
-            )
+            if keep is None or tag in keep:
+                elements[tag] = RawDataElement(
+                    tag, None, length, buffer.data[offset:end], offset, True, True
+                )
         offset = end
-    dataset = _dataset(path, elements, meta, buffer.data[:128])
-    dataset.set_original_encoding(True, True)
-    return dataset
+    return PartialHeader(path, elements, meta, buffer.data[:128], True, keep)
 
 
 def _dataset(
     path: Path, elements: dict[int, RawDataElement], meta: dict[int, RawDataElement],
-    preamble: bytes,
+    preamble: bytes, implicit: bool,
 ) -> Dataset:
     """A dataset as ``dcmread`` gives it, built without its per-file costs.
 
@@ -351,5 +488,5 @@ def _dataset(
     dataset.filename = str(path)
     dataset.fileobj_type = open
     dataset.timestamp = None
-    dataset.set_original_encoding(False, True)
+    dataset.set_original_encoding(implicit, True)
     return dataset

@@ -27,14 +27,14 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from pydicom.dataset import Dataset
+from typing import Any
 
 from napari_recist.checks import CheckedRecord, RecordIssue, check_record
 from napari_recist.errors import InputError, Problem
 from napari_recist.io.axis_columns import geometry_from_extra
 from napari_recist.io.dicom_scan import (
     DicomScan,
+    ReferencedImages,
     SeriesInfo,
     SRFileInfo,
     ascii_value,
@@ -231,6 +231,7 @@ def open_patient(
     use_session: bool = True,
     read_lesions: bool = True,
     radius_as_diameter: bool = False,
+    full_headers: bool = True,
 ) -> OpenedPatient:
     """Open one patient from a folder, several folders or several files, in one scan.
 
@@ -246,6 +247,12 @@ def open_patient(
         takes its lesions from a table).
     radius_as_diameter
         Read a circle's Radius as half its diameter (`napari_recist.io.sr_read.read_sr`).
+    full_headers
+        Keep every CT file's whole header, as loading the volumes needs (the viewer). False
+        (classifying: the cohort batch) keeps of each file only what sorts it into its
+        series and its image plane, converted only for the images SR lines are drawn on,
+        and parses each SR once (`napari_recist.io.dicom_scan.scan_dicom_folder`); the
+        record, problems and notes are the same.
 
     Returns
     -------
@@ -261,7 +268,7 @@ def open_patient(
     if not items:
         raise InputError([Problem("(nothing given)", "no file or folder to open")])
     folder = items[0] if items[0].is_dir() else items[0].parent
-    scan = scan_dicom_folder(items)
+    scan = scan_dicom_folder(items, full_headers=full_headers)
     where = os.fspath(items[0]) if len(items) == 1 else f"{len(items)} paths under {folder}"
     ids = {s.patient_id for s in scan.series} | {r.patient_id for r in scan.sr_files}
     patients = sorted(ids - {""}) or sorted(ids)
@@ -368,8 +375,9 @@ def _scans_by_date(
 def _read_all(scan: DicomScan, radius_as_diameter: bool) -> dict[Path, SRReadResult]:
     """Read every SR once, with the CT headers in hand."""
     # Images of other modalities only place coordinates; the CT headers win for a shared UID.
-    images = {**scan.other_images, **_image_headers(scan.series)}
-    return {report.path: read_sr(report.path, images, radius_as_diameter=radius_as_diameter)
+    images = ReferencedImages({**scan.other_images, **_image_headers(scan.series)})
+    return {report.path: read_sr(report.path, images, radius_as_diameter=radius_as_diameter,
+                                 document=report.document)
             for report in scan.sr_files}
 
 
@@ -417,9 +425,9 @@ def _place(
     return date
 
 
-def _image_headers(series: Iterable[SeriesInfo]) -> dict[str, Dataset]:
+def _image_headers(series: Iterable[SeriesInfo]) -> dict[str, Any]:
     """SOP Instance UID -> header, from the scan's headers (no file is read)."""
-    headers: dict[str, Dataset] = {}
+    headers: dict[str, Any] = {}
     for info in series:
         for header in info.headers:
             uid = ascii_value(header, "SOPInstanceUID")

@@ -44,6 +44,29 @@ def has_plane(image: Dataset) -> bool:
                                     "PixelSpacing"))
 
 
+Plane = tuple[np.ndarray, np.ndarray, np.ndarray, float, float]
+
+
+def image_plane(image: Dataset) -> Plane:
+    """Image Position, the row and column directions and the spacings of an image header.
+
+    Raises
+    ------
+    ValueError
+        When the image's plane attributes are not a valid plane (see `_plane`).
+    """
+    return _plane(image)
+
+
+def plane_to_lps(plane: Plane, pixels: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+    """`pixel_to_lps` on a plane already read (`image_plane`)."""
+    origin, row_dir, col_dir, row_spacing, column_spacing = plane
+    pixels = np.asarray(pixels, dtype=float)
+    points = (origin + np.outer(pixels[:, 0] - 0.5, row_dir) * column_spacing
+              + np.outer(pixels[:, 1] - 0.5, col_dir) * row_spacing)
+    return tuple((float(x), float(y), float(z)) for x, y, z in points)
+
+
 def pixel_to_lps(image: Dataset, pixels: np.ndarray) -> tuple[tuple[float, float, float], ...]:
     """Convert SCOORD (column, row) points on an image to patient LPS millimetres.
 
@@ -64,11 +87,7 @@ def pixel_to_lps(image: Dataset, pixels: np.ndarray) -> tuple[tuple[float, float
     ValueError
         When the image's plane attributes are not a valid plane (see `_plane`).
     """
-    origin, row_dir, col_dir, row_spacing, column_spacing = _plane(image)
-    pixels = np.asarray(pixels, dtype=float)
-    points = (origin + np.outer(pixels[:, 0] - 0.5, row_dir) * column_spacing
-              + np.outer(pixels[:, 1] - 0.5, col_dir) * row_spacing)
-    return tuple((float(x), float(y), float(z)) for x, y, z in points)
+    return plane_to_lps(_plane(image), pixels)
 
 
 def lps_to_pixel(image: Dataset, points: np.ndarray) -> np.ndarray | None:

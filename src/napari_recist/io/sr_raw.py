@@ -66,6 +66,8 @@ _SHORT_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "I
 _VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _LONG_VRS | _SHORT_VRS}
 _KNOWN_VRS = _LONG_VRS | _SHORT_VRS
 _SHORT_VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _SHORT_VRS}
+# `_Source.header` refuses UN (pydicom replaces it by the dictionary VR): not inlined.
+_LONG_VR_INLINE = {vr.encode("ascii"): vr for vr in _LONG_VRS - {"UN"}}
 _EXPLICIT = struct.Struct("<HH2sH")
 _LONG_LENGTH = struct.Struct("<I")
 _IMPLICIT = struct.Struct("<HHI")
@@ -76,6 +78,9 @@ _LUT_DESCRIPTORS = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
 _VERIFIED_PYDICOM = pydicom.__version__.startswith("3.0.")
 _MISSING = object()
 _VALID_UID = re.compile(VR_REGEXES["UI"])
+# `RawDataset._convert` converts these inline (CS: any length; SH and LO: up to their
+# PS3.5 length, beyond which pydicom warns).
+_INLINE_TEXT = {"CS": 0, "SH": MAX_VALUE_LEN["SH"], "LO": MAX_VALUE_LEN["LO"]}
 
 
 class _NeedsPydicomError(Exception):
@@ -170,6 +175,16 @@ class RawDataset:
             return self._pydicom_value(tag, vr, offset, length)
         if length == 0:
             return empty_value_for_VR(vr)  # pydicom.values.convert_value
+        if vr in _INLINE_TEXT:
+            # The commonest values of a content tree (code values, schemes, meanings, value
+            # types), as `_string` / `_text` convert one value in the default character set.
+            value = source.data[offset : offset + length]
+            if b"\\" not in value:
+                if vr == "CS":
+                    return value.decode(default_encoding).rstrip(" \x00")
+                if (length <= _INLINE_TEXT[vr] and _ESC not in value
+                        and self._charset == default_encoding):
+                    return value.decode(default_encoding).rstrip("\0 ")
         if vr == "SQ":
             # A defined-length sequence, parsed now, as pydicom parses it when first accessed;
             # when its items are not what this reader parses exactly, pydicom's conversion of
@@ -305,7 +320,7 @@ _CONVERTERS: dict[str, Callable[[str, bytes, Any], Any]] = {
 }
 
 
-def _conversions_replicable() -> bool:
+def conversions_replicable() -> bool:
     """True when pydicom converts values as the functions above do (its default settings)."""
     if not _VERIFIED_PYDICOM:
         return False
@@ -376,6 +391,7 @@ class _Source:
         limit = len(data) if end is None else end
         explicit = not self.implicit
         unpack = _EXPLICIT.unpack_from
+        unpack_long = _LONG_LENGTH.unpack_from
         while True:
             if offset == end:
                 return dataset, offset
@@ -397,8 +413,18 @@ class _Source:
                         dataset._charset = convert_encodings(dataset._value(tag))  # noqa: SLF001
                     offset += length
                     continue
-            tag, vr, length, size = self.header(offset)
-            offset += size
+                # Then an explicit VR element with a 4-byte length (SQ, UT, OB...; not UN).
+                vr = _LONG_VR_INLINE.get(vr_bytes)
+                if vr is not None and group != 0xFFFE and offset + 12 <= limit:
+                    tag = group << 16 | element
+                    length = unpack_long(data, offset + 8)[0]
+                    offset += 12
+                else:
+                    tag, vr, length, size = self.header(offset)
+                    offset += size
+            else:
+                tag, vr, length, size = self.header(offset)
+                offset += size
             if tag == _ITEM_END and end is None:
                 if length != 0:
                     raise _NeedsPydicomError("item delimiter with a length")
@@ -457,7 +483,7 @@ class _Source:
 
 def _file_meta(data: bytes) -> tuple[RawDataset, int]:
     """The file meta group (always Explicit VR Little Endian) and the offset after it."""
-    source = _Source(data, implicit=False, fast=_conversions_replicable())
+    source = _Source(data, implicit=False, fast=conversions_replicable())
     parser = source
     meta = RawDataset(source, default_encoding)
     offset = 132
@@ -514,7 +540,7 @@ def read_dataset(data: bytes) -> RawDataset | None:
             return None
         if offset >= len(data) or data[offset : offset + 2] == b"\x00\x00":
             return None  # empty data set, or a command group (pydicom reads it apart)
-        source = _Source(data, implicit, _conversions_replicable())
+        source = _Source(data, implicit, conversions_replicable())
         dataset, end = source.dataset(offset, len(data), default_encoding)
         if end != len(data):
             return None

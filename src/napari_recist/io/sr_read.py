@@ -32,7 +32,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from napari_recist.errors import Problem
 from napari_recist.io import sr_codes as vocab
 from napari_recist.io import sr_raw
-from napari_recist.io.sr_geometry import has_plane, pixel_to_lps
+from napari_recist.io.sr_geometry import Plane, has_plane, image_plane, plane_to_lps
 from napari_recist.model import (
     MAX_DIAMETER_MM,
     AxisGeometry,
@@ -52,6 +52,15 @@ _FINDING_SITES = {("SCT", "363698007"), ("SRT", "G-C0E3")}
 _TIME_POINT = vocab.code_key(vocab.TIME_POINT)
 _TIME_POINT_TYPE = vocab.code_key(vocab.TIME_POINT_TYPE)
 _TIME_POINT_ORDER = ("DCM", "126073")
+# Code keys compared for every content item, computed once (a highdicom code's attributes
+# are pydicom values, converted at each access).
+_NODAL_FLAGS = {vocab.code_key(vocab.NODAL): "nodal", vocab.code_key(vocab.THORACIC): "thoracic"}
+_LESION_STATE = vocab.code_key(vocab.LESION_STATE)
+_YES = vocab.code_key(vocab.YES)
+_CURRENT_RESPONSE = vocab.code_key(vocab.CURRENT_RESPONSE)
+_TIME_POINT_BASELINE = vocab.code_key(vocab.TIME_POINT_BASELINE)
+_LESION_PART_OF = vocab.code_key(vocab.LESION_PART_OF)
+_LESION_COALESCED = vocab.code_key(vocab.LESION_COALESCED)
 _PRE_BASELINE = re.compile(r"^pre-?baseline\s*(\d*)$")
 _NUMBERED = re.compile(r"^(?:tp|time\s*point|follow[- ]?up|fu)?\s*#?\s*(-?\d+)$")
 
@@ -127,6 +136,7 @@ def read_sr(
     images: Mapping[str, Dataset] | None = None,
     *,
     radius_as_diameter: bool = False,
+    document: sr_raw.RawDataset | None = None,
 ) -> SRReadResult:
     """Read the lesions of a TID 1500 measurement report.
 
@@ -143,6 +153,9 @@ def read_sr(
     radius_as_diameter
         Take twice a circle's Radius as the lesion's diameter (with a note). Off by default:
         a radius is not the longest diameter RECIST 1.1 section 4.2 measures.
+    document
+        The file as `napari_recist.io.sr_raw.read_dataset` parsed it already (the folder
+        scan parses each report once); the file is then not read again.
 
     Returns
     -------
@@ -153,9 +166,12 @@ def read_sr(
     source = str(path)
     result = SRReadResult(source=source)
     try:
-        # One read of the file: parsed from memory, and checked for truncation there.
-        data = Path(path).read_bytes()
-        dataset, cut_short = _open_dataset(data)
+        # One read of the file: parsed from memory, and checked for truncation there (a
+        # file sr_raw parsed is whole).
+        if document is not None:
+            dataset, cut_short = cast(Dataset, document), False
+        else:
+            dataset, cut_short = _open_dataset(Path(path).read_bytes())
         if cut_short:
             result.problems.append(Problem(source, "the file is cut short (it ends inside "
                                            "its content): nothing is read from it"))
@@ -169,11 +185,13 @@ def read_sr(
     if container is None:
         return result
     timepoints: list[int] = []
+    planes: dict[str, Plane] = {}
     for number, group in enumerate(container.get("ContentSequence", []), start=1):
         if _key(group) != _MEASUREMENT_GROUP:
             continue
         try:
-            _GroupReader(result, group, number, images, radius_as_diameter).read(timepoints)
+            _GroupReader(result, group, number, images, radius_as_diameter, planes).read(
+                timepoints)
         except _DAMAGED as error:  # a damaged group costs only itself
             result.problems.append(Problem(source, f"damaged content ({error}); the group is "
                                            "skipped", column=f"Measurement Group {number}"))
@@ -325,7 +343,8 @@ class _GroupReader:
     """Read one measurement group into the result."""
 
     def __init__(self, result: SRReadResult, group: Dataset, number: int,
-                 images: Mapping[str, Dataset] | None, radius_as_diameter: bool = False) -> None:
+                 images: Mapping[str, Dataset] | None, radius_as_diameter: bool = False,
+                 planes: dict[str, Plane] | None = None) -> None:
         self.result = result
         self.group = group
         self.images = images
@@ -340,6 +359,36 @@ class _GroupReader:
         self.had_geometry = False
         self.ohif_tool: str | None = None
         self.method: str | None = None
+        self._keys: dict[int, tuple[str, str]] = {}  # id(item) -> concept name key
+        self.planes: dict[str, Plane] = {} if planes is None else planes  # by SOP UID
+
+    def plane(self, sop_uid: str, image: Dataset) -> Plane:
+        """`image_plane` of an image, read once per SR (its lines are often on one image)."""
+        known = self.planes.get(sop_uid)
+        if known is None:
+            known = self.planes[sop_uid] = image_plane(image)
+        return known
+
+    def key(self, item: Dataset) -> tuple[str, str]:
+        """`_key` of a content item of the group, worked out once per item."""
+        known = self._keys.get(id(item))
+        if known is None:
+            known = self._keys[id(item)] = _key(item)
+        return known
+
+    def text_value(self, items: list[Dataset], key: tuple[str, str]) -> str:
+        """The TEXT value of the first item named `key` (empty when none)."""
+        for item in items:
+            if self.key(item) == key and item.get("ValueType") == "TEXT":
+                return str(item.get("TextValue", "")).strip()
+        return ""
+
+    def uid_value(self, items: list[Dataset], key: tuple[str, str]) -> str:
+        """The UIDREF value of the first item named `key` (empty when none)."""
+        for item in items:
+            if self.key(item) == key and item.get("ValueType") == "UIDREF":
+                return str(item.get("UID", "")).strip()
+        return ""
 
     def problem(self, message: str, item: str | None = None) -> None:
         column = self.where if item is None else f"{self.where}, {item}"
@@ -350,8 +399,8 @@ class _GroupReader:
 
     def read(self, timepoints: list[int]) -> None:
         items = list(self.group.get("ContentSequence", []))
-        text = _text_value(items, _TRACKING_IDENTIFIER)
-        uid = _uid_value(items, _TRACKING_UID)
+        text = self.text_value(items, _TRACKING_IDENTIFIER)
+        uid = self.uid_value(items, _TRACKING_UID)
         tool, lesion_id = vocab.split_tracking_identifier(text) if text else (None, None)
         self.ohif_tool = tool
         lesion_id = lesion_id or uid  # OHIF writes only its tool name: the UID names it
@@ -387,7 +436,7 @@ class _GroupReader:
         site, role, state = found["site"], found["role"], found["state"]
         nodal, thoracic, response = found["nodal"], found["thoracic"], found["response"]
         if (role is None and state is None and not self.attempted and not self.had_geometry
-                and site == "other" and not any(_key(i) == vocab.FINDING for i in items)):
+                and site == "other" and not any(self.key(i) == vocab.FINDING for i in items)):
             # Nothing locates or names a finding (highdicom's "Image0001": a mean HU of the
             # image): a measurement of the image, not of a lesion.
             self.note("no finding, finding site, diameter or image region: a measurement of "
@@ -398,8 +447,8 @@ class _GroupReader:
             self.note(f"no RECIST role stated; taken as {role}")
         nodal = nodal if nodal is not None else site == "lymph node"
         # lesion-table.md (amended 2026-12): the private split / coalesced links.
-        part_of = _text_value(items, vocab.code_key(vocab.LESION_PART_OF)) or None
-        coalesced_into = _text_value(items, vocab.code_key(vocab.LESION_COALESCED)) or None
+        part_of = self.text_value(items, _LESION_PART_OF) or None
+        coalesced_into = self.text_value(items, _LESION_COALESCED) or None
         if coalesced_into is not None and state is None:
             state = LesionState.ABSENT  # a coalesced group has no state: its row counts 0 mm
         if state is None:
@@ -441,7 +490,7 @@ class _GroupReader:
         said = ""
         for wanted in (vocab.FINDING_CATEGORY, vocab.FINDING):
             for item in items:
-                if item.get("ValueType") != "CODE" or _key(item) != wanted:
+                if item.get("ValueType") != "CODE" or self.key(item) != wanted:
                     continue
                 concept = _concept(item)
                 verdict, what = vocab.finding_is_lesion(concept.scheme_designator,
@@ -464,24 +513,24 @@ class _GroupReader:
         found: dict[str, Any] = dict.fromkeys(
             ("role", "state", "nodal", "thoracic", "response"), None)
         found["site"] = "other"
-        flags = {vocab.code_key(vocab.NODAL): "nodal", vocab.code_key(vocab.THORACIC): "thoracic"}
+        flags = _NODAL_FLAGS
         for index, item in enumerate(items, start=1):
             if item.get("ValueType") != "CODE":
                 continue
-            key, concept = _key(item), _concept(item)
+            key, concept = self.key(item), _concept(item)
             value = vocab.code_key(concept)
             if key in _FINDING_SITES:
                 found["site"] = vocab.site_from_code(concept)
             elif key in vocab.ROLE_NAMES and value in vocab.ROLE_BY_VALUE:
                 found["role"] = vocab.ROLE_BY_VALUE[value]
-            elif key == vocab.code_key(vocab.LESION_STATE):
+            elif key == _LESION_STATE:
                 found["state"] = vocab.STATE_BY_VALUE.get(value)
                 if found["state"] is None:
                     self.problem(f"unknown lesion state {concept.meaning!r}",
                                  f"content item {index}")
             elif key in flags:
-                found[flags[key]] = value == vocab.code_key(vocab.YES)
-            elif key == vocab.code_key(vocab.CURRENT_RESPONSE):
+                found[flags[key]] = value == _YES
+            elif key == _CURRENT_RESPONSE:
                 found["response"] = vocab.response_from_code(concept)
             elif key == vocab.FINDING and found["site"] == "other":
                 # A Finding "Lymph node" (a nodal lesion) sets the site when none is given.
@@ -490,7 +539,7 @@ class _GroupReader:
         return found
 
     def _timepoint(self, items: list[Dataset]) -> int | None:
-        text = _text_value(items, _TIME_POINT)
+        text = self.text_value(items, _TIME_POINT)
         if text:
             label = text.strip().lower()
             if label == "baseline":
@@ -502,14 +551,14 @@ class _GroupReader:
             if numbered:
                 return int(numbered.group(1))
         for item in items:
-            if _key(item) == _TIME_POINT_TYPE and item.get("ValueType") == "CODE":
-                if vocab.code_key(_concept(item)) == vocab.code_key(vocab.TIME_POINT_BASELINE):
+            if self.key(item) == _TIME_POINT_TYPE and item.get("ValueType") == "CODE":
+                if vocab.code_key(_concept(item)) == _TIME_POINT_BASELINE:
                     return 0
         return None
 
     def _measurement(self, item: Dataset, where: str) -> None:
         """One NUM: a long or short axis, a radius, or a dimension that is not a diameter."""
-        scheme, code = _key(item)
+        scheme, code = self.key(item)
         measured = item.get("MeasuredValueSequence")
         value = measured[0] if measured else None
         units = value.get("MeasurementUnitsCodeSequence") if value is not None else None
@@ -569,7 +618,8 @@ class _GroupReader:
             return
         self.sizes[axis] = size_mm
         for child in item.get("ContentSequence", []):
-            if child.get("ValueType") == "CODE" and _key(child) in vocab.MEASUREMENT_METHOD_NAMES:
+            if (child.get("ValueType") == "CODE"
+                    and self.key(child) in vocab.MEASUREMENT_METHOD_NAMES):
                 concept = _concept(child)
                 known = vocab.METHOD_BY_VALUE.get(vocab.code_key(concept))
                 self.method = known.value if known is not None else concept.meaning.lower()
@@ -639,7 +689,7 @@ class _GroupReader:
             return
         try:
             outline = pixels if is_line else _outline(graphic, pixels)
-            points = pixel_to_lps(image, outline)
+            points = plane_to_lps(self.plane(sop_uid, image), outline)
         except (ValueError, TypeError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
             # The CT header is at fault, not the SR: name the image file.
             ct_file = getattr(image, "filename", None) or sop_uid
@@ -721,20 +771,6 @@ class _Concept:
 
 def _concept(item: Dataset) -> _Concept:
     return _Concept(item)
-
-
-def _text_value(items: list[Dataset], key: tuple[str, str]) -> str:
-    for item in items:
-        if _key(item) == key and item.get("ValueType") == "TEXT":
-            return str(item.get("TextValue", "")).strip()
-    return ""
-
-
-def _uid_value(items: list[Dataset], key: tuple[str, str]) -> str:
-    for item in items:
-        if _key(item) == key and item.get("ValueType") == "UIDREF":
-            return str(item.get("UID", "")).strip()
-    return ""
 
 
 def _parse_date(text: object) -> dt.date | None:
