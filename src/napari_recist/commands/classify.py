@@ -79,7 +79,9 @@ def load_records(source: str, lenient: bool) -> list[PatientRecord]:
     if path.is_dir():
         from napari_recist.io.patient import open_patient
 
-        ready = open_patient(path).for_classification(lenient)
+        # Classification needs only each file's series and the geometry SR lines use
+        # (the cohort batch reads folders the same way).
+        ready = open_patient(path, full_headers=False).for_classification(lenient)
         log_read_problems(ready)
         return [ready.record]
     from napari_recist.io.table import read_table
