@@ -27,6 +27,11 @@ _OPTIONS = orjson.OPT_INDENT_2
 _PATIENT_INDENT = b"\n    "
 
 
+def encode_patient(patient: Mapping[str, Any]) -> bytes:
+    """One patient object as `ClassificationWriter` writes it (indented for its place)."""
+    return orjson.dumps(patient, option=_OPTIONS).replace(b"\n", _PATIENT_INDENT)
+
+
 class ClassificationWriter:
     """Stream the classification document to a binary file.
 
@@ -53,7 +58,10 @@ class ClassificationWriter:
 
     def add(self, patient: Mapping[str, Any]) -> None:
         """Encode one patient object and write it."""
-        encoded = orjson.dumps(patient, option=_OPTIONS).replace(b"\n", _PATIENT_INDENT)
+        self.add_encoded(encode_patient(patient))
+
+    def add_encoded(self, encoded: bytes) -> None:
+        """Write one patient object encoded by `encode_patient` (e.g. in a worker process)."""
         if self._count:
             self._handle.write(b",\n    " + encoded)
         else:
