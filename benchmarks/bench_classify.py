@@ -285,7 +285,9 @@ def time_engine(
         gc.enable()
 
 
-def time_engine_parallel(cohort: list[PatientRecord], criteria: Criteria) -> tuple[float, float, int]:
+def time_engine_parallel(
+    cohort: list[PatientRecord], criteria: Criteria
+) -> tuple[float, float, int]:
     """The engine as the command runs it on every core: wall seconds, CPU seconds summed
     over the workers, the number of workers. Each worker classifies its slices and returns
     the patients' orjson bytes (what the command's workers send back)."""
@@ -398,8 +400,9 @@ def main() -> int:
             if "read" in cli_runs[0]
             else " (this code logs no phases)"
         )
-        print(f"  {name}: wall {median(cli_runs, 'wall'):.2f} s on "
-              f"{median(cli_runs, 'workers'):.0f} process(es) (+ the parent); peak memory "
+        workers = median(cli_runs, "workers")
+        where = "in one process" if workers == 1 else f"on {workers:.0f} worker processes"
+        print(f"  {name}: wall {median(cli_runs, 'wall'):.2f} s classifying {where}; peak memory "
               f"{median(cli_runs, 'peak_mb'):.0f} MB (PSS summed over the processes; largest "
               f"single-process RSS {median(cli_runs, 'rss_mb'):.0f} MB){phases}")
     if before:
