@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_recist.commands._json_stream import encode_patient
+from napari_recist.commands._json_stream import encode_patients
 from napari_recist.commands._parallel import map_slices, worker_count
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import EPSILON, Criteria
@@ -293,9 +293,9 @@ def time_engine_parallel(
     the patients' orjson bytes (what the command's workers send back)."""
     def work(start: int, stop: int) -> tuple[float, int]:
         cpu = time.process_time()
-        encoded = [encode_patient(classify_patient(record, criteria).to_json())
-                   for record in cohort[start:stop]]
-        return time.process_time() - cpu, len(encoded)
+        patients = [classify_patient(record, criteria).to_json() for record in cohort[start:stop]]
+        bytes(encode_patients(patients))
+        return time.process_time() - cpu, len(patients)
 
     workers = worker_count(len(cohort))
     gc.disable()

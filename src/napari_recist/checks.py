@@ -393,11 +393,23 @@ class _Checker:
                 lesion = self.lesions[lesion_id]
                 if lesion.role is Role.TARGET and measurement.state in SIZE_STATES:
                     continue
+                del assessment.measurements[lesion_id]
+                # A lesion seen only before baseline is no baseline lesion (section 1: an
+                # assessment covers the baseline lesions from baseline on); kept, it would be
+                # not-evaluated at every assessment and block CR.
+                only_here = not any(lesion_id in other.measurements
+                                    for other in self.assessments.values())
+                only_here = only_here and not any(other.part_of == lesion_id
+                                                  for other in self.lesions.values())
+                if only_here:
+                    self.drop_lesion(lesion_id)
+                consequence = ("this measurement is ignored, and the lesion, which has no "
+                               "other row, is left out" if only_here
+                               else "this measurement is ignored")
                 self.warn("pre-baseline-ignored", f"lesion {lesion_id} at pre-baseline "
                           f"timepoint {timepoint}: pre-baseline scans are used only for target "
-                          "sizes (growth kinetics): this measurement is ignored",
+                          f"sizes (growth kinetics): {consequence}",
                           lesion_id=lesion_id, timepoint=timepoint)
-                del assessment.measurements[lesion_id]
 
     def has_baseline(self, what: str) -> bool:
         """RECIST 1.1 section 3: responses are judged against a baseline (time point 0)."""

@@ -31,7 +31,8 @@ from qtpy.QtCore import QPoint, QPointF, Qt
 from qtpy.QtGui import QWheelEvent
 from qtpy.QtWidgets import QApplication
 
-from napari_recist._napari.binding import IMAGE, LESIONS, find_session, session_layer
+from napari_recist._napari import bidirectional
+from napari_recist._napari.binding import IMAGE, LESIONS, camera, find_session, session_layer
 from napari_recist._napari.keys import READING_KEYS, TAKEN_FROM_NAPARI, napari_conflicts
 from napari_recist._napari.layers import window_limits
 from napari_recist.model import LesionState, Role
@@ -139,10 +140,10 @@ def test_drawing_over_a_measurement_asks_and_no_keeps_it(make_napari_viewer, tmp
     # Live length label: the overlay says what was measured.
     assert "L1" in dock.last_message and "mm" in dock.last_message
     shorter = start + (end - start) * 0.25
-    # Zoom in so the press a quarter along the line is not within grabbing reach of an end
-    # (the reach is in screen pixels; with the lesion table docked the canvas is narrower).
-    viewer.camera.zoom *= 3
-    viewer.camera.center = tuple((start + end) / 2)
+    # The canvas is narrow (the lesion table docked): 8 px reach a quarter of the line, but a
+    # press a quarter along it draws a new line (the reach is at most 15 % of the axis).
+    zoom = camera(viewer).zoom
+    assert np.linalg.norm((shorter - start)[1:]) * zoom < bidirectional.GRAB_PX
     asked = answer_question(qtbot, yes=False)
     drag_world(actions, viewer, canvas, shorter, end, "L1 again")
     assert asked and "L1 already has a measurement" in asked[0]

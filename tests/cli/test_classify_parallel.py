@@ -126,6 +126,7 @@ def test_slices_cover_everything_in_order():
     assert list(map_slices(40, lambda a, b: (a, b), 2)) == slices(40, 2)  # in order
     assert slices(40, 2) == [(i, i + 3) for i in range(0, 39, 3)] + [(39, 40)]
     assert list(map_slices(3, lambda a, b: (a, b), 1)) == [(0, 1), (1, 2), (2, 3)]
+    assert list(map_slices(5, lambda a, b: (a, b), 1, serial_size=2)) == [(0, 2), (2, 4), (4, 5)]
 
 
 def _children(pid: int) -> list[int]:

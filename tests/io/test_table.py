@@ -176,6 +176,28 @@ def test_decimal_comma_with_semicolons(tmp_path: Path) -> None:
     assert record.assessments[0].measurements["L1"].long_axis_mm == 12.5
 
 
+@pytest.mark.parametrize("size", ["1,005", "12,500", "-0,250"])
+def test_three_digits_after_a_comma_are_ambiguous(tmp_path: Path, size: str) -> None:
+    # 1,005: 1.005 mm with a decimal comma or 1005 with a thousands separator.
+    text = (
+        "patient_id;timepoint;date;lesion_id;role;site;long_axis_mm\n"
+        f"P1;0;2024-01-01;L1;target;lung;{size}\n"
+    )
+    problem = one_error(tmp_path, text, "ambiguous")
+    assert problem.row == 2
+    assert "long_axis_mm" in str(problem)
+
+
+@pytest.mark.parametrize(("size", "mm"), [("12,5", 12.5), ("1,05", 1.05), ("12,5000", 12.5)])
+def test_other_decimal_commas_are_read(tmp_path: Path, size: str, mm: float) -> None:
+    text = (
+        "patient_id;timepoint;date;lesion_id;role;site;long_axis_mm\n"
+        f"P1;0;2024-01-01;L1;target;lung;{size}\n"
+    )
+    record = read_table(write(tmp_path, text)).records[0]
+    assert record.assessments[0].measurements["L1"].long_axis_mm == mm
+
+
 def test_quoted_newline_keeps_spreadsheet_row_numbers(tmp_path: Path) -> None:
     text = patient(
         BASE + ',"two\nlines"',
@@ -490,6 +512,27 @@ def test_pre_baseline_rows_keep_only_target_sizes(tmp_path: Path) -> None:
     pre = result.records[0].assessment(-1)
     assert pre is not None and list(pre.measurements) == ["L1"]
     assert {w.row for w in result.warnings if "pre-baseline" in w.message} == {3, 4}
+
+
+def test_lesion_seen_only_before_baseline_is_left_out(tmp_path: Path) -> None:
+    # criteria.md section 1: an assessment covers the baseline lesions from baseline on; a
+    # non-target only on the pre-baseline scan would otherwise be NE at every assessment.
+    text = patient(
+        "P1,-1,2023-12-10,L1,target,lung,,28,,",
+        "P1,-1,2023-12-10,N9,non-target,bone,,,,present",
+        BASE,
+        "P1,1,2024-03-01,L1,target,lung,,0,,absent",
+    )
+    result = read_table(write(tmp_path, text))
+    record = result.records[0]
+    assert "N9" not in record.lesions
+    assert all("N9" not in a.measurements for a in record.assessments)
+    (warning,) = [w for w in result.warnings if "N9" in w.message]
+    assert warning.row == 3 and "left out" in warning.message
+    from napari_recist.criteria.report import classify_patient
+
+    follow_up = classify_patient(record).to_json()["timepoints"][-1]
+    assert follow_up["overall"] == "CR"
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

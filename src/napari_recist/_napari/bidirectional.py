@@ -39,7 +39,11 @@ if TYPE_CHECKING:
     from napari_recist._napari.session import PatientSession
     from napari_recist._napari.windows import ReadingLayout
 
-GRAB_PX = 8.0  # a press this close (screen pixels) to an axis end grabs it
+GRAB_PX = 8.0  # a press this close (screen pixels) to an axis end grabs it...
+# ...and no farther than this share of the axis's length from the end: on a small or narrow
+# view an 8-px reach can cover a quarter of a 14-mm line, and a press meant to draw a new
+# line over the lesion would move an end instead.
+GRAB_FRACTION = 0.15
 MIN_LINE_MM = 1.0  # shorter than this is a click, not a line
 
 
@@ -157,13 +161,16 @@ class BidirectionalTool:
         measurement = self.session.measurement(timepoint, lesion_id) if lesion_id else None
         if measurement is None or view is None or lesion_id is None:
             return None
-        reach = GRAB_PX / max(float(camera(self.viewer).zoom), 1e-9)
+        pixel_reach = GRAB_PX / max(float(camera(self.viewer).zoom), 1e-9)
         for axis, line in (("short", measurement.short_axis), ("long", measurement.long_axis)):
             if line is None or len(line.points) != 2:
                 continue
             data = view.geometry.lps_to_data(np.asarray(line.points, dtype=float))
+            ends = [np.asarray(layer.data_to_world(point), dtype=float) for point in data]
+            reach = min(pixel_reach, GRAB_FRACTION * float(np.linalg.norm(
+                (ends[1] - ends[0])[1:])))
             for end in (0, 1):
-                point = np.asarray(layer.data_to_world(data[end]), dtype=float)
+                point = ends[end]
                 if np.linalg.norm((point - world)[1:]) <= reach and abs(
                         point[0] - world[0]) < 0.5 * view.geometry.spacing[0]:
                     return lesion_id, axis, end, data

@@ -14,6 +14,7 @@ import numpy as np
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 
+from napari_recist._napari.halo import keep_labels_outlined
 from napari_recist._napari.layers import (
     apply_lesion_shapes,
     drawn_axis_geometry,
@@ -278,6 +279,7 @@ def bind_session(viewer: napari.Viewer, session: PatientSession) -> None:
     viewer.layers.events.inserted.connect(_watch)
     _watch()
     bind_undo_keys(viewer)
+    keep_labels_outlined(viewer)
 
 
 def bind_undo_keys(viewer: napari.Viewer) -> None:

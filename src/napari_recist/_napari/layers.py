@@ -43,6 +43,10 @@ FEATURE_DEFAULTS: dict[str, Any] = {
 }
 
 LESION_EDGE_WIDTH = 1.5  # in data units (voxels): about a millimetre on CT
+# Labels: 10 pt with a dark halo (`halo.py`); the layer fully opaque, so neither the label
+# nor its halo lets a bright window show through (napari's Shapes default is 0.7).
+LABEL_SIZE = 10
+LESION_LAYER_OPACITY = 1.0
 DRAWN_LINE_COLOUR = "#FFFFFF"  # a line not yet assigned to a lesion
 
 
@@ -255,10 +259,11 @@ def shapes_layer_kwargs(
         "edge_color": shapes.edge_colours or DRAWN_LINE_COLOUR,
         "edge_width": LESION_EDGE_WIDTH,
         "face_color": "transparent",
+        "opacity": LESION_LAYER_OPACITY,
         "text": {
             "string": "{label}",
             "color": "white",
-            "size": 9,
+            "size": LABEL_SIZE,
             "anchor": "upper_left",
         },
         "metadata": metadata,

@@ -106,7 +106,9 @@ def _run_slice(bounds: tuple[int, int]) -> Any:
     return _WORK(*bounds)
 
 
-def map_slices(items: int, work: Callable[[int, int], R], workers: int) -> Iterator[R]:
+def map_slices(
+    items: int, work: Callable[[int, int], R], workers: int, serial_size: int = 1
+) -> Iterator[R]:
     """Yield ``work(start, stop)`` for contiguous slices of ``range(items)``, in order.
 
     Parameters
@@ -118,7 +120,9 @@ def map_slices(items: int, work: Callable[[int, int], R], workers: int) -> Itera
         reads its input from memory the parent had before this call (inherited by fork) and
         returns something picklable. An exception it raises is raised here, in order.
     workers
-        Processes; 1 runs everything here, one item after the other (slices of one).
+        Processes; 1 runs everything here, one slice after the other.
+    serial_size
+        The size of the slices on one process (results stream slice by slice).
 
     Yields
     ------
@@ -126,8 +130,8 @@ def map_slices(items: int, work: Callable[[int, int], R], workers: int) -> Itera
         The result of each slice, in the order of the slices.
     """
     if workers <= 1 or items <= 1:
-        for start in range(items):  # one item at a time: results stream as they come
-            yield work(start, start + 1)
+        for start in range(0, items, serial_size):  # results stream slice by slice
+            yield work(start, min(start + serial_size, items))
         return
     global _WORK
     _WORK = work

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import logging
 import sys
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from napari_recist.commands._json_stream import ClassificationWriter, encode_patient
+from napari_recist.commands._json_stream import BATCH, ClassificationWriter, encode_patients
 from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
 from napari_recist.commands._parallel import map_slices, worker_count
 from napari_recist.commands.pacs import resolve_source
@@ -107,101 +108,107 @@ def _print_patient(patient: dict[str, Any], out: TextIO, confirm: bool) -> None:
     out.write(summary_text(patient, confirm))
 
 
+# The text of a str or of a vocabulary word (a str enum whose str() is its value), without
+# going through Enum.__format__.
+_text = str.__str__
+_SUMMARY_HEADER = (
+    "TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "imRECIST", "irRC",
+    "DR", "reason",
+)
+_HEADER_WIDTHS = tuple(map(len, _SUMMARY_HEADER[:-1]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_format(widths: tuple[int, ...]) -> str:
+    """The %-template of a time point row: each cell padded to its column, the reason not."""
+    return "  " + "  ".join(f"%-{width}s" for width in widths) + "  %s"
+
+
+@functools.lru_cache(maxsize=256)
+def _line_format(width: int) -> str:
+    """The %-template of a verdict line: name in 20 characters, value in `width`."""
+    return f"  %-20s%-{width}s%s"
+
+
 def summary_text(patient: dict[str, Any], confirm: bool) -> str:
-    """The terminal summary of one patient, ending with a blank line."""
-    text: list[str] = []
-    emit = text.append
+    """The terminal summary of one patient, ending with a blank line.
+
+    The time point table's columns are as wide as their widest cell (the reason, last, is
+    not padded); the verdict lines' values are padded to the widest value plus two.
+    """
+    number = _number
     dissociated = patient["dissociated_response"]
     headline = (
-        f"confirmed BOR {patient['confirmed_best_overall_response']}"
+        f"confirmed BOR {_text(patient['confirmed_best_overall_response'])}"
         if confirm
-        else f"BOR {patient['best_overall_response']}"
+        else f"BOR {_text(patient['best_overall_response'])}"
     )
-    emit(f"Patient {patient['patient_id']}: {headline}")
-    header = (
-        "TP", "date", "SOD mm", "% base", "% nadir", "RECIST", "iRECIST", "imRECIST", "irRC",
-        "DR", "reason",
-    )
-    rows = [header]
+    rows = []
     for tp in patient["timepoints"]:
-        dr = tp["dissociated"]
-        dr_text = "NA" if tp["timepoint"] <= 0 else f"{dr['vuagnat']}/{tp['category']}"
+        timepoint = tp["timepoint"]
         rows.append(
             (
-                str(tp["timepoint"]),
+                str(timepoint),
                 tp["date"],
-                _number(tp["sum_mm"]),
-                _number(tp["change_from_baseline_pct"]),
-                _number(tp["change_from_nadir_pct"]),
-                tp["overall"],
-                tp["irecist"],
-                tp["imrecist"],
-                tp["irrc"],
-                dr_text,
+                number(tp["sum_mm"]),
+                number(tp["change_from_baseline_pct"]),
+                number(tp["change_from_nadir_pct"]),
+                _text(tp["overall"]),
+                _text(tp["irecist"]),
+                _text(tp["imrecist"]),
+                _text(tp["irrc"]),
+                "NA" if timepoint <= 0
+                else f"{_text(tp['dissociated']['vuagnat'])}/{_text(tp['category'])}",
                 tp["reason"],
             )
         )
-    widths = [max(len(row[k]) for row in rows) for k in range(len(header) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        emit("  " + "  ".join(cells) + "  " + row[-1])
+    widths = list(_HEADER_WIDTHS)
+    for k, column in enumerate(zip(*rows, strict=False)):
+        if k < len(widths):
+            widths[k] = max(widths[k], max(map(len, column)))
+    row_format = _row_format(tuple(widths))
+    text = [f"Patient {patient['patient_id']}: {headline}", row_format % _SUMMARY_HEADER]
+    text += [row_format % row for row in rows]
+    emit = text.append
     pattern = patient["progression_pattern"]
     reasons = patient["reasons"]
-    lines = [
-        ("BOR", patient["best_overall_response"], reasons["best_overall_response"]),
-        (
-            "confirmed BOR",
-            patient["confirmed_best_overall_response"],
-            reasons["confirmed_best_overall_response"],
-        ),
-        (
-            "iRECIST BOR",
-            patient["irecist_best_overall_response"],
-            reasons["irecist_best_overall_response"],
-        ),
-        (
-            "imRECIST BOR",
-            patient["imrecist_best_overall_response"],
-            reasons["imrecist_best_overall_response"],
-        ),
-        ("imRECIST PD date", patient["imrecist_progression_date"] or "none",
+    hyper = patient["hyperprogression"]
+    pfs = patient["pfs_days"]
+    lines = (
+        ("BOR:", _text(patient["best_overall_response"]), reasons["best_overall_response"]),
+        ("confirmed BOR:", _text(patient["confirmed_best_overall_response"]),
+         reasons["confirmed_best_overall_response"]),
+        ("iRECIST BOR:", _text(patient["irecist_best_overall_response"]),
+         reasons["irecist_best_overall_response"]),
+        ("imRECIST BOR:", _text(patient["imrecist_best_overall_response"]),
+         reasons["imrecist_best_overall_response"]),
+        ("imRECIST PD date:", _text(patient["imrecist_progression_date"] or "none"),
          reasons["imrecist_progression_date"]),
-        ("irRC BOR", patient["irrc_best_overall_response"], reasons["irrc_best_overall_response"]),
-        ("irRC PD date", patient["irrc_progression_date"] or "none",
+        ("irRC BOR:", _text(patient["irrc_best_overall_response"]),
+         reasons["irrc_best_overall_response"]),
+        ("irRC PD date:", _text(patient["irrc_progression_date"] or "none"),
          reasons["irrc_progression_date"]),
-        ("DR Vuagnat", dissociated["vuagnat"], reasons["vuagnat"]),
-        (
-            "DR Bernard-Tessier",
-            str(dissociated["bernard_tessier"]).lower(),
-            reasons["bernard_tessier"],
-        ),
-        ("DR Tozuka", dissociated["tozuka"], reasons["tozuka"]),
-        ("category", patient["category"], patient["response_group"]),
-        (
-            "pseudoprogression",
-            str(patient["pseudoprogression"]).lower(),
-            reasons["pseudoprogression"],
-        ),
-        (
-            "hyperprogression",
-            f"Champiat {str(patient['hyperprogression']['champiat']).lower()}, "
-            f"Ferrara {str(patient['hyperprogression']['ferrara']).lower()}",
-            reasons["hyperprogression"],
-        ),
-        ("progression", patient["progression_date"] or "none", reasons["progression_date"]),
-        (
-            "PFS",
-            "NA" if patient["pfs_days"] is None
-            else f"{patient['pfs_days']} d {'event' if patient['pfs_event'] else 'censored'}",
-            reasons["pfs_days"],
-        ),
-        ("pattern", pattern["type"], reasons["progression_pattern"]),
-        ("resistance", patient["resistance"], reasons["resistance"]),
-        ("kinetics", "", reasons["kinetics"]),
-    ]
-    width = max(len(value) for _, value, _ in lines) + 2
-    for name, value, reason in lines:
-        emit(f"  {name + ':':<20}{value:<{width}}{reason}")
+        ("DR Vuagnat:", _text(dissociated["vuagnat"]), reasons["vuagnat"]),
+        ("DR Bernard-Tessier:", str(dissociated["bernard_tessier"]).lower(),
+         reasons["bernard_tessier"]),
+        ("DR Tozuka:", _text(dissociated["tozuka"]), reasons["tozuka"]),
+        ("category:", _text(patient["category"]), patient["response_group"]),
+        ("pseudoprogression:", str(patient["pseudoprogression"]).lower(),
+         reasons["pseudoprogression"]),
+        ("hyperprogression:",
+         f"Champiat {str(hyper['champiat']).lower()}, Ferrara {str(hyper['ferrara']).lower()}",
+         reasons["hyperprogression"]),
+        ("progression:", _text(patient["progression_date"] or "none"),
+         reasons["progression_date"]),
+        ("PFS:", "NA" if pfs is None
+         else f"{pfs} d {'event' if patient['pfs_event'] else 'censored'}", reasons["pfs_days"]),
+        ("pattern:", _text(pattern["type"]), reasons["progression_pattern"]),
+        ("resistance:", _text(patient["resistance"]), reasons["resistance"]),
+        ("kinetics:", "", reasons["kinetics"]),
+    )
+    width = max([len(value) for _, value, _ in lines]) + 2
+    line_format = _line_format(width)
+    text += [line_format % line for line in lines]
     if patient["treatment_start"]:
         emit(f"  {'treatment start:':<20}{patient['treatment_start']} (time origin)")
     for warning in patient["warnings"]:
@@ -266,7 +273,7 @@ class _Phases:
 class _SliceOutput:
     """What a slice of patients writes: encoded JSON objects, CSV text, summary text."""
 
-    json: list[bytes]
+    json: list[tuple[bytes, int]]  # encoded batches of patients and how many each holds
     csv: str
     summary: str
     problems: list[str]
@@ -298,7 +305,8 @@ class _SliceWork:
         want_json, want_csv, want_summary = self.outputs
         criteria = self.criteria
         confirm = criteria.require_confirmation
-        encoded: list[bytes] = []
+        encoded: list[tuple[bytes, int]] = []
+        batch: list[dict[str, Any]] = []
         summaries: list[str] = []
         problems: list[str] = []
         rows = io.StringIO()
@@ -315,7 +323,10 @@ class _SliceWork:
             now = clock()
             seconds["engine"] += now - mark
             if want_json:
-                encoded.append(encode_patient(patient))
+                batch.append(patient)
+                if len(batch) >= BATCH:
+                    encoded.append((bytes(encode_patients(batch)), len(batch)))
+                    batch = []
                 mark, now = now, clock()
                 seconds["json"] += now - mark
             if want_csv:
@@ -326,6 +337,10 @@ class _SliceWork:
                 summaries.append(summary_text(patient, confirm))
                 mark, now = now, clock()
                 seconds["summary"] += now - mark
+        if batch:
+            mark = clock()
+            encoded.append((bytes(encode_patients(batch)), len(batch)))
+            seconds["json"] += clock() - mark
         return _SliceOutput(encoded, rows.getvalue(), "".join(summaries), problems, seconds)
 
 
@@ -384,7 +399,7 @@ def run_classify(args: argparse.Namespace) -> int:
             )
             # Closed on any way out (a closed pipe, Ctrl+C, an error): the workers are stopped.
             parts = outputs.enter_context(
-                contextlib.closing(map_slices(len(records), work, workers))
+                contextlib.closing(map_slices(len(records), work, workers, serial_size=BATCH))
             )
             for part in parts:
                 phases.lap("engine")
@@ -395,8 +410,8 @@ def run_classify(args: argparse.Namespace) -> int:
                         worker_seconds[name] += seconds
                 problems.extend(Problem(args.source, text) for text in part.problems)
                 if writer is not None:
-                    for encoded in part.json:
-                        writer.add_encoded(encoded)
+                    for encoded, count in part.json:
+                        writer.add_encoded(encoded, count)
                     phases.lap("json")
                 if table is not None:
                     table.write(part.csv)

@@ -175,17 +175,25 @@ def _map_response(recist: RecistTimepoint, new_present: bool) -> tuple[str, str]
 def _new_target_sum(
     timeline: Timeline, nlt_ids: set[str], first_present: dict[str, int | None], index: int
 ) -> float | None:
-    """Sum of the new-lesion targets seen so far; None when one of them has no size."""
+    """Sum of the new-lesion targets seen so far; None when one of them has no size.
+
+    Also None before the first new-lesion target appears: there is no NLT sum yet, so the
+    smallest NLT sum a reset compares with (iRECIST; criteria.md section 2, amended 2026-12:
+    "over every earlier assessment where that sum was known") is never a 0 from before the
+    lesions existed (an unchanged 15 mm NLT is no new iUPD after a reset).
+    """
     total = 0.0
+    seen = False
     for root in nlt_ids:
         first = first_present[root]
         if first is None or first > index:
             continue
+        seen = True
         diameter = timeline.unit_diameter(_family(timeline, root), index)
         if diameter is None:
             return None
         total += diameter
-    return total
+    return total if seen else None
 
 
 def _smaller(smallest: float | None, value: float | None) -> float | None:
@@ -323,7 +331,13 @@ def classify_irecist(timeline: Timeline, recist: list[RecistTimepoint]) -> Ireci
                     sod=r.sod,
                     new_target_sum=nlt_sum,
                     new_ids=seen_new,
-                    progressed_non_targets=frozenset(nt_increase),
+                    # iRECIST; criteria.md section 2 (amended 2026-12): "a non-target still
+                    # `progression` at k is not a further increase; another non-target
+                    # turning `progression` is" (one `increase` at the iUPD included).
+                    progressed_non_targets=frozenset(
+                        lid for lid in nt_increase
+                        if timeline.states[lid][i] is LesionState.PROGRESSION
+                    ),
                 )
                 results.append(IrecistTimepoint(i, IUPD, "iUPD: " + "; ".join(causes), nlt_sum))
             else:

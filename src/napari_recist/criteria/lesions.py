@@ -27,6 +27,32 @@ from napari_recist.vocabulary import Response
 NEW = Response.NEW
 _SIZE_STATES = frozenset({LesionState.MEASURED, LesionState.ABSENT, LesionState.TOO_SMALL})
 
+
+def _uncounted_equivocal_node(timeline: Timeline, lesion_id: str, index: int) -> bool:
+    """An `equivocal` row of a new lymph node before the node first counts as a new lesion.
+
+    criteria.md section 1, "New lymph nodes" (amended 2026-12): "its lesion-level response is
+    `NA` until it first counts", also at an `equivocal` row (which only moves the progression
+    date back). Before the node counts only its `equivocal` rows are kept (timeline).
+    """
+    lesion = timeline.lesion(lesion_id)
+    states = timeline.states[lesion_id]
+    return (
+        lesion.role is Role.NEW
+        and lesion.nodal
+        and states[index] is LesionState.EQUIVOCAL
+        and all(state is None or state is LesionState.EQUIVOCAL for state in states[:index])
+    )
+
+
+def _uncounted_node_response(lesion_id: str, name: str, diameter: float | None) -> LesionResponse:
+    return LesionResponse(
+        NA, None, None, None, name,
+        note=f"NA: new lymph node {lesion_id} is equivocal and does not count as a new lesion "
+        "yet (RWG FAQ)",
+        own_mm=diameter,
+    )
+
 # A lesion known only by its state (criteria.md section 3).
 _STATE_RESPONSE = {
     LesionState.ABSENT: CR,
@@ -130,6 +156,8 @@ def unit_response(timeline: Timeline, unit: Unit, index: int) -> LesionResponse:
     states = [timeline.states[lid][index] for lid in rows if not timeline.is_coalesced(lid, index)]
     role = timeline.lesion(rows[0]).role
     if role is Role.NEW:
+        if all(_uncounted_equivocal_node(timeline, lid, index) for lid in rows):
+            return _uncounted_node_response(rows[0], name, diameter)
         if all(state is LesionState.NOT_EVALUATED for state in states) and states:
             return LesionResponse(NE, None, None, None, name, note=f"NE: {name} not evaluated")
         return LesionResponse(NEW, diameter, None, None, name, note=f"NEW: {name} appeared after "
@@ -207,7 +235,11 @@ def _single_lesion_responses(timeline: Timeline, index: int) -> dict[str, Lesion
                 )
                 continue
             if lesion.role is Role.NEW:
-                if state is LesionState.NOT_EVALUATED:
+                if state is LesionState.EQUIVOCAL and _uncounted_equivocal_node(
+                    timeline, lid, index
+                ):
+                    responses[lid] = _uncounted_node_response(lid, lid, diameter)
+                elif state is LesionState.NOT_EVALUATED:
                     responses[lid] = LesionResponse(
                         NE, None, None, None, lid, note=f"NE: {lid} not evaluated", own_mm=diameter
                     )

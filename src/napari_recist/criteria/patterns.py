@@ -136,7 +136,10 @@ def kinetics(timeline: Timeline, recist: list[RecistTimepoint], first_pd: int | 
     depth = min(changes) if changes else None
     sums = [(tp.sod, tp.index) for tp in recist if tp.sod is not None]
     time_to_nadir = None
-    if sums and recist[0].sod is not None:
+    # criteria.md sections 1 and 5 (amended 2026-12): with a target without a baseline size
+    # the nadir comes only from the assessments whose targets were all evaluated, so the
+    # time to nadir is still the days from the baseline scan to the smallest known SOD.
+    if sums:
         smallest = min(s for s, _ in sums)
         nadir_index = next(index for s, index in sums if at_most(s, smallest))
         time_to_nadir = timeline.days[nadir_index]

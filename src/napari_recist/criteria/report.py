@@ -165,11 +165,37 @@ class PatientResult:
                 "progression_date": recist.progression_reason,
                 "progression_pattern": self.pattern.reason,
                 "kinetics": patterns.describe_kinetics(k),
+                # lesion-table.md (amended 2026-12): one sentence per verdict key.
+                "category": self._category_reason(bt_first),
+                "response_group": self._response_group_reason(),
             },
             "warnings": list(self.warnings),
             "warning_codes": self.warning_codes,
             "timepoints": timepoints,
         }
+
+    def _category_reason(self, bt_first: dr.Verdict) -> str:
+        """Why the patient has its seed 002 category (criteria.md section 4)."""
+        if self.bernard_tessier_patient:
+            return f"{bt_first.reason} ({self.timeline.label(self._first_dr_index())})"
+        return (
+            f"{self.category}: no Bernard-Tessier DR; from the unconfirmed best overall "
+            f"response {self.recist.best_overall_response}"
+        )
+
+    def _first_dr_index(self) -> int:
+        return next(i for i, v in enumerate(self.bernard_tessier) if i and v.value == "true")
+
+    def _response_group_reason(self) -> str:
+        """Why the patient is in its seed 002 response group (criteria.md section 4)."""
+        if self.bernard_tessier_patient:
+            return "atypical response: dissociated response (Bernard-Tessier)"
+        if self.irecist.pseudoprogression:
+            return f"atypical response: pseudoprogression ({self.irecist.pseudoprogression_reason})"
+        group = self.response_group
+        if group == NA:
+            return f"NA: category {self.category} is in no response group"
+        return f"{group}: category {self.category}"
 
     def _pre_baseline_json(self, assessment: Any) -> TimepointJSON:
         sod = patterns.pre_baseline_sum(self.timeline, assessment)
@@ -258,6 +284,11 @@ class PatientResult:
                 "irrc": self.irrc.timepoints[i].reason,
                 "vuagnat": self.vuagnat[i].reason,
                 "bernard_tessier": self.bernard_tessier[i].reason,
+                "category": (
+                    self.bernard_tessier[i].reason
+                    if self.bernard_tessier[i].value == "true"
+                    else f"{self.categories[i]}: from the RECIST overall response {tp.overall}"
+                ),
                 "lesions": lesion_reasons,
             },
             "lesion_diameters_mm": lesion_diameters,
@@ -296,7 +327,20 @@ def _empty_timepoint(
         "dissociated": {"vuagnat": NA, "bernard_tessier": False},
         "category": NA,
         "reason": reason,
-        "reasons": {"overall": reason, "imrecist": "NA", "irrc": "NA", "lesions": {}},
+        # lesion-table.md (amended 2026-12): every time point's `reasons` has at least
+        # target, non_target, new_lesions, overall, irecist, imrecist, irrc and lesions.
+        "reasons": {
+            "target": reason,
+            "non_target": reason,
+            "new_lesions": reason,
+            "overall": reason,
+            "irecist": "NA",
+            "imrecist": "NA",
+            "irrc": "NA",
+            "vuagnat": "NA",
+            "bernard_tessier": "NA",
+            "lesions": {},
+        },
         "lesion_diameters_mm": {},
     }
 

@@ -43,6 +43,19 @@ _RANGES: dict[str, tuple[float, float]] = {
     "ferrara_tgr_delta": (-1e6, 1e6),
     "oligo_max_organs": (1, 100),
     "resistance_sd_days": (0, 3660),
+    # criteria.md settings added 2026-12 (a PR threshold above 0 % or a negative count of NE
+    # would make a verdict meaningless, as above).
+    "confirm_max_ne": (0, 100),
+    "baseline_max_days_before_treatment": (0, 3660),
+    "irecist_any_increase_mm": (0.0, 1000.0),
+    "imrecist_confirm_min_days": (0, 3660),
+    "irrc_pr_pct": (-100.0, 0.0),
+    "irrc_pd_pct": (0.0, 10000.0),
+    "irrc_confirm_min_days": (0, 3660),
+    "irrc_new_measurable_min_mm": (0.0, 1000.0),
+    "irrc_max_new_per_organ": (0, 100),
+    "irrc_max_new_visceral": (0, 100),
+    "irrc_max_new_cutaneous": (0, 100),
 }
 
 

@@ -240,6 +240,15 @@ def read_table(
         reason = error.strerror or str(error)
         raise InputError([Problem(source, f"cannot read the file: {reason}")]) from None
     text = _decode(data, source)
+    if check_records:
+        # pandas' C parser and column-wise checks, for a file whose lines are its rows; the
+        # patients it cannot vouch for are read by the row-wise reader below (same words).
+        from napari_recist.io.table_fast import read_fast
+
+        with paused_garbage_collection():
+            fast = read_fast(data, text, source, lenient)
+        if fast is not None:
+            return fast
     del data  # the text is kept instead
     if check_records:
         # The column-wise fast path, for a table with nothing to report; on anything else it
@@ -721,6 +730,14 @@ def _parse_size(text: str) -> tuple[float, str]:
     except ValueError:
         # A decimal comma (12,5) as written by spreadsheets in many locales.
         if text.count(",") == 1 and "." not in text:
+            whole, _, decimals = text.partition(",")
+            if len(decimals) == 3 and whole.strip().lstrip("+-").isdigit():
+                # "1,005" is 1.005 mm with a decimal comma or 1005 with a thousands
+                # separator: neither reading can be chosen silently.
+                return 0.0, (
+                    "is ambiguous: a decimal comma or a thousands separator? "
+                    "write it with a decimal point"
+                )
             try:
                 size = float(text.replace(",", "."))
             except ValueError:

@@ -364,7 +364,7 @@ class PropagationWidget(SessionDock):
             layer = self._viewer.add_shapes(
                 name=f"proposals {view.name}", ndim=3, edge_color=GHOST_COLOUR,
                 face_color="transparent", opacity=0.8, blending="translucent_no_depth",
-                text={"string": "{label}", "color": GHOST_COLOUR, "size": 9,
+                text={"string": "{label}", "color": GHOST_COLOUR, "size": 10,
                       "anchor": "lower_left"},
                 metadata={GHOSTS_KEY: {"timepoint": found.timepoint}},
                 features=_ghost_features([], []),
