@@ -29,7 +29,7 @@ MIN_ITEMS_PER_WORKER = 250
 # Slices per worker: enough that a slow slice does not leave the other worker idle, few
 # enough that the per-slice overhead stays negligible.
 SLICES_PER_WORKER = 8
-MAX_SLICE = 1000
+MAX_SLICE = 200  # a slice's outputs (about 20 KB of JSON a patient) stay small in memory
 WORKERS_VARIABLE = "NAPARI_RECIST_WORKERS"
 
 # The work of the current run, set before the workers are forked (they inherit it).
