@@ -120,6 +120,11 @@ def _add_classify(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lenient", action="store_true", help="skip bad rows (listed on stderr) instead of failing"
     )
+    parser.add_argument(
+        "--workers", type=int, metavar="N",
+        help="processes to classify on (default: one per core from 500 patients on, else 1; "
+        "also NAPARI_RECIST_WORKERS); the outputs are the same whatever the number",
+    )
     parser.set_defaults(handler=_classify)
 
 

@@ -7,6 +7,7 @@ No I/O, no napari, no DICOM: every other layer converts to and from these types.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -297,8 +298,9 @@ class PatientRecord:
         return None
 
 
+@functools.lru_cache(maxsize=65536)
 def natural_key(text: str) -> tuple[object, ...]:
-    """Sort key that orders ``L2`` before ``L10``.
+    """Sort key that orders ``L2`` before ``L10`` (cached: lesion ids repeat in every patient).
 
     Parameters
     ----------

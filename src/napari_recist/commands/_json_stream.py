@@ -33,6 +33,13 @@ _BATCH_HEAD = b'{\n  "patients": [\n'
 _BATCH_TAIL = b"\n  ]\n}"
 
 
+def encode_patients(patients: list[Mapping[str, Any]]) -> memoryview:
+    """Patient objects as `ClassificationWriter` writes them: indented, comma-separated."""
+    encoded = orjson.dumps({"patients": patients}, option=_OPTIONS)
+    assert encoded.startswith(_BATCH_HEAD) and encoded.endswith(_BATCH_TAIL)
+    return memoryview(encoded)[len(_BATCH_HEAD) : len(encoded) - len(_BATCH_TAIL)]
+
+
 class ClassificationWriter:
     """Stream the classification document to a binary file.
 
@@ -67,13 +74,17 @@ class ClassificationWriter:
     def _flush(self) -> None:
         if not self._batch:
             return
-        encoded = orjson.dumps({"patients": self._batch}, option=_OPTIONS)
-        assert encoded.startswith(_BATCH_HEAD) and encoded.endswith(_BATCH_TAIL)
-        body = memoryview(encoded)[len(_BATCH_HEAD) : len(encoded) - len(_BATCH_TAIL)]
+        batch, self._batch = self._batch, []
+        self.add_encoded(encode_patients(batch), len(batch))
+
+    def add_encoded(self, body: bytes | memoryview, count: int) -> None:
+        """Write `count` patient objects encoded by `encode_patients` (e.g. in a worker)."""
+        self._flush()  # the patients taken before come first
+        if not count:
+            return
         self._handle.write(b",\n" if self._count else self._head + b"[\n")
         self._handle.write(body)
-        self._count += len(self._batch)
-        self._batch = []
+        self._count += count
 
     def close(self) -> None:
         """Write the last batch and the end of the document (``[]`` when no patient came)."""

@@ -7,14 +7,16 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import io
 import logging
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from napari_recist.commands._json_stream import ClassificationWriter
+from napari_recist.commands._json_stream import BATCH, ClassificationWriter, encode_patients
 from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
+from napari_recist.commands._parallel import map_slices, worker_count
 from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
@@ -258,17 +260,102 @@ class _Phases:
         self.seconds[phase] += now - self._mark
         self._mark = now
 
+    def move(self, source: str, seconds: dict[str, float]) -> None:
+        """Count `seconds` (by phase) in their phases rather than in `source`."""
+        for name, value in seconds.items():
+            if name != source:
+                self.seconds[source] -= value
+                self.seconds[name] += value
+
     def __str__(self) -> str:
         return ", ".join(f"{name} {value:.2f} s" for name, value in self.seconds.items())
+
+
+@dataclasses.dataclass
+class _SliceOutput:
+    """What a slice of patients writes: encoded JSON objects, CSV text, summary text."""
+
+    json: list[tuple[bytes, int]]  # encoded batches of patients and how many each holds
+    csv: str
+    summary: str
+    problems: list[str]
+    seconds: dict[str, float]
+
+
+class _SliceWork:
+    """Classify a contiguous slice of the records and render its outputs (maybe in a worker).
+
+    Parameters
+    ----------
+    records
+        Every patient (a worker inherits them from the parent: nothing is pickled).
+    criteria
+        Thresholds.
+    json, csv, summary
+        Which outputs to render.
+    """
+
+    def __init__(
+        self, records: list[PatientRecord], criteria: Criteria, *, json: bool, csv: bool,
+        summary: bool,
+    ) -> None:
+        self.records = records
+        self.criteria = criteria
+        self.outputs = (json, csv, summary)
+
+    def __call__(self, start: int, stop: int) -> _SliceOutput:
+        want_json, want_csv, want_summary = self.outputs
+        criteria = self.criteria
+        confirm = criteria.require_confirmation
+        encoded: list[tuple[bytes, int]] = []
+        batch: list[dict[str, Any]] = []
+        summaries: list[str] = []
+        problems: list[str] = []
+        rows = io.StringIO()
+        table = csv.DictWriter(rows, fieldnames=CSV_COLUMNS)
+        seconds = dict.fromkeys(("engine", "json", "csv", "summary"), 0.0)
+        clock = time.process_time  # CPU seconds: workers share the cores with others
+        for record in self.records[start:stop]:
+            mark = clock()
+            try:
+                patient = classify_patient(record, criteria).to_json()
+            except ValueError as error:
+                problems.append(str(error))
+                continue
+            now = clock()
+            seconds["engine"] += now - mark
+            if want_json:
+                batch.append(patient)
+                if len(batch) >= BATCH:
+                    encoded.append((bytes(encode_patients(batch)), len(batch)))
+                    batch = []
+                mark, now = now, clock()
+                seconds["json"] += now - mark
+            if want_csv:
+                table.writerows(patient_csv_rows(patient))
+                mark, now = now, clock()
+                seconds["csv"] += now - mark
+            if want_summary:
+                summaries.append(summary_text(patient, confirm))
+                mark, now = now, clock()
+                seconds["summary"] += now - mark
+        if batch:
+            mark = clock()
+            encoded.append((bytes(encode_patients(batch)), len(batch)))
+            seconds["json"] += clock() - mark
+        return _SliceOutput(encoded, rows.getvalue(), "".join(summaries), problems, seconds)
 
 
 def run_classify(args: argparse.Namespace) -> int:
     """Run `napari-recist classify` (see cli.py for the arguments).
 
-    Patients are classified one after the other; each one's JSON object, CSV rows and
-    terminal summary are written as soon as it is classified and then dropped, so memory
-    holds the records and one patient's results, whatever the cohort size. Outputs are
-    atomic: a run that fails on some patient leaves no output file.
+    Patients are classified one after the other, or with enough of them on several cores
+    (`napari_recist.commands._parallel`: forked workers classify contiguous slices, the
+    outputs are written in patient order, byte for byte those of one process). Each
+    patient's (or slice's) JSON objects, CSV rows and terminal summary are written as soon
+    as they are ready and then dropped, so memory holds the records and a few slices'
+    results, whatever the cohort size. Outputs are atomic: a run that fails on some patient
+    leaves no output file.
     """
     try:
         criteria = Criteria.from_toml(args.criteria) if args.criteria else Criteria()
@@ -290,7 +377,11 @@ def run_classify(args: argparse.Namespace) -> int:
         raise InputError(problems)
     # stdout carries either the terminal summary or one output given as `-`, never both.
     summary = sys.stdout if not (is_stdout(args.json) or is_stdout(args.csv)) else None
-    confirm = criteria.require_confirmation
+    try:
+        workers = worker_count(len(records), getattr(args, "workers", None))
+    except ValueError as error:
+        raise InputError([str(error)]) from None
+    worker_seconds = dict.fromkeys(("engine", "json", "csv", "summary"), 0.0)
     try:
         with contextlib.ExitStack() as outputs, paused_garbage_collection():
             writer = None
@@ -301,24 +392,34 @@ def run_classify(args: argparse.Namespace) -> int:
             table = None
             if args.csv:
                 handle = outputs.enter_context(open_output(args.csv, newline=""))
-                table = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-                table.writeheader()
+                csv.DictWriter(handle, fieldnames=CSV_COLUMNS).writeheader()
+                table = handle
             phases.lap("json")
-            for record in records:
-                try:
-                    patient = classify_patient(record, criteria).to_json()
-                except ValueError as error:
-                    problems.append(Problem(args.source, str(error)))
-                    continue
+            work = _SliceWork(
+                records, criteria, json=writer is not None, csv=table is not None,
+                summary=summary is not None,
+            )
+            # Closed on any way out (a closed pipe, Ctrl+C, an error): the workers are stopped.
+            parts = outputs.enter_context(
+                contextlib.closing(map_slices(len(records), work, workers, serial_size=BATCH))
+            )
+            for part in parts:
                 phases.lap("engine")
+                if workers == 1:
+                    phases.move("engine", part.seconds)  # this process encoded them
+                else:
+                    for name, seconds in part.seconds.items():
+                        worker_seconds[name] += seconds
+                problems.extend(Problem(args.source, text) for text in part.problems)
                 if writer is not None:
-                    writer.add(patient)
+                    for encoded, count in part.json:
+                        writer.add_encoded(encoded, count)
                     phases.lap("json")
                 if table is not None:
-                    table.writerows(patient_csv_rows(patient))
+                    table.write(part.csv)
                     phases.lap("csv")
                 if summary is not None:
-                    summary.write(summary_text(patient, confirm))
+                    summary.write(part.summary)
                     phases.lap("summary")
             if problems:
                 raise InputError(problems)  # inside the outputs: no file is written
@@ -337,4 +438,7 @@ def run_classify(args: argparse.Namespace) -> int:
         if target and not is_stdout(target):
             log.info("wrote %s", target)
     log.debug("%s: %d patients; %s", args.source, len(records), phases)
+    if any(worker_seconds.values()):
+        log.debug("%d worker processes, CPU seconds summed over them: %s", workers,
+                  ", ".join(f"{name} {value:.2f} s" for name, value in worker_seconds.items()))
     return 0

@@ -80,7 +80,7 @@ def _new_measurable_sum(
         start = first[root]
         if start is None or start > index:
             continue
-        family = frozenset(timeline.families.get(root, [root]))
+        family = timeline.family(root)
         diameter = timeline.unit_diameter(family, index)
         if diameter is None:
             unknown.append(root)

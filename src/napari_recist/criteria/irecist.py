@@ -64,7 +64,7 @@ class _Iupd:
 
 
 def _family(timeline: Timeline, root: str) -> frozenset[str]:
-    return frozenset(timeline.families.get(root, [root]))
+    return timeline.family(root)
 
 
 def _is_measurable(timeline: Timeline, root: str, index: int) -> bool:

@@ -74,7 +74,7 @@ def new_measurable_lesions(timeline: Timeline) -> set[str]:
         first = timeline.family_first_index(root, unequivocal=True)
         if first is None:
             continue
-        family = frozenset(timeline.families.get(root, [root]))
+        family = timeline.family(root)
         rows = [lid for lid in timeline.unit_rows(family, first) if not timeline.is_coalesced(
             lid, first)]
         sizes = [
@@ -123,7 +123,7 @@ def _burden(
     for root in sorted(new_roots):
         start = first[root]
         if start is not None and start <= index:
-            family = frozenset(timeline.families.get(root, [root]))
+            family = timeline.family(root)
             rows.extend(timeline.unit_rows(family, index))
     total, unknown = 0.0, []
     for lid in rows:

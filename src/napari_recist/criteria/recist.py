@@ -127,11 +127,12 @@ def _target_response(
         return
     rows = timeline.rows(timeline.targets, i)
     # criteria.md section 1 (amended 2026-12): a target that reappeared after CR is PD.
+    # (No earlier overall CR: the rule applies to no lesion, `cr_rule_applies` is not asked.)
     back = [
         t
         for t in rows
         if cr_rule_applies(timeline, overall, t.lesion_id, i) and _target_reappeared(timeline, t, i)
-    ]
+    ] if CR in overall else []
     if back:
         tp.reappeared_ids.extend(t.lesion_id for t in back)
         tp.target = PD
@@ -230,7 +231,11 @@ def _non_target_response(timeline: Timeline, tp: RecistTimepoint, overall: list[
             f"PD: unequivocal progression of non-target {', '.join(map(_describe, progressed))}"
         )
         return
-    after_cr = [n for n in lesions if cr_rule_applies(timeline, overall, n.lesion_id, i)]
+    after_cr = (
+        [n for n in lesions if cr_rule_applies(timeline, overall, n.lesion_id, i)]
+        if CR in overall  # no earlier overall CR: the rule applies to none
+        else []
+    )
     # RWG FAQ "Abnormal lymph node": a non-nodal lesion seen again has reappeared; a nodal
     # non-target only when it has unequivocally progressed (handled above).
     back = [n for n in after_cr if not n.nodal and timeline.is_present(n.lesion_id, i)]

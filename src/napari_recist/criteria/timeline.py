@@ -60,10 +60,13 @@ class Timeline:
     short_axes: dict[str, list[float | None]] = field(default_factory=dict)
     # Assessments with a coalesced row (most have none: the unit rules then take a fast path).
     coalesced_at: frozenset[int] = frozenset()
+    _family_cache: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     _unit_cache: dict[tuple[tuple[str, ...], int], list[Unit]] = field(
         default_factory=dict, repr=False
     )
-    _rows_cache: dict[tuple[int, int], list[Lesion]] = field(
+    _rows_cache: dict[int, list[list[Lesion]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -100,14 +103,18 @@ class Timeline:
         made once per assessment and shared: read it, do not modify it.
         """
         if lesions is self.targets or lesions is self.non_targets or lesions is self.new_lesions:
-            key = (id(lesions), index)
-            cached = self._rows_cache.get(key)
-            if cached is None:
-                states = self.states
-                cached = self._rows_cache[key] = [
-                    lesion for lesion in lesions if states[lesion.lesion_id][index] is not None
+            per_index = self._rows_cache.get(id(lesions))
+            if per_index is None:  # every assessment at once: each is asked for many times
+                columns = [self.states[lesion.lesion_id] for lesion in lesions]
+                per_index = self._rows_cache[id(lesions)] = [
+                    [
+                        lesion
+                        for lesion, states in zip(lesions, columns, strict=True)
+                        if states[k] is not None
+                    ]
+                    for k in range(len(self.assessments))
                 ]
-            return cached
+            return per_index[index]
         return [lesion for lesion in lesions if self.states[lesion.lesion_id][index] is not None]
 
     def is_coalesced(self, lesion_id: str, index: int) -> bool:
@@ -147,6 +154,13 @@ class Timeline:
         ]
         known = [index for index in found if index is not None]
         return min(known) if known else None
+
+    def family(self, root: str) -> frozenset[str]:
+        """A root lesion and its fragments (the root alone when it has none), made once."""
+        found = self._family_cache.get(root)
+        if found is None:
+            found = self._family_cache[root] = frozenset(self.families.get(root, [root]))
+        return found
 
     def root(self, lesion_id: str) -> str:
         """The lesion a fragment (or a fragment of a fragment) split from; itself otherwise."""
@@ -331,49 +345,51 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
     first_row: dict[str, int] = {}
     recheck: list[tuple[int, str]] = []
     split_at = _split_indices(record, assessments, roots)
+    measured, too_small_state, absent = (
+        LesionState.MEASURED, LesionState.TOO_SMALL, LesionState.ABSENT
+    )
+    not_evaluated = LesionState.NOT_EVALUATED
+    rows_of = [assessment.measurements for assessment in assessments]
+    count = len(assessments)
     for lesion_id, lesion in record.lesions.items():
-        lesion_states: list[LesionState | None] = []
-        lesion_diameters: list[float | None] = []
-        lesion_long: list[float | None] = []
-        lesion_short: list[float | None] = []
-        lesion_coalesced: list[str | None] = []
+        lesion_states: list[LesionState | None] = [None] * count
+        lesion_diameters: list[float | None] = [None] * count
+        lesion_long: list[float | None] = [None] * count
+        lesion_short: list[float | None] = [None] * count
+        lesion_coalesced: list[str | None] = [None] * count
         covered = False
         end = split_at.get(lesion_id)
-        for index, assessment in enumerate(assessments):
-            measurement = assessment.measurements.get(lesion_id)
+        nodal = lesion.nodal
+        for index, rows in enumerate(rows_of):
             if end is not None and index >= end:
                 # criteria.md section 1 (amended 2026-12): a split lesion is assessed through
                 # its fragments from the first fragment row on.
-                measurement = None
-                covered = False
+                break  # no row of its own from here on (not covered: None)
+            measurement = rows.get(lesion_id)
             if measurement is None:
-                lesion_states.append(LesionState.NOT_EVALUATED if covered else None)
-                lesion_diameters.append(None)
-                lesion_long.append(None)
-                lesion_short.append(None)
-                lesion_coalesced.append(None)
+                if covered:
+                    lesion_states[index] = not_evaluated
                 continue
             if not covered:
                 covered = True
                 first_row.setdefault(lesion_id, index)
-            lesion_states.append(measurement.state)
-            lesion_diameters.append(measurement.diameter_mm(lesion.nodal, too_small))
-            lesion_coalesced.append(measurement.coalesced_into)
-            if measurement.coalesced_into is not None:
-                lesion_long.append(0.0)
-                lesion_short.append(0.0)
-            elif measurement.state is LesionState.MEASURED:
-                lesion_long.append(measurement.long_axis_mm)
-                lesion_short.append(measurement.short_axis_mm)
-            elif measurement.state is LesionState.TOO_SMALL:
-                lesion_long.append(too_small)
-                lesion_short.append(too_small)
-            elif measurement.state is LesionState.ABSENT:
-                lesion_long.append(0.0)
-                lesion_short.append(0.0)
+            state = lesion_states[index] = measurement.state
+            carrier = measurement.coalesced_into
+            # Measurement.diameter_mm, and the two axes (coalesced rows count 0 mm).
+            if state is measured:
+                long_mm, short_mm = measurement.long_axis_mm, measurement.short_axis_mm
+                lesion_diameters[index] = short_mm if nodal else long_mm
+            elif state is too_small_state:
+                lesion_diameters[index] = long_mm = short_mm = too_small
+            elif state is absent:
+                lesion_diameters[index] = long_mm = short_mm = 0.0
             else:
-                lesion_long.append(None)
-                lesion_short.append(None)
+                long_mm = short_mm = None
+            if carrier is not None:
+                lesion_coalesced[index] = carrier
+                long_mm = short_mm = 0.0
+            lesion_long[index] = long_mm
+            lesion_short[index] = short_mm
         if lesion.role is Role.NEW and lesion.nodal:
             counted = _new_node_rows(lesion_states, lesion_diameters, criteria)
             for k, state in enumerate(lesion_states):
