@@ -42,3 +42,8 @@ class InputError(Exception):
     def __init__(self, problems: Iterable[Problem | str]) -> None:
         self.problems: list[Problem | str] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem | str]]]:
+        # Re-made from its problems when it crosses a process boundary (pickle would pass
+        # the joined message as the problems).
+        return (type(self), (self.problems,))

@@ -61,11 +61,11 @@ HALO_FRAGMENT_SHADER = """
         if (u_npix >= 30.0) {
             return here;
         }
-        vec2 step = 0.35 * (dFdx(v_texcoord) + dFdy(v_texcoord));
-        float around = covered(v_texcoord + vec2(step.x, step.y), level, soft)
-                     + covered(v_texcoord - vec2(step.x, step.y), level, soft)
-                     + covered(v_texcoord + vec2(step.x, -step.y), level, soft)
-                     + covered(v_texcoord + vec2(-step.x, step.y), level, soft);
+        vec2 texel_step = 0.35 * (dFdx(v_texcoord) + dFdy(v_texcoord));
+        float around = covered(v_texcoord + vec2(texel_step.x, texel_step.y), level, soft)
+                     + covered(v_texcoord - vec2(texel_step.x, texel_step.y), level, soft)
+                     + covered(v_texcoord + vec2(texel_step.x, -texel_step.y), level, soft)
+                     + covered(v_texcoord + vec2(-texel_step.x, texel_step.y), level, soft);
         return (2.0 * here + around) / 6.0;
     }
 

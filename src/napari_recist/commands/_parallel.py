@@ -14,11 +14,15 @@ in the calling process. ``NAPARI_RECIST_WORKERS=1`` (or ``--workers 1``) does so
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -31,9 +35,14 @@ MIN_ITEMS_PER_WORKER = 250
 SLICES_PER_WORKER = 8
 MAX_SLICE = 200  # a slice's outputs (about 20 KB of JSON a patient) stay small in memory
 WORKERS_VARIABLE = "NAPARI_RECIST_WORKERS"
+IN_FLIGHT_PER_WORKER = 2  # slices computed ahead of the one written, per worker
 
 # The work of the current run, set before the workers are forked (they inherit it).
 _WORK: Callable[[int, int], Any] | None = None
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process ended before returning its slice (killed, out of memory)."""
 
 
 def available_cores() -> int:
@@ -141,14 +150,36 @@ def map_slices(
             stream.flush()
         except (OSError, ValueError):
             pass
-    context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers, initializer=_ignore_interrupt)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_ignore_interrupt)
+    pending: deque[Future[Any]] = deque()
+    bounds = iter(slices(items, workers))
     try:
-        yield from pool.imap(_run_slice, slices(items, workers), chunksize=1)
-        pool.close()
+        # At most IN_FLIGHT_PER_WORKER slices per worker are computed ahead of the one being
+        # written: a slow reader of the output (a pipe, `less`) holds the workers back
+        # instead of letting every slice's result pile up here.
+        for bound in itertools.islice(bounds, workers * IN_FLIGHT_PER_WORKER):
+            pending.append(pool.submit(_run_slice, bound))
+        while pending:
+            result = pending.popleft().result()
+            for bound in itertools.islice(bounds, 1):
+                pending.append(pool.submit(_run_slice, bound))
+            yield result
+        pool.shutdown(wait=True)
+    except BrokenProcessPool:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise WorkerDiedError(
+            "a worker process ended without finishing its patients (killed, for example by "
+            "the system when memory ran out); nothing was written. Run again with --workers 1 "
+            f"or {WORKERS_VARIABLE}=1"
+        ) from None
     except BaseException:
-        pool.terminate()  # an error, Ctrl+C, a closed pipe, or the consumer stopped early
+        # An error, Ctrl+C, a closed pipe, or the consumer stopped early: stop the workers.
+        for future in pending:
+            future.cancel()
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        pool.join()
         _WORK = None

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from napari_recist.commands._json_stream import BATCH, ClassificationWriter, encode_patients
 from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
-from napari_recist.commands._parallel import map_slices, worker_count
+from napari_recist.commands._parallel import WorkerDiedError, map_slices, worker_count
 from napari_recist.commands.pacs import resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
@@ -427,6 +427,8 @@ def run_classify(args: argparse.Namespace) -> int:
                 writer.close()
     except BrokenPipeError:
         raise
+    except WorkerDiedError as error:  # the outputs were discarded on the way out
+        raise InputError([Problem(args.source, str(error))]) from None
     except ValueError as error:  # a NaN or infinity reached the output: a bug, refused
         raise InputError([Problem(args.json or args.csv or "-", str(error))]) from None
     except OSError as error:

@@ -66,6 +66,9 @@ KNOWN_COLUMNS: tuple[str, ...] = (*SPEC_COLUMNS, *LINK_COLUMNS, TRACKING_UID_COL
 # read -> write -> read exact while float noise such as 12.300000000000001 is written as 12.3.
 SIZE_DECIMALS = 6
 MAX_SIZE_MM = MAX_DIAMETER_MM
+# A time point is an assessment's index (0 = baseline, negative = pre-baseline): anything
+# beyond this is a typing error, refused before it can overflow a 64-bit column.
+MAX_TIMEPOINT = 1_000_000
 
 _LYMPH_NODE = "lymph node"
 _ROLES: dict[str, Role] = {
@@ -566,6 +569,10 @@ class _Parser:
                 f"got '{text}'",
                 "timepoint",
             )
+        elif not timepoint_in_range(row.timepoint):
+            bad(f"timepoint {text} is out of range (at most {MAX_TIMEPOINT:,} either side of "
+                "the baseline, 0)", "timepoint")
+            row.timepoint = None
 
         text = values[self.i_date]
         parsed_date = self.dates.get(text)
@@ -686,6 +693,11 @@ class _Parser:
 def _normalise_word(text: str) -> str:
     """Lower case with spaces and underscores as hyphens: 'Non Target' -> 'non-target'."""
     return "-".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
+def timepoint_in_range(timepoint: int) -> bool:
+    """True for a time point the table accepts (``|timepoint| <= MAX_TIMEPOINT``)."""
+    return -MAX_TIMEPOINT <= timepoint <= MAX_TIMEPOINT
 
 
 def _parse_int(text: str) -> int | None:

@@ -141,7 +141,9 @@ def _parsers() -> dict[str, Callable[[Sequence[str]], list[Any]]]:
 
     def timepoint(value: str) -> Any:
         number = table._parse_int(value)
-        return _BAD if number is None else number
+        if number is None or not table.timepoint_in_range(number):
+            return _BAD  # the row-wise reader names what is wrong
+        return number
 
     def date(value: str) -> Any:
         parsed = table._parse_date(value)

@@ -714,7 +714,9 @@ def _timepoint(text: str) -> Any:
     from napari_recist.io import table
 
     number = table._parse_int(text)
-    return _BADV if number is None else number
+    if number is None or not table.timepoint_in_range(number):
+        return _BADV  # the row-wise reader names what is wrong
+    return number
 
 
 def _date(text: str) -> Any:
