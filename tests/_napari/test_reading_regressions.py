@@ -395,3 +395,7 @@ def test_lesion_table_follows_the_guided_read(make_napari_viewer, tmp_path: Path
     assert table.selected_lesion() == "L2"
     lesion = session.record.lesions["L2"]
     assert table.site_value() == lesion.site and table.role_box.value == lesion.role
+    # A non-target's state on this scan is what the editor's state box shows.
+    session.set_state(WEEK16, "L4", LesionState.PROGRESSION)
+    table.select_lesion("L4")
+    assert table.state_box.value is LesionState.PROGRESSION

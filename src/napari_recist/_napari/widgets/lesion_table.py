@@ -561,6 +561,12 @@ class LesionTableWidget(SessionDock):
         else:
             self.other_site_box.value = lesion.site
         self.nodal_box.value = lesion.nodal
+        # The state it has on this scan, when it is one the editor can set.
+        timepoint = self.current_timepoint()
+        measurement = (self.session.measurement(timepoint, lesion_id)
+                       if timepoint is not None else None)
+        if measurement is not None and measurement.state in SETTABLE_STATES:
+            self.state_box.value = measurement.state
 
     def _require_lesion(self) -> str | None:
         lesion_id = self.selected_lesion()
