@@ -779,6 +779,24 @@ def _rows_to_result(
         return _check_and_build(layout, numbered_rows, source, lenient, check_records)
 
 
+def place_row(row: _Row, lenient: bool, rows: list[_Row],
+              unplaced: dict[str, set[str]]) -> None:
+    """Keep a parsed row, or note its lesion as unplaced (skipped with a problem).
+
+    A clean row is kept. A row with a problem is kept in strict mode when it can still be
+    placed (its time point, role and lesion are known), so the record checks report what
+    else is wrong with its patient; otherwise, and always in lenient mode, its lesion is
+    unplaced, so that strict mode does not report the row's absence a second time and
+    lenient mode says why the lesion or patient is skipped.
+    """
+    if row.clean:
+        rows.append(row)
+    elif lenient or row.timepoint is None or row.role is None or not row.lesion_id:
+        unplaced.setdefault(row.patient_id, set()).add(row.lesion_id)
+    elif row.patient_id:
+        rows.append(row)
+
+
 def _check_and_build(
     layout: _Layout,
     numbered_rows: Iterable[tuple[int, list[str]]],
@@ -799,14 +817,8 @@ def _check_and_build(
     for number, cells in numbered_rows:
         any_row = True
         row = parser.parse(number, cells, problems)
-        if row is None:
-            continue
-        if row.clean:
-            rows.append(row)
-        elif lenient or row.timepoint is None or row.role is None or not row.lesion_id:
-            unplaced.setdefault(row.patient_id, set()).add(row.lesion_id)
-        elif row.patient_id:
-            rows.append(row)
+        if row is not None:
+            place_row(row, lenient, rows, unplaced)
     if parser.unreadable:
         # Not a bad row that lenient mode could skip: the rest of the file is lost.
         raise InputError(sorted(problems, key=lambda problem: problem.row or 0))

@@ -542,14 +542,8 @@ class _Reader:
             if any(cell[:1] == "'" for cell in cells):
                 cells = [restore(cell) for cell in cells]
             row = parser.parse(number, cells, problems)
-            if row is None:
-                continue
-            if row.clean:
-                kept.append(row)
-            elif lenient or row.timepoint is None or row.role is None or not row.lesion_id:
-                unplaced.setdefault(row.patient_id, set()).add(row.lesion_id)
-            elif row.patient_id:
-                kept.append(row)
+            if row is not None:
+                table.place_row(row, lenient, kept, unplaced)
         by_patient: dict[str, list[Any]] = {}
         for row in kept:
             by_patient.setdefault(row.patient_id, []).append(row)
