@@ -23,7 +23,12 @@ DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 lib
 
 .PHONY: demo test bench lint package system-deps js-deps screenshot clean
 
-$(STAMP): pyproject.toml Makefile
+# The editable install compiles the engine (src/napari_recist/criteria) with mypyc beside its
+# sources (setup.py): an edited criteria module rebuilds it here, and importing a stale build
+# from a checkout is refused. NAPARI_RECIST_PURE=1 installs it interpreted.
+ENGINE_SOURCES := $(wildcard src/napari_recist/criteria/*.py)
+
+$(STAMP): pyproject.toml Makefile setup.py $(ENGINE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]" "$(QT_BINDING)"

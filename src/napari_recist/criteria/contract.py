@@ -30,9 +30,9 @@ class ProgressionPatternJSON(TypedDict):
 
     type: str
     organs: list[str]
-    organ_count: int
-    oligo: bool
-    lymph_node_only: bool
+    organ_count: int | None
+    oligo: bool | None
+    lymph_node_only: bool | None
     site_group: str
 
 

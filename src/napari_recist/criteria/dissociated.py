@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from napari_recist.criteria.frozen import RebuiltByConstructor
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, below, fmt_mm, fmt_pct, percent_change
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
@@ -20,10 +21,10 @@ DR = Category.DR
 DR1, DR2, DR3 = VuagnatType.DR1, VuagnatType.DR2, VuagnatType.DR3
 NONE = VuagnatType.NONE
 TRUE_PD = Category.TRUE_PD
-_VUAGNAT_RANK = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
+_VUAGNAT_RANK: dict[str, int] = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
 
 # Seed 002: RECIST overall response -> category when no DR.
-_CATEGORY = {
+_CATEGORY: dict[str, str] = {
     CR: Category.CR,
     PR: Category.TRUE_PR,
     SD: Category.TRUE_SD,
@@ -35,7 +36,7 @@ _NON_TARGET_GROWTH = (LesionState.PROGRESSION, LesionState.INCREASE)
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(RebuiltByConstructor):
     """A value with its one-line reason."""
 
     value: str
@@ -64,7 +65,7 @@ def vuagnat_at(timeline: Timeline, lesions: dict[str, LesionResponse], index: in
                 by_response[response.response].append(response.lesion_id)
     else:
         for unit in timeline.units(timeline.targets, index):
-            member = next(iter(sorted(unit & lesions.keys())), None)
+            member = min((lid for lid in unit if lid in lesions), default=None)
             response = lesions.get(member) if member is not None else None
             if response is not None and response.response in by_response:
                 by_response[response.response].append(response.lesion_id)

@@ -29,7 +29,7 @@ from napari_recist.vocabulary import ImResponse
 CR, PR, SD, PD, NE, NA = (
     ImResponse.CR, ImResponse.PR, ImResponse.SD, ImResponse.PD, ImResponse.NE, ImResponse.NA,
 )
-_RANK = {CR: 4, PR: 3, SD: 2, PD: 1}
+_RANK: dict[str, int] = {CR: 4, PR: 3, SD: 2, PD: 1}
 
 
 @dataclass

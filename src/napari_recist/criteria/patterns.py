@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from napari_recist.criteria.contract import ProgressionPatternJSON
+from napari_recist.criteria.frozen import RebuiltByConstructor
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, at_most, percent_change
 from napari_recist.criteria.recist import CR, NA, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
@@ -22,7 +23,7 @@ EXTRATHORACIC = "extrathoracic"
 
 
 @dataclass(frozen=True)
-class Kinetics:
+class Kinetics(RebuiltByConstructor):
     """Growth of the target sum (seed 004) and tumour growth rates (Ferte)."""
 
     depth_of_response_pct: float | None
@@ -34,7 +35,7 @@ class Kinetics:
 
 
 @dataclass(frozen=True)
-class Hyperprogression:
+class Hyperprogression(RebuiltByConstructor):
     """Champiat and Ferrara hyperprogression flags with their reason."""
 
     champiat: bool
@@ -43,7 +44,7 @@ class Hyperprogression:
 
 
 @dataclass(frozen=True)
-class ProgressionPattern:
+class ProgressionPattern(RebuiltByConstructor):
     """Which lesions progressed at the first PD, and where (seeds 003, 004)."""
 
     type: str
@@ -88,7 +89,7 @@ def per_month(timeline: Timeline, change_pct: float | None, start: int, end: int
 
 
 def tumour_growth_rate(
-    before: float | None, after: float | None, days: int, days_per_month: float
+    before: float | None, after: float | None, days: float, days_per_month: float
 ) -> float | None:
     """Ferte TGR in % volume per month: 100 * (exp(3 * ln(D1/D0) / months) - 1).
 
@@ -143,7 +144,7 @@ def kinetics(timeline: Timeline, recist: list[RecistTimepoint], first_pd: int | 
         smallest = min(s for s, _ in sums)
         nadir_index = next(index for s, index in sums if at_most(s, smallest))
         time_to_nadir = timeline.days[nadir_index]
-    first_sd = NA
+    first_sd: str = NA
     if (
         len(recist) > 1
         and recist[1].overall == SD
@@ -227,7 +228,7 @@ def progression_pattern(
     target_units = timeline.units(timeline.targets, i)
 
     def response_of(unit: frozenset[str]) -> str | None:
-        member = next(iter(sorted(unit & lesions_at_pd.keys())), None)
+        member = min((lid for lid in unit if lid in lesions_at_pd), default=None)
         return lesions_at_pd[member].response if member is not None else None
 
     enlarging: list[frozenset[str]] = [u for u in target_units if response_of(u) == PD]

@@ -33,7 +33,7 @@ NA = Response.NA
 NON_CR_NON_PD = Response.NON_CR_NON_PD
 
 # Best overall response ranks (shared/spec/criteria.md: CR > PR > SD > NON-CR/NON-PD > PD > NE).
-_BOR_RANK = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0}
+_BOR_RANK: dict[str, int] = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0}
 
 
 @dataclass

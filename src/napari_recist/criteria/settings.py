@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+from napari_recist.criteria.frozen import RebuiltByConstructor
 
 # Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
 EPSILON = 1e-9
@@ -72,7 +73,7 @@ def _out_of_range(key: str, value: object) -> str:
 
 
 @dataclass(frozen=True)
-class Criteria:
+class Criteria(RebuiltByConstructor):
     """Thresholds and options of the response criteria, with their published defaults."""
 
     # RECIST 1.1 (Eisenhauer 2009) section 3.1 / 4.3

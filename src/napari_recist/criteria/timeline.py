@@ -392,8 +392,8 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
             lesion_short[index] = short_mm
         if lesion.role is Role.NEW and lesion.nodal:
             counted = _new_node_rows(lesion_states, lesion_diameters, criteria)
-            for k, state in enumerate(lesion_states):
-                if state is None:
+            for k, row_state in enumerate(lesion_states):
+                if row_state is None:
                     lesion_long[k] = lesion_short[k] = None
                     lesion_coalesced[k] = None
                 elif counted is not None and k >= counted and lesion_diameters[k] == 0.0:
@@ -424,7 +424,7 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
     def order(lesion: Lesion) -> tuple[int, tuple[object, ...]]:
         return first_row.get(lesion.lesion_id, len(assessments)), natural_key(lesion.lesion_id)
 
-    def covered(lesion: Lesion) -> bool:
+    def has_rows(lesion: Lesion) -> bool:
         return any(state is not None for state in states[lesion.lesion_id])
 
     lesions = sorted(record.lesions.values(), key=order)
@@ -433,9 +433,9 @@ def build_timeline(record: PatientRecord, criteria: Criteria) -> Timeline:
         criteria=criteria,
         assessments=assessments,
         days=days,
-        targets=[les for les in lesions if les.role is Role.TARGET and covered(les)],
-        non_targets=[les for les in lesions if les.role is Role.NON_TARGET and covered(les)],
-        new_lesions=[les for les in lesions if les.role is Role.NEW and covered(les)],
+        targets=[les for les in lesions if les.role is Role.TARGET and has_rows(les)],
+        non_targets=[les for les in lesions if les.role is Role.NON_TARGET and has_rows(les)],
+        new_lesions=[les for les in lesions if les.role is Role.NEW and has_rows(les)],
         states=states,
         diameters=diameters,
         pre_baseline=[a for a in record.assessments if a.timepoint < 0],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from napari_recist.criteria.frozen import RebuiltByConstructor
 from napari_recist.model import natural_key
 
 # The codes of criteria.md section 9.
@@ -25,7 +26,7 @@ WARNING_CODES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class CriteriaWarning:
+class CriteriaWarning(RebuiltByConstructor):
     """One warning: its code, the assessment index it belongs to, what it names, the sentence."""
 
     code: str

@@ -1,0 +1,68 @@
+"""Build hook: compile the classification engine (``napari_recist.criteria``) with mypyc.
+
+Everything else about the package is in pyproject.toml. The criteria modules are plain typed
+Python; mypyc turns them into C extensions that run the same code about twice as fast (issue
+12: the classify command on a trial archive). Nothing else is compiled: the readers, the
+viewer and the statistics stay interpreted.
+
+The pure-Python package is always a valid build:
+
+- ``NAPARI_RECIST_PURE=1`` in the environment skips the compilation (a ``py3-none-any``
+  wheel, the same behaviour, slower classification);
+- when mypyc or a C compiler is missing, or the compilation fails, the build says so on
+  stderr and goes on without the extensions.
+
+The test suite checks the compiled engine against the same sources run interpreted
+(tests/test_compiled_engine.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ENGINE = Path("src", "napari_recist", "criteria")
+
+
+class OptionalBuildExt(build_ext):
+    """``build_ext`` that falls back to the pure-Python package when compiling fails."""
+
+    def run(self) -> None:
+        """Compile the extensions, or leave them out with a message."""
+        try:
+            super().run()
+        except Exception as error:  # noqa: BLE001 - any compiler failure means: pure build
+            _fallback(f"compiling failed ({error})")
+            self.extensions = []
+
+
+def _fallback(why: str) -> None:
+    print(
+        f"napari-recist: {why}; building the pure-Python package (same results, slower "
+        "classification). Set NAPARI_RECIST_PURE=1 to skip compiling.",
+        file=sys.stderr,
+    )
+
+
+def engine_extensions() -> list[object]:
+    """The mypyc extensions of the criteria package, or none for a pure build."""
+    if os.environ.get("NAPARI_RECIST_PURE", "").strip() not in ("", "0"):
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        _fallback("mypyc is not installed")
+        return []
+    sources = sorted(str(path) for path in ENGINE.glob("*.py"))
+    try:
+        return mypycify(sources, opt_level="3", group_name="napari_recist_engine")
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - mypyc exits on a type error
+        _fallback(f"mypyc could not compile the engine ({error!r})")
+        return []
+
+
+setup(ext_modules=engine_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,188 @@
+"""The compiled engine gives every field the same sources give interpreted (issue 12).
+
+The editable install and the wheel compile ``napari_recist.criteria`` with mypyc (setup.py).
+The reference is the same source files run by the interpreter: a copy of the package's pure
+Python files, renamed ``napari_recist_pure`` so both engines live in this process, each reading
+the same lesion-table rows with its own reader. Every patient object must be byte for byte the
+same JSON (values, key order, reasons). Checked on the example table (the golden cases), the
+benchmark's cohorts, the synthetic cohort with its immunotherapy courses, random tables (the
+property tests' generators) and other thresholds. The interpreted sources also pass the whole
+criteria suite (hand-computed cases, fast-path references) in a process of their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from tests.criteria.test_properties import lesion_tables, linked_tables
+
+from napari_recist.cohort.synthetic import synthetic_cohort
+from napari_recist.criteria import recist as compiled_recist
+from napari_recist.criteria.settings import Criteria
+from napari_recist.io.table import read_table, records_to_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(compiled_recist.__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_classify import generate_patient  # noqa: E402
+
+COMPILED = compiled_recist.__file__.endswith((".so", ".pyd"))
+PURE_REQUESTED = os.environ.get("NAPARI_RECIST_PURE", "").strip() not in ("", "0")
+OTHER_THRESHOLDS = {"pd_pct": 10.0, "pr_pct": -20.0, "lesion_min_increase_mm": 2.0,
+                    "min_sd_days": 60}
+
+needs_compiled = pytest.mark.skipif(
+    not COMPILED, reason="the engine runs interpreted here: there is no compiled one to compare"
+)
+
+
+def test_the_engine_is_compiled_unless_the_pure_build_was_asked_for():
+    if PURE_REQUESTED:
+        pytest.skip("NAPARI_RECIST_PURE is set: the pure-Python build is under test")
+    assert COMPILED, (
+        "napari_recist.criteria runs interpreted: the mypyc build fell back (see the install "
+        "log) - set NAPARI_RECIST_PURE=1 to test the pure build on purpose"
+    )
+
+
+def _copy_sources(target: Path, rename: str | None) -> Path:
+    """The package's .py files only, optionally with every ``napari_recist`` import renamed."""
+    name = rename or "napari_recist"
+    destination = target / name
+    shutil.copytree(
+        PACKAGE, destination, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__")
+    )
+    if rename:
+        for source in destination.rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            source.write_text(
+                text.replace("from napari_recist.", f"from {rename}.")
+                .replace("import napari_recist.", f"import {rename}.")
+                .replace("from napari_recist import", f"from {rename} import"),
+                encoding="utf-8",
+            )
+    return target
+
+
+@pytest.fixture(scope="module")
+def pure(tmp_path_factory) -> ModuleType:
+    """The interpreted engine and reader, as the package ``napari_recist_pure``."""
+    if not COMPILED:
+        pytest.skip("the engine runs interpreted here: there is no compiled one to compare")
+    root = _copy_sources(tmp_path_factory.mktemp("pure"), "napari_recist_pure")
+    sys.path.insert(0, str(root))
+    try:
+        package = importlib.import_module("napari_recist_pure")
+        for module in ("criteria.report", "criteria.settings", "io.table"):
+            loaded = importlib.import_module(f"napari_recist_pure.{module}")
+            assert loaded.__file__.endswith(".py"), loaded.__file__
+        yield package
+    finally:
+        sys.path.remove(str(root))
+        for name in [n for n in sys.modules if n.split(".")[0] == "napari_recist_pure"]:
+            del sys.modules[name]
+
+
+def _patients(rows: list[dict[str, str]], reader: ModuleType, report: ModuleType,
+              criteria: object) -> list[bytes]:
+    records = reader.rows_to_records(rows, "generated", lenient=True).records
+    return [orjson.dumps(report.classify_patient(r, criteria).to_json()) for r in records]
+
+
+def assert_same(pure: ModuleType, rows: list[dict[str, str]], thresholds: dict | None = None):
+    """Both engines read ``rows`` and give byte-identical patient objects."""
+    thresholds = thresholds or {}
+    pure_report = importlib.import_module("napari_recist_pure.criteria.report")
+    pure_reader = importlib.import_module("napari_recist_pure.io.table")
+    pure_criteria = importlib.import_module("napari_recist_pure.criteria.settings").Criteria
+    import napari_recist.criteria.report as report
+    import napari_recist.io.table as reader
+
+    compiled = _patients(rows, reader, report, Criteria(**thresholds))
+    interpreted = _patients(rows, pure_reader, pure_report, pure_criteria(**thresholds))
+    assert len(compiled) == len(interpreted)
+    for ours, theirs in zip(compiled, interpreted, strict=True):
+        assert ours == theirs
+
+
+def _rows_of(records) -> list[dict[str, str]]:
+    return records_to_rows(records)
+
+
+def test_example_table(pure):
+    assert_same(pure, _rows_of(read_table(ROOT / "examples" / "lesions.csv").records))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_benchmark_cohorts(pure, seed):
+    rng = random.Random(seed)
+    assert_same(pure, _rows_of([generate_patient(rng, n) for n in range(200)]))
+
+
+def test_benchmark_cohort_with_other_thresholds(pure):
+    rng = random.Random(7)
+    rows = _rows_of([generate_patient(rng, n) for n in range(150)])
+    assert_same(pure, rows, OTHER_THRESHOLDS)
+
+
+def test_synthetic_immunotherapy_cohort(pure):
+    records, _ = synthetic_cohort(400, seed=12)
+    assert_same(pure, _rows_of(records))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(rows=lesion_tables())
+def test_random_tables(pure, rows):
+    assert_same(pure, rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(rows=linked_tables())
+def test_split_coalesced_and_treatment_start_tables(pure, rows):
+    assert_same(pure, rows)
+
+
+@needs_compiled
+def test_the_interpreted_sources_pass_the_criteria_suite(tmp_path):
+    """The pure build (NAPARI_RECIST_PURE=1) is a supported install: it passes the same tests."""
+    root = _copy_sources(tmp_path, None)
+    env = {**os.environ, "PYTHONPATH": str(root), "NAPARI_RECIST_PURE": "1"}
+    where = subprocess.run(
+        [sys.executable, "-c", "import napari_recist.criteria.recist as m; print(m.__file__)"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert where == str(root / "napari_recist" / "criteria" / "recist.py")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+         "tests/criteria", "--deselect", "tests/criteria/test_compiled_engine.py"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_results_pickle_and_copy_as_themselves():
+    """Workers (dask, process pools) pickle thresholds and results; compiled frozen types too."""
+    import copy
+    import pickle
+
+    criteria = Criteria(**OTHER_THRESHOLDS)
+    assert pickle.loads(pickle.dumps(criteria)) == criteria == copy.deepcopy(criteria)
+    import napari_recist.criteria.report as report
+
+    for record in [generate_patient(random.Random(5), n) for n in range(30)]:
+        result = report.classify_patient(record, criteria)
+        expected = orjson.dumps(result.to_json())
+        assert orjson.dumps(pickle.loads(pickle.dumps(result)).to_json()) == expected
+        assert orjson.dumps(copy.deepcopy(result).to_json()) == expected
