@@ -26,11 +26,16 @@ What is timed (issue 12), all in one run, medians of interleaved repetitions:
    given for the one-process CPU time (like for like with the single-core floor) and for the
    wall time on every core.
 
+3. The compiled engine against the same sources interpreted (``--interpreted``, on by default
+   when the engine is compiled): a copy of the package's .py files (no extension modules)
+   runs the same CLI and the same engine measurements, interleaved.
+
 The floor knows only what this cohort needs (measured or absent targets, present / absent /
 progression non-targets, one new lesion); the engine does every criterion of
 shared/spec/criteria.md with reasons, so the ratio is the price of everything else.
 
     .venv/bin/python benchmarks/bench_classify.py [--patients N] [--repeat R] [--compare SRC]
+        [--no-interpreted]
 """
 
 from __future__ import annotations
@@ -346,13 +351,35 @@ def engine_run(patients: int) -> dict[str, float]:
     }
 
 
-def in_child(*options: str) -> str:
+def in_child(*options: str, src: str | None = None) -> str:
     """Run this script in a fresh process (the parent stays small: a child's peak RSS as the
-    kernel reports it includes what its parent held when it was started)."""
-    done = subprocess.run([sys.executable, __file__, *options], capture_output=True, text=True)
+    kernel reports it includes what its parent held when it was started); `src` first on the
+    import path."""
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    done = subprocess.run([sys.executable, __file__, *options], capture_output=True, text=True,
+                          env=env)
     if done.returncode:
         raise SystemExit(f"{' '.join(options)} failed:\n{done.stderr}")
     return done.stdout
+
+
+def engine_is_compiled() -> bool:
+    from napari_recist.criteria import report
+
+    return report.__file__.endswith((".so", ".pyd"))
+
+
+def interpreted_copy(folder: Path) -> str:
+    """The package's sources without extension modules, as a folder to put on PYTHONPATH."""
+    import shutil
+
+    import napari_recist
+
+    target = folder / "interpreted"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(Path(napari_recist.__file__).parent, target / "napari_recist",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    return str(target)
 
 
 def main() -> int:
@@ -360,6 +387,8 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compare", metavar="SRC", help="also run the CLI from this src folder")
+    parser.add_argument("--no-interpreted", action="store_true",
+                        help="skip the interpreted build of the same sources")
     parser.add_argument("--write-table", metavar="CSV", help=argparse.SUPPRESS)
     parser.add_argument("--engine-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -377,20 +406,36 @@ def main() -> int:
     if not table.exists():
         in_child("--patients", str(args.patients), "--write-table", str(table))
 
+    interpreted = None
+    if engine_is_compiled() and not args.no_interpreted:
+        interpreted = interpreted_copy(folder)
     ours: list[dict[str, float]] = []
     before: list[dict[str, float]] = []
+    pure_cli: list[dict[str, float]] = []
     runs: list[dict[str, float]] = []
+    pure_runs: list[dict[str, float]] = []
     for _ in range(args.repeat):  # interleaved: every measurement sees the same machine load
         ours.append(run_cli(table, folder / "ours.json", None))
         if args.compare:
             before.append(run_cli(table, folder / "before.json", args.compare))
+        if interpreted:
+            pure_cli.append(run_cli(table, folder / "interpreted.json", interpreted))
         runs.append(json.loads(in_child("--patients", str(args.patients), "--engine-run")))
+        if interpreted:
+            pure_runs.append(json.loads(in_child("--patients", str(args.patients),
+                                                 "--engine-run", src=interpreted)))
+    if interpreted and (folder / "ours.json").read_bytes() != (
+        folder / "interpreted.json"
+    ).read_bytes():
+        raise SystemExit("the compiled and the interpreted engine wrote different JSON")
     load = os.getloadavg()[0]
     print(f"{args.patients} patients x 6 time points x 8 lesions; table {table} "
           f"({table.stat().st_size / 1e6:.0f} MB); medians of {args.repeat} interleaved runs; "
           f"load average {load:.1f} on {os.cpu_count()} cores")
     print("whole CLI (napari-recist classify TABLE --json OUT, summary to a file):")
-    for name, cli_runs in (("this code", ours), (f"--compare {args.compare}", before)):
+    print(f"  engine: {'compiled (mypyc)' if engine_is_compiled() else 'interpreted'}")
+    for name, cli_runs in (("this code", ours), (f"--compare {args.compare}", before),
+                           ("the same sources interpreted", pure_cli)):
         if not cli_runs:
             continue
         phases = (
@@ -405,10 +450,13 @@ def main() -> int:
         print(f"  {name}: wall {median(cli_runs, 'wall'):.2f} s classifying {where}; peak memory "
               f"{median(cli_runs, 'peak_mb'):.0f} MB (PSS summed over the processes; largest "
               f"single-process RSS {median(cli_runs, 'rss_mb'):.0f} MB){phases}")
-    if before:
-        print(f"  this code / --compare: {median(ours, 'wall') / median(before, 'wall'):.2f}x "
-              f"the wall time, {median(ours, 'peak_mb') / median(before, 'peak_mb'):.2f}x the "
-              "peak memory")
+    for label, other in (("--compare", before), ("interpreted", pure_cli)):
+        if other:
+            print(f"  this code / {label}: {median(ours, 'wall') / median(other, 'wall'):.2f}x"
+                  f" the wall time, {median(ours, 'peak_mb') / median(other, 'peak_mb'):.2f}x "
+                  "the peak memory")
+    if pure_cli:
+        print("  (the compiled and the interpreted engine wrote byte-identical JSON)")
     wall, peak = median(ours, "wall"), median(ours, "peak_mb")
     if args.patients != 10_000:
         print("  (the targets are for 10,000 patients)")
@@ -433,6 +481,14 @@ def main() -> int:
               f"({verdict(pre)}), {rec:.1f}x the floor from the records ({verdict(rec)})")
     print(f"  ({median(runs, 'workers'):.0f} processes: CPU seconds summed over the workers "
           f"{median(runs, 'parallel_cpu'):.2f} s)")
+    if pure_runs:
+        for label, key in (("one process, CPU time", "engine_cpu"),
+                           (f"{median(pure_runs, 'workers'):.0f} processes, wall time",
+                            "parallel_wall")):
+            print(f"  the same sources interpreted, {label}: {median(pure_runs, key):.2f} s; "
+                  f"compiled / interpreted "
+                  f"{statistics.median(r[key] for r in runs) / median(pure_runs, key):.2f}x; "
+                  f"interpreted {median(pure_runs, key) / median(runs, 'floor'):.0f}x the floor")
     return 0
 
 

@@ -194,3 +194,18 @@ def test_typed_sites_complete_only_when_unambiguous():
     assert site is None and "lung, liver, lymph node" in note
     assert complete_site("mediastinum")[0] == "mediastinum"  # free text is kept
     assert complete_site("   ")[0] is None
+
+
+# -- sizes from numpy reach the compiled engine as floats (issue 12) ---------------------
+def test_a_float32_length_is_stored_as_a_python_float_and_classified():
+    import numpy as np
+
+    from napari_recist.criteria.report import classify_patient
+
+    session = make_session()
+    session.set_axes(1, "L1", {"long": (line(0, 12, z=5), np.float32(12.34))})
+    session.set_axis(2, "L1", "long", line(0, 9, z=5), np.float64(9.0))
+    stored = session.measurement(1, "L1").long_axis_mm
+    assert type(stored) is float and stored == 12.3
+    assert type(session.measurement(2, "L1").long_axis_mm) is float
+    classify_patient(session.record).to_json()  # the compiled engine takes only floats

@@ -337,10 +337,11 @@ class PatientSession:
         chosen = method
         for axis, (geometry, length_mm) in axes.items():
             if axis == "long":
-                updated = replace(updated, long_axis=geometry, long_axis_mm=round(length_mm, 1))
+                updated = replace(updated, long_axis=geometry,
+                                  long_axis_mm=round(float(length_mm), 1))
             else:
                 updated = replace(updated, short_axis=geometry,
-                                  short_axis_mm=round(length_mm, 1))
+                                  short_axis_mm=round(float(length_mm), 1))
             if method is None:
                 chosen = chosen or _method_after_drawing(
                     current, current.long_axis if axis == "long" else current.short_axis,
@@ -469,7 +470,7 @@ class PatientSession:
             else:
                 geometry, length_mm = drawn
                 measurement = Measurement(
-                    fragment_id, LesionState.MEASURED, long_axis_mm=round(length_mm, 1),
+                    fragment_id, LesionState.MEASURED, long_axis_mm=round(float(length_mm), 1),
                     long_axis=geometry,
                 )
             assessment.measurements[fragment_id] = measurement

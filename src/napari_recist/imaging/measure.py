@@ -142,8 +142,10 @@ class SemiAutomaticResult:
             return Measurement(lesion_id, LesionState.TOO_SMALL, extra=extra)
         return Measurement(
             lesion_id, LesionState.MEASURED,
-            long_axis_mm=None if self.long_axis_mm is None else round(self.long_axis_mm, 1),
-            short_axis_mm=None if self.short_axis_mm is None else round(self.short_axis_mm, 1),
+            long_axis_mm=None if self.long_axis_mm is None else round(float(self.long_axis_mm), 1),
+            short_axis_mm=(
+                None if self.short_axis_mm is None else round(float(self.short_axis_mm), 1)
+            ),
             long_axis=self.long_axis, short_axis=self.short_axis, extra=extra,
         )
 
