@@ -10,7 +10,12 @@ The pure-Python package is always a valid build:
 - ``NAPARI_RECIST_PURE=1`` in the environment skips the compilation (a ``py3-none-any``
   wheel, the same behaviour, slower classification);
 - when mypyc or a C compiler is missing, or the compilation fails, the build says so on
-  stderr and goes on without the extensions.
+  stderr and goes on without the extensions (such a wheel keeps its platform tag, decided
+  before compiling, and holds the interpreted engine).
+
+mypy (mypyc) is a build requirement (pyproject.toml), so a build needs it from the package
+index even for the pure package; ``pip install --no-build-isolation`` in an environment
+without mypy builds the pure package offline.
 
 The test suite checks the compiled engine against the same sources run interpreted
 (tests/test_compiled_engine.py).

@@ -196,3 +196,111 @@ def test_results_pickle_and_copy_as_themselves():
         expected = orjson.dumps(result.to_json())
         assert orjson.dumps(pickle.loads(pickle.dumps(result)).to_json()) == expected
         assert orjson.dumps(copy.deepcopy(result).to_json()) == expected
+
+
+def _fake_checkout(root: Path) -> Path:
+    """A checkout's layout: setup.py, the package, its engine and the engine's dependencies."""
+    (root / "setup.py").write_text("", encoding="utf-8")
+    package = root / "src" / "napari_recist"
+    (package / "criteria").mkdir(parents=True)
+    for name in ("model.py", "vocabulary.py", "gcpause.py"):
+        (package / name).write_text("", encoding="utf-8")
+    (package / "criteria" / "recist.py").write_text("", encoding="utf-8")
+    return package
+
+
+def _age(path: Path, seconds: float) -> None:
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime - seconds))
+
+
+def test_a_compiled_module_older_than_the_sources_is_refused(tmp_path):
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from napari_recist import _refuse_a_stale_compiled_engine as guard
+
+    package = _fake_checkout(tmp_path)
+    binary = package / "criteria" / f"recist{EXTENSION_SUFFIXES[0]}"
+    binary.write_bytes(b"")
+    guard(package)  # built after every source: fine
+    _age(binary, 60)
+    with pytest.raises(ImportError, match="older than recist.py"):
+        guard(package)
+    for source in package.rglob("*.py"):
+        _age(source, 120)
+    guard(package)
+    (package / "model.py").touch()  # a type the engine was compiled against changed
+    with pytest.raises(ImportError, match="older than model.py"):
+        guard(package)
+
+
+def test_another_pythons_build_and_an_installed_package_are_not_checked(tmp_path):
+    from napari_recist import _refuse_a_stale_compiled_engine as guard
+
+    package = _fake_checkout(tmp_path)
+    other = package / "criteria" / "recist.cpython-399-x86_64-linux-gnu.so"
+    other.write_bytes(b"")
+    _age(other, 60)
+    guard(package)  # this interpreter would never load it
+    (tmp_path / "setup.py").unlink()
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    binary = package / "criteria" / f"recist{EXTENSION_SUFFIXES[0]}"
+    binary.write_bytes(b"")
+    _age(binary, 60)
+    guard(package)  # no setup.py above: an installed package, whose times are the installer's
+
+
+@needs_compiled
+def test_numpy_values_and_other_containers_classify_as_plain_python():
+    """A script's record of numpy scalars, tuples and read-only mappings: the same verdicts.
+
+    Compiled, the engine's type checks send such a record through `model.plain_record`.
+    Interpreted, the numpy values reach the JSON objects, which orjson refuses to write
+    (a limitation of the library API that no reader of the project meets: they all give
+    Python values).
+    """
+    import types
+
+    import numpy as np
+
+    import napari_recist.criteria.report as report
+    from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord, plain_record
+
+    record = generate_patient(random.Random(11), 1)
+    assert plain_record(record) is None  # already plain: nothing to convert
+    expected = orjson.dumps(report.classify_patient(record).to_json())
+
+    def size(value, kind):
+        return None if value is None else kind(value)
+
+    def numpy_record(kind) -> PatientRecord:
+        lesions = {lid: Lesion(lid, lesion.role, lesion.site, np.bool_(lesion.nodal))
+                   for lid, lesion in record.lesions.items()}
+        assessments = tuple(
+            Assessment(np.int64(a.timepoint), a.date, types.MappingProxyType({
+                lid: Measurement(lid, m.state, size(m.long_axis_mm, kind),
+                                 size(m.short_axis_mm, kind))
+                for lid, m in a.measurements.items()
+            }))
+            for a in record.assessments
+        )
+        built = PatientRecord(record.patient_id, lesions, list(assessments))
+        built.assessments = assessments  # a tuple, as a script might leave it
+        return built
+
+    exact = numpy_record(np.float64)
+    assert plain_record(exact) is not None
+    assert orjson.dumps(report.classify_patient(exact).to_json()) == expected
+    # float32 sizes are classified as the Python floats they hold (float32 digits included).
+    single = numpy_record(np.float32)
+    assert orjson.dumps(report.classify_patient(single).to_json()) == orjson.dumps(
+        report.classify_patient(plain_record(single)).to_json()
+    )
+
+
+def test_settings_from_a_mapping_and_ints_for_floats_write_the_same_json():
+    import types
+
+    criteria = Criteria.from_dict(types.MappingProxyType({"pd_pct": 25}))
+    assert criteria.to_dict()["pd_pct"] == 25.0
+    assert orjson.dumps(Criteria(pd_pct=20).to_dict()) == orjson.dumps(Criteria().to_dict())

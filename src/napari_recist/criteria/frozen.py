@@ -16,6 +16,15 @@ class RebuiltByConstructor:
     """Base of a frozen dataclass whose every field is an ``__init__`` argument."""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Rebuild from the fields, in their order (pickle, copy, deepcopy)."""
+        """Rebuild from the fields by name (pickle, copy, deepcopy)."""
         fields = dataclasses.fields(self)  # type: ignore[arg-type]
-        return (type(self), tuple(getattr(self, field.name) for field in fields))
+        return (rebuild, (type(self), {field.name: getattr(self, field.name) for field in fields}))
+
+
+def rebuild(kind: type, fields: dict[str, Any]) -> Any:
+    """Build the object of type `kind` from its field values, by keyword.
+
+    A pickle made by another version, with the fields in another order or one field fewer,
+    still gives each value to its own field.
+    """
+    return kind(**fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,15 @@ class Criteria(RebuiltByConstructor):
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain JSON-ready values."""
         values = dataclasses.asdict(self)
+        for spec in dataclasses.fields(self):
+            if spec.type == "float":  # an int given for a float setting is written as a float
+                values[spec.name] = float(values[spec.name])
         values["thoracic_sites"] = list(self.thoracic_sites)
         values["irrc_cutaneous_sites"] = list(self.irrc_cutaneous_sites)
         return values
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "settings") -> Criteria:
+    def from_dict(cls, values: Mapping[str, Any], source: str = "settings") -> Criteria:
         """Build settings from a mapping, refusing unknown keys and wrong types.
 
         Parameters
