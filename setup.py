@@ -18,7 +18,7 @@ index even for the pure package; ``pip install --no-build-isolation`` in an envi
 without mypy builds the pure package offline.
 
 The test suite checks the compiled engine against the same sources run interpreted
-(tests/test_compiled_engine.py).
+(tests/criteria/test_compiled_engine.py).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_recist import engine_is_compiled
 from napari_recist.commands._json_stream import encode_patients
 from napari_recist.commands._parallel import map_slices, worker_count
 from napari_recist.criteria.report import classify_patient
@@ -361,12 +362,6 @@ def in_child(*options: str, src: str | None = None) -> str:
     if done.returncode:
         raise SystemExit(f"{' '.join(options)} failed:\n{done.stderr}")
     return done.stdout
-
-
-def engine_is_compiled() -> bool:
-    from napari_recist.criteria import report
-
-    return report.__file__.endswith((".so", ".pyd"))
 
 
 def interpreted_copy(folder: Path) -> str:

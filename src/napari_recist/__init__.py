@@ -9,6 +9,13 @@ __version__ = "0.1.0"
 ENGINE_DEPENDENCIES = ("model.py", "vocabulary.py", "gcpause.py")
 
 
+def engine_is_compiled() -> bool:
+    """True when the classification engine runs compiled by mypyc (setup.py), not interpreted."""
+    from napari_recist.criteria import recist
+
+    return not recist.__file__.endswith(".py")
+
+
 def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
     """In a source checkout, refuse a compiled engine older than the sources it was built from.
 
@@ -42,9 +49,10 @@ def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
         return
     sources = [*engine.glob("*.py"), *(package / name for name in ENGINE_DEPENDENCIES)]
     newest = max(sources, key=lambda path: path.stat().st_mtime)
+    newest_mtime = newest.stat().st_mtime
     for binary in binaries:
         source = engine / (binary.name.split(".", 1)[0] + ".py")
-        if not source.is_file() or binary.stat().st_mtime < newest.stat().st_mtime:
+        if not source.is_file() or binary.stat().st_mtime < newest_mtime:
             raise ImportError(
                 f"napari-recist: the compiled engine module {binary} is older than "
                 f"{newest.name} (or has no source): rebuild it with `make` or "

@@ -380,26 +380,19 @@ class MeasurementMethod(str, Enum):
         return self.value
 
 
-def _plain_number(value: object, kind: type) -> object:
-    """A numpy (or other numeric) scalar as the Python number the model declares."""
-    if value is None or type(value) is kind:
-        return value
-    return kind(value)  # type: ignore[call-arg]
+def _plain_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
-def _plain_optional_bool(value: object) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def plain_record(record: PatientRecord) -> PatientRecord | None:
-    """The record with every value of the Python type the model declares, or None when it is.
+def plain_record(record: PatientRecord) -> PatientRecord:
+    """The record rebuilt with every value of the Python type the model declares.
 
     The engine (`napari_recist.criteria`) is compiled with mypyc, which checks the declared
     types at run time: a record built by a script from numpy or pandas values (an
     ``np.float32`` size, an ``np.int64`` time point, an ``np.bool_`` nodal flag) or with
     other containers (a tuple of assessments, a read-only mapping of measurements) holds the
     same numbers but not the declared types. This rebuilds it with Python ``int``, ``float``,
-    ``bool``, ``dict`` and ``list``: the same record to the interpreted engine.
+    ``bool``, ``str``, ``dict`` and ``list``: the same record to the interpreted engine.
 
     Parameters
     ----------
@@ -408,50 +401,26 @@ def plain_record(record: PatientRecord) -> PatientRecord | None:
 
     Returns
     -------
-    PatientRecord or None
-        The rebuilt record, or None when nothing needed converting.
+    PatientRecord
+        A new record, equal to `record`, of plain Python values.
     """
     lesions = {
         str(lid): Lesion(
             str(lesion.lesion_id), lesion.role, str(lesion.site), bool(lesion.nodal),
-            _plain_optional_bool(lesion.thoracic), lesion.tracking_uid, lesion.part_of,
+            None if lesion.thoracic is None else bool(lesion.thoracic), lesion.tracking_uid,
+            lesion.part_of,
         )
         for lid, lesion in record.lesions.items()
     }
-    assessments = []
-    for assessment in record.assessments:
-        measurements = {}
-        for lid, m in assessment.measurements.items():
-            measurements[str(lid)] = Measurement(
-                str(m.lesion_id), m.state, _plain_number(m.long_axis_mm, float),  # type: ignore[arg-type]
-                _plain_number(m.short_axis_mm, float), m.long_axis, m.short_axis,  # type: ignore[arg-type]
-                dict(m.extra), m.coalesced_into, tuple(m.regions),
+    assessments = [
+        Assessment(int(assessment.timepoint), assessment.date, {
+            str(lid): Measurement(
+                str(m.lesion_id), m.state, _plain_float(m.long_axis_mm),
+                _plain_float(m.short_axis_mm), m.long_axis, m.short_axis, dict(m.extra),
+                m.coalesced_into, tuple(m.regions),
             )
-        assessments.append(
-            Assessment(int(assessment.timepoint), assessment.date, measurements)  # type: ignore[arg-type]
-        )
-    plain = PatientRecord(str(record.patient_id), lesions, assessments, record.treatment_start)
-    return None if _same_types(record, plain) else plain
-
-
-def _same_types(record: PatientRecord, plain: PatientRecord) -> bool:
-    """True when `record` already holds exactly the types of `plain` (nothing converted)."""
-    if (type(record.lesions) is not dict or type(record.assessments) is not list
-            or type(record.patient_id) is not str):
-        return False
-    for lid, lesion in record.lesions.items():
-        if (type(lid) is not str or type(lesion.lesion_id) is not str
-                or type(lesion.site) is not str or type(lesion.nodal) is not bool
-                or (lesion.thoracic is not None and type(lesion.thoracic) is not bool)):
-            return False
-    for assessment in record.assessments:
-        if type(assessment.timepoint) is not int or type(assessment.measurements) is not dict:
-            return False
-        for lid, m in assessment.measurements.items():
-            if (type(lid) is not str or type(m.lesion_id) is not str
-                    or type(m.extra) is not dict or type(m.regions) is not tuple):
-                return False
-            for size in (m.long_axis_mm, m.short_axis_mm):
-                if size is not None and type(size) is not float:
-                    return False
-    return len(plain.assessments) == len(record.assessments)
+            for lid, m in assessment.measurements.items()
+        })
+        for assessment in record.assessments
+    ]
+    return PatientRecord(str(record.patient_id), lesions, assessments, record.treatment_start)

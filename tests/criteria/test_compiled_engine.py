@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.criteria.test_properties import lesion_tables, linked_tables
 
+from napari_recist import engine_is_compiled
 from napari_recist.cohort.synthetic import synthetic_cohort
 from napari_recist.criteria import recist as compiled_recist
 from napari_recist.criteria.settings import Criteria
@@ -36,7 +37,7 @@ PACKAGE = Path(compiled_recist.__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_classify import generate_patient  # noqa: E402
 
-COMPILED = compiled_recist.__file__.endswith((".so", ".pyd"))
+COMPILED = engine_is_compiled()
 PURE_REQUESTED = os.environ.get("NAPARI_RECIST_PURE", "").strip() not in ("", "0")
 OTHER_THRESHOLDS = {"pd_pct": 10.0, "pr_pct": -20.0, "lesion_min_increase_mm": 2.0,
                     "min_sd_days": 60}
@@ -267,7 +268,7 @@ def test_numpy_values_and_other_containers_classify_as_plain_python():
     from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord, plain_record
 
     record = generate_patient(random.Random(11), 1)
-    assert plain_record(record) is None  # already plain: nothing to convert
+    assert plain_record(record) == record  # already plain: the same record
     expected = orjson.dumps(report.classify_patient(record).to_json())
 
     def size(value, kind):
@@ -289,7 +290,11 @@ def test_numpy_values_and_other_containers_classify_as_plain_python():
         return built
 
     exact = numpy_record(np.float64)
-    assert plain_record(exact) is not None
+    converted = plain_record(exact)
+    assert converted == record and type(converted.assessments) is list
+    assert all(type(a.timepoint) is int and type(a.measurements) is dict
+               for a in converted.assessments)
+    assert all(type(lesion.nodal) is bool for lesion in converted.lesions.values())
     assert orjson.dumps(report.classify_patient(exact).to_json()) == expected
     # float32 sizes are classified as the Python floats they hold (float32 digits included).
     single = numpy_record(np.float32)

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.criteria.test_properties import lesion_tables, linked_tables
 
+from napari_recist import engine_is_compiled
 from napari_recist.criteria import numbers
-from napari_recist.criteria import timeline as timeline_module
 from napari_recist.criteria.lesions import lesion_responses, unit_lesion_responses
 from napari_recist.criteria.recist import raw_responses, timepoint_responses
 from napari_recist.criteria.report import classify_patient
@@ -37,7 +37,7 @@ from bench_classify import generate_patient  # noqa: E402
 # that property natively, so patching it would compare the fast path with itself. With the
 # engine compiled, test_compiled_engine.py runs this file on the interpreted sources.
 needs_interpreted = pytest.mark.skipif(
-    timeline_module.__file__.endswith((".so", ".pyd")),
+    engine_is_compiled(),
     reason="compiled engine: this file runs on the interpreted sources in test_compiled_engine",
 )
 

@@ -370,11 +370,9 @@ def classify_patient(record: PatientRecord, criteria: Criteria | None = None) ->
         return _classify(record, criteria)
     except TypeError:
         # The compiled engine checks the model's declared types: a record of numpy scalars or
-        # other containers is classified as the same record of Python values (model.py).
-        plain = plain_record(record)
-        if plain is None:
-            raise  # the record was already plain: a real error
-    return _classify(plain, criteria)
+        # other containers is classified as the same record of Python values (model.py). A
+        # TypeError that is a real error is raised again by the plain record.
+        return _classify(plain_record(record), criteria)
 
 
 def _classify(record: PatientRecord, criteria: Criteria) -> PatientResult:
