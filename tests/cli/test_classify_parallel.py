@@ -90,9 +90,49 @@ def test_a_worker_error_is_the_same_problem_and_no_file(mixed_table, tmp_path, m
         assert main(["classify", str(mixed_table), "--json", str(out), "--workers",
                      workers]) == EXIT_BAD_INPUT
         assert not out.exists()
+        assert sorted(tmp_path.iterdir()) == [], "a temporary file or slice folder was left"
         errors.append(capsys.readouterr().err)
     assert errors[0] == errors[1]
     assert errors[0].index("P00007") < errors[0].index("P00140")
+
+
+def test_worker_slices_go_through_files_beside_the_output(mixed_table, tmp_path, monkeypatch,
+                                                          capsys):
+    """On several processes each slice's JSON is a file in a folder beside the output, copied
+    into it by the parent (never through the pipes) and removed; the JSON is byte for byte
+    the one-process JSON also when the kernel cannot copy between the files."""
+    one = tmp_path / "one" / "w1.json"
+    assert main(["classify", str(mixed_table), "--json", str(one), "--workers", "1"]) == 0
+    from napari_recist.commands import _json_stream, classify
+
+    copied, spilled = [], []
+    real_add, real_spill = _json_stream.ClassificationWriter.add_file, classify._spill
+
+    def add_file(self, path, count):
+        copied.append((Path(path).parent, count))
+        return real_add(self, path, count)
+
+    def spill(folder, start, encoded):
+        spilled.append(folder)  # in the worker: seen here only on one process
+        return real_spill(folder, start, encoded)
+
+    monkeypatch.setattr(_json_stream.ClassificationWriter, "add_file", add_file)
+    monkeypatch.setattr(classify, "_spill", spill)
+    for kernel_copy in (True, False):
+        if not kernel_copy:
+            def refuse(*args):
+                raise OSError(18, "Invalid cross-device link")
+
+            monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+        folder = tmp_path / f"out{kernel_copy}"
+        out = folder / "w2.json"
+        copied.clear()
+        assert main(["classify", str(mixed_table), "--json", str(out), "--workers", "2"]) == 0
+        assert out.read_bytes() == one.read_bytes()
+        assert sum(count for _, count in copied) == one.read_bytes().count(b'"patient_id"')
+        assert {parent.parent for parent, _ in copied} == {folder}
+        assert [path.name for path in folder.iterdir()] == ["w2.json"]  # slices removed
+    capsys.readouterr()
 
 
 def test_a_bad_number_of_processes_is_refused(monkeypatch, capsys):

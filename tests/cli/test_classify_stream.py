@@ -107,3 +107,33 @@ def test_summary_streams_one_write_per_patient(tmp_path, capsys):
     lines = out.read_text().splitlines()
     assert lines[0] == ",".join(CSV_COLUMNS)
     assert len(lines) - 1 == len(csv_rows(document["patients"]))
+
+
+@pytest.mark.parametrize("target", ["file", "buffer"])
+def test_a_file_of_encoded_batches_writes_what_the_batches_write(tmp_path, target):
+    """`add_file` (a worker's slice on disk) = `add_encoded` of each of its batches."""
+    from napari_recist.commands._json_stream import SEPARATOR, encode_patients
+
+    criteria = Criteria().to_dict()
+    patients = [{"patient_id": f"P{n}", "reasons": {"a": "é"}, "timepoints": [n]}
+                for n in range(7)]
+    batches = [patients[:3], patients[3:4], patients[4:]]
+    expected = io.BytesIO()
+    writer = ClassificationWriter(expected, criteria)
+    writer.add(patients[0])
+    for batch in batches:
+        writer.add_encoded(encode_patients(batch), len(batch))
+    writer.close()
+    slice_file = tmp_path / "slice.json"
+    slice_file.write_bytes(SEPARATOR.join(bytes(encode_patients(b)) for b in batches))
+    out = tmp_path / "out.json"
+    with open(out, "wb") if target == "file" else io.BytesIO() as handle:
+        writer = ClassificationWriter(handle, criteria)
+        writer.add(patients[0])  # a patient taken before the file comes first
+        writer.add_file(slice_file, len(patients))
+        writer.add_file(slice_file, 0)  # an empty slice writes nothing
+        writer.close()
+        written = handle.getvalue() if target == "buffer" else None
+    written = out.read_bytes() if target == "file" else written
+    assert written == expected.getvalue()
+    assert json.loads(written)["patients"][1:4] == patients[:3]

@@ -3,9 +3,10 @@
 `napari-recist classify` (issue 12) classifies patients independently of each other. On a
 machine with several cores the patients are cut into contiguous slices; worker processes made
 by ``fork`` inherit the records from the parent (nothing of the input is pickled), each
-classifies a slice and sends back what is to be written (encoded JSON, CSV text, summary
-text, problems), and the parent writes the slices in the order of the input, so the outputs
-are byte for byte those of one process. Slices are small enough that memory stays bounded:
+classifies a slice and sends back what is to be written (CSV text, summary text, problems;
+the encoded JSON, the bulk, in a file of its own beside the output, which the parent copies
+in), and the parent writes the slices in the order of the input, so the outputs are byte for
+byte those of one process. Slices are small enough that memory stays bounded:
 a worker copies on write only the records of the slice it reads.
 
 Without ``fork`` (Windows, macOS's default spawn would pickle every record) everything runs
