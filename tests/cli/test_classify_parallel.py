@@ -135,6 +135,23 @@ def test_worker_slices_go_through_files_beside_the_output(mixed_table, tmp_path,
     capsys.readouterr()
 
 
+def test_a_full_disk_in_a_worker_names_the_json_and_leaves_nothing(mixed_table, tmp_path,
+                                                                    monkeypatch, capsys):
+    from napari_recist.commands import classify
+
+    def full(folder, start, encoded):  # runs in the workers (forked after the patch)
+        raise OSError(28, "No space left on device", os.path.join(folder, f"{start:012d}.json"))
+
+    monkeypatch.setattr(classify, "_spill", full)
+    out = tmp_path / "out.json"
+    assert main(["classify", str(mixed_table), "--json", str(out), "--workers", "2"]) == (
+        EXIT_BAD_INPUT)
+    err = capsys.readouterr().err
+    assert f"{out}: cannot write: No space left on device" in err
+    assert "Traceback" not in err and "slices" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_bad_number_of_processes_is_refused(monkeypatch, capsys):
     assert main(["classify", str(EXAMPLE), "--workers", "0"]) == EXIT_BAD_INPUT
     assert "must be >= 1" in capsys.readouterr().err

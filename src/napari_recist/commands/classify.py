@@ -416,6 +416,7 @@ def run_classify(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise InputError([str(error)]) from None
     worker_seconds = dict.fromkeys(("engine", "json", "csv", "summary"), 0.0)
+    spill = None
     try:
         with contextlib.ExitStack() as outputs, paused_garbage_collection():
             writer = None
@@ -428,9 +429,9 @@ def run_classify(args: argparse.Namespace) -> int:
                 handle = outputs.enter_context(open_output(args.csv, newline=""))
                 csv.DictWriter(handle, fieldnames=CSV_COLUMNS).writeheader()
                 table = handle
-            spill = None
             if writer is not None and workers > 1:
-                # Removed on any way out, after the output (the stack unwinds in reverse).
+                # Removed on any way out, once the workers stopped and before the output is
+                # put in place (the stack unwinds in reverse).
                 spill = outputs.enter_context(tempfile.TemporaryDirectory(
                     prefix=".napari-recist-slices-", dir=_spill_parent(args.json)
                 ))
@@ -476,9 +477,10 @@ def run_classify(args: argparse.Namespace) -> int:
     except ValueError as error:  # a NaN or infinity reached the output: a bug, refused
         raise InputError([Problem(args.json or args.csv or "-", str(error))]) from None
     except OSError as error:
-        raise InputError(
-            [Problem(str(error.filename or ""), f"cannot write: {error.strerror}")]
-        ) from None
+        name = str(error.filename or "")
+        if spill is not None and name.startswith(spill):
+            name = args.json  # a worker's slice of the JSON, beside it: the JSON was not written
+        raise InputError([Problem(name, f"cannot write: {error.strerror}")]) from None
     phases.lap("json")
     for target in (args.json, args.csv):
         if target and not is_stdout(target):
