@@ -23,14 +23,16 @@ DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 lib
 
 .PHONY: demo test bench lint package system-deps js-deps screenshot clean
 
-# The editable install compiles the engine (src/napari_recist/criteria) with mypyc beside its
-# sources (setup.py): an edited criteria module (or a module its types come from) rebuilds it
-# here, and importing a stale build from a checkout is refused. NAPARI_RECIST_PURE=1 installs
+# The editable install compiles the engine (src/napari_recist/criteria) and the SR parser
+# (src/napari_recist/io/sr_raw.py) with mypyc beside their sources (setup.py): an edited
+# criteria module (or a module its types come from) or parser rebuilds them here, and
+# importing a stale build from a checkout is refused. NAPARI_RECIST_PURE=1 installs
 # it interpreted. Earlier in-place builds are removed first (Python would import them before
 # the sources), and a build that did not compile stops here with mypyc's messages.
 ENGINE_SOURCES := $(wildcard src/napari_recist/criteria/*.py) \
-	$(addprefix src/napari_recist/,model.py vocabulary.py gcpause.py)
-ENGINE_BUILDS := src/napari_recist/criteria/*.so src/napari_recist_engine__mypyc*.so
+	$(addprefix src/napari_recist/,model.py vocabulary.py gcpause.py io/sr_raw.py)
+ENGINE_BUILDS := src/napari_recist/criteria/*.so src/napari_recist_engine__mypyc*.so \
+	src/napari_recist/io/sr_raw.*.so src/napari_recist_sr__mypyc*.so
 ifneq ($(filter-out 0,$(NAPARI_RECIST_PURE)),)
 STAMP := $(STAMP)-pure
 endif
@@ -40,10 +42,14 @@ $(STAMP): pyproject.toml Makefile setup.py $(ENGINE_SOURCES)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	rm -f $(ENGINE_BUILDS) $(VENV)/.installed-*
 	$(BIN)/python -m pip install --quiet -e ".[test]" "$(QT_BINDING)"
-	@engine=$$($(BIN)/python -c "import napari_recist.criteria.recist as m; print(m.__file__)"); \
+	@engine=$$($(BIN)/python -c "import napari_recist.criteria.recist as m, \
+		napari_recist.io.sr_raw as r; \
+		print(' '.join('interpreted' if f.endswith('.py') else 'compiled' \
+		for f in (m.__file__, r.__file__)))"); \
 	case "$$engine" in \
-		*.py) if [ -z "$(filter-out 0,$(NAPARI_RECIST_PURE))" ]; then \
-			echo "The engine did not compile (mypyc or the C compiler failed): run" \
+		*interpreted*) if [ -z "$(filter-out 0,$(NAPARI_RECIST_PURE))" ]; then \
+			echo "The engine or the SR parser did not compile (mypyc or the C compiler" \
+				"failed): run" \
 				"'$(BIN)/pip install --no-deps -e .' to see why, or set NAPARI_RECIST_PURE=1"; \
 			exit 1; fi ;; \
 	esac

@@ -1,9 +1,18 @@
-"""Build hook: compile the classification engine (``napari_recist.criteria``) with mypyc.
+"""Build hook: compile the classification engine and the SR parser with mypyc.
 
-Everything else about the package is in pyproject.toml. The criteria modules are plain typed
-Python; mypyc turns them into C extensions that run the same code in about 0.65x the CPU
-time (issue 12, the classify command on a trial archive: benchmarks/bench_classify.py).
-Nothing else is compiled: the readers, the viewer and the statistics stay interpreted.
+Everything else about the package is in pyproject.toml. Two groups of plain typed Python are
+compiled into C extensions that run the same code faster (issue 12, a trial archive):
+
+- the engine, ``napari_recist.criteria`` (about 0.65x the CPU time of the classify command's
+  engine: benchmarks/bench_classify.py);
+- the SR parser, ``napari_recist.io.sr_raw`` (the walk over an SR file's bytes that the cohort
+  batch spends most of its time in: benchmarks/bench_cohort.py). It is built against no
+  installed package (``--no-site-packages``): pydicom's values are plain objects to it, so
+  the compiled parser checks nothing of pydicom's types at run time, whatever the build
+  environment holds.
+
+Nothing else is compiled: the rest of the readers, the viewer and the statistics stay
+interpreted.
 
 The pure-Python package is always a valid build:
 
@@ -31,6 +40,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 ENGINE = Path("src", "napari_recist", "criteria")
+SR_PARSER = Path("src", "napari_recist", "io", "sr_raw.py")
 
 
 class OptionalBuildExt(build_ext):
@@ -54,7 +64,7 @@ def _fallback(why: str) -> None:
 
 
 def engine_extensions() -> list[object]:
-    """The mypyc extensions of the criteria package, or none for a pure build."""
+    """The mypyc extensions of the engine and the SR parser, or none for a pure build."""
     if os.environ.get("NAPARI_RECIST_PURE", "").strip() not in ("", "0"):
         return []
     try:
@@ -64,9 +74,13 @@ def engine_extensions() -> list[object]:
         return []
     sources = sorted(str(path) for path in ENGINE.glob("*.py"))
     try:
-        return mypycify(sources, opt_level="3", group_name="napari_recist_engine")
+        return [
+            *mypycify(sources, opt_level="3", group_name="napari_recist_engine"),
+            *mypycify(["--no-site-packages", "--ignore-missing-imports", str(SR_PARSER)],
+                      opt_level="3", group_name="napari_recist_sr"),
+        ]
     except (Exception, SystemExit) as error:  # noqa: BLE001 - mypyc exits on a type error
-        _fallback(f"mypyc could not compile the engine ({error!r})")
+        _fallback(f"mypyc could not compile the engine or the SR parser ({error!r})")
         return []
 
 

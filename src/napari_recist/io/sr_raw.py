@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import pydicom
 from pydicom import config
@@ -51,36 +51,42 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import MAX_VALUE_LEN, VR_REGEXES
 
-_UNDEFINED = 0xFFFFFFFF
-_ITEM = 0xFFFEE000
-_ITEM_END = 0xFFFEE00D
-_SEQUENCE_END = 0xFFFEE0DD
-_CHARSET = 0x00080005
-_TRANSFER_SYNTAX = 0x00020010
-_GROUP_LENGTH = 0x00020000
+_UNDEFINED: Final = 0xFFFFFFFF
+_ITEM: Final = 0xFFFEE000
+_ITEM_END: Final = 0xFFFEE00D
+_SEQUENCE_END: Final = 0xFFFEE0DD
+_CHARSET: Final = 0x00080005
+_TRANSFER_SYNTAX: Final = 0x00020010
+_GROUP_LENGTH: Final = 0x00020000
 # PS3.5 table 7.1-1: VRs with a 2-byte reserved field and a 4-byte length (explicit VR).
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT",
-                       "UV"})
-_SHORT_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
-                        "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"})
-_VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _LONG_VRS | _SHORT_VRS}
-_KNOWN_VRS = _LONG_VRS | _SHORT_VRS
-_SHORT_VR_OF_BYTES = {vr.encode("ascii"): vr for vr in _SHORT_VRS}
+_LONG_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
+                              "UT", "UV"})
+_SHORT_VRS: Final = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO",
+                               "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"})
+_VR_OF_BYTES: Final = {vr.encode("ascii"): vr for vr in _LONG_VRS | _SHORT_VRS}
+_KNOWN_VRS: Final = _LONG_VRS | _SHORT_VRS
+_SHORT_VR_OF_BYTES: Final = {vr.encode("ascii"): vr for vr in _SHORT_VRS}
 # `_Source.header` refuses UN (pydicom replaces it by the dictionary VR): not inlined.
-_LONG_VR_INLINE = {vr.encode("ascii"): vr for vr in _LONG_VRS - {"UN"}}
-_EXPLICIT = struct.Struct("<HH2sH")
-_LONG_LENGTH = struct.Struct("<I")
-_IMPLICIT = struct.Struct("<HHI")
-_ESC = b"\x1b"
+_LONG_VR_INLINE: Final = {vr.encode("ascii"): vr for vr in _LONG_VRS - {"UN"}}
+_EXPLICIT: Final = struct.Struct("<HH2sH")
+_LONG_LENGTH: Final = struct.Struct("<I")
+_IMPLICIT: Final = struct.Struct("<HHI")
+_ESC: Final = b"\x1b"
 # The LUT descriptors pydicom's value hook corrects after conversion (pydicom.tag).
-_LUT_DESCRIPTORS = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
+_LUT_DESCRIPTORS: Final = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
 # Value conversions below replicate pydicom 3.0's `pydicom.values` converters.
 _VERIFIED_PYDICOM = pydicom.__version__.startswith("3.0.")
-_MISSING = object()
+_MISSING: Final = object()
 _VALID_UID = re.compile(VR_REGEXES["UI"])
 # `RawDataset._convert` converts these inline (CS: any length; SH and LO: up to their
 # PS3.5 length, beyond which pydicom warns).
-_INLINE_TEXT = {"CS": 0, "SH": MAX_VALUE_LEN["SH"], "LO": MAX_VALUE_LEN["LO"]}
+_INLINE_TEXT: Final = {"CS": 0, "SH": MAX_VALUE_LEN["SH"], "LO": MAX_VALUE_LEN["LO"]}
+# Sequences parsed inside one another at once (undefined-length ones, or those inside a
+# sequence being parsed) deeper than this are left to pydicom (which runs out of recursion
+# near 170 levels): interpreted, Python's recursion limit would stop the parser near 490;
+# compiled by mypyc, nothing would, until the C stack overflows (a crash, not an exception).
+# A TID 1500 report nests about 6.
+_MAX_NESTING: Final = 128
 
 
 class _NeedsPydicomError(Exception):
@@ -125,9 +131,10 @@ class RawDataset:
                 return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: object, default: Any = None) -> Any:
         """The value of a keyword, or `default` when absent (as ``Dataset.get``)."""
-        tag = keyword_dict.get(key)
+        # (`key` is not typed str: compiled by mypyc, a tag would raise TypeError at the call)
+        tag = keyword_dict.get(key) if isinstance(key, str) else None
         if tag is None:
             if not isinstance(key, str):
                 raise RawAccessError("RawDataset.get takes keywords only")
@@ -138,8 +145,9 @@ class RawDataset:
         raw = self._raw.get(tag)
         if raw is None:
             return default
+        vr, offset, length = raw  # (not `*raw`: compiled, a star call goes through Python)
         try:
-            value = self._convert(tag, *raw)
+            value = self._convert(tag, vr, offset, length)
         except AttributeError:  # as getattr inside Dataset.get
             return default
         self._values[tag] = value
@@ -165,7 +173,8 @@ class RawDataset:
         raw = self._raw.get(tag)
         if raw is None:
             return _MISSING
-        value = self._convert(tag, *raw)
+        vr, offset, length = raw
+        value = self._convert(tag, vr, offset, length)
         self._values[tag] = value
         return value
 
@@ -222,7 +231,7 @@ def _first_encoding(charset: str | list[str]) -> str:
     # pydicom.values.convert_value and charset.decode_bytes: the first encoding, without
     # escape sequences (checked by the caller).
     if charset == default_encoding:
-        return charset
+        return default_encoding  # (the same text; typed str even where pydicom is untyped)
     if isinstance(charset, str):
         return charset or default_encoding
     return charset[0] if charset else default_encoding
@@ -371,9 +380,10 @@ class _Source:
         tag = group << 16 | element
         if group == 0xFFFE:
             return tag, "", _LONG_LENGTH.unpack_from(data, offset + 4)[0], 8
-        vr = _VR_OF_BYTES.get(vr_bytes)
-        if vr is None or vr == "UN":
-            # pydicom guesses implicit VR, or replaces UN with the dictionary VR
+        vr = _VR_OF_BYTES.get(vr_bytes, "UN")  # (a str, as in the implicit branch: mypyc)
+        if vr == "UN":
+            # pydicom guesses implicit VR (unknown VR bytes), or replaces UN with the
+            # dictionary VR
             raise _NeedsPydicomError(f"VR {vr_bytes!r} at ({group:04X},{element:04X})")
         if vr in _LONG_VRS:
             if offset + 12 > len(data):
@@ -381,9 +391,12 @@ class _Source:
             return tag, vr, _LONG_LENGTH.unpack_from(data, offset + 8)[0], 12
         return tag, vr, length, 8
 
-    def dataset(self, offset: int, end: int | None, charset: str | list[str]) -> tuple[
-            RawDataset, int]:
-        """Parse elements from `offset` up to `end`, or up to an item delimiter when None."""
+    def dataset(self, offset: int, end: int | None, charset: str | list[str],
+                depth: int = 0) -> tuple[RawDataset, int]:
+        """Parse elements from `offset` up to `end`, or up to an item delimiter when None.
+
+        `depth` counts the sequences being parsed around it (`_MAX_NESTING`).
+        """
         dataset = RawDataset(self, charset)
         raw = dataset._raw  # noqa: SLF001 - filled here, by its owner's parser
         previous = -1
@@ -392,6 +405,12 @@ class _Source:
         explicit = not self.implicit
         unpack = _EXPLICIT.unpack_from
         unpack_long = _LONG_LENGTH.unpack_from
+        group: int
+        element: int
+        length: int
+        tag: int
+        size: int
+        vr_bytes: bytes
         while True:
             if offset == end:
                 return dataset, offset
@@ -435,7 +454,8 @@ class _Source:
             if vr == "SQ" and length == _UNDEFINED:
                 # pydicom parses undefined-length sequences with their data set, the others
                 # when first accessed (`RawDataset._convert`)
-                items, offset = self.sequence(offset, length, limit, dataset._charset)  # noqa: SLF001
+                items, offset = self.sequence(offset, length, limit, dataset._charset,  # noqa: SLF001
+                                              depth)
                 if offset > limit:
                     raise _NeedsPydicomError("sequence past the end of its item")
                 dataset._values[tag] = items  # noqa: SLF001
@@ -449,14 +469,19 @@ class _Source:
                 dataset._charset = convert_encodings(dataset._value(tag))  # noqa: SLF001
             offset += length
 
-    def sequence(self, offset: int, length: int, limit: int, charset: str | list[str]) -> tuple[
-            list[RawDataset], int]:
+    def sequence(self, offset: int, length: int, limit: int, charset: str | list[str],
+                 depth: int = 0) -> tuple[list[RawDataset], int]:
         """Parse a sequence's items; return them and the offset after the sequence."""
+        if depth >= _MAX_NESTING:
+            raise _NeedsPydicomError("sequences nested too deep")
         items: list[RawDataset] = []
         end = None if length == _UNDEFINED else offset + length
         if end is not None and end > limit:
             raise _NeedsPydicomError("sequence past the end of its item or file")
         data = self.data
+        group: int
+        element: int
+        item_length: int
         while True:
             if end is not None and offset == end:
                 return items, offset
@@ -472,12 +497,12 @@ class _Source:
             if tag != _ITEM:
                 raise _NeedsPydicomError(f"{tag:08X} where a sequence item belongs")
             if item_length == _UNDEFINED:
-                item, offset = self.dataset(offset, None, charset)
+                item, offset = self.dataset(offset, None, charset, depth + 1)
             else:
                 item_end = offset + item_length
                 if item_end > (len(data) if end is None else end):
                     raise _NeedsPydicomError("item past the end of its sequence")
-                item, offset = self.dataset(offset, item_end, charset)
+                item, offset = self.dataset(offset, item_end, charset, depth + 1)
             items.append(item)
 
 
