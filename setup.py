@@ -72,13 +72,17 @@ def engine_extensions() -> list[object]:
     except ImportError:
         _fallback("mypyc is not installed")
         return []
-    sources = sorted(str(path) for path in ENGINE.glob("*.py"))
+    engine = sorted(str(path) for path in ENGINE.glob("*.py"))
+    # One call, two groups: a second mypycify call in the same process does not apply its own
+    # options (measured with mypy 2.4.1: the parser's build then failed on pydicom's imports in
+    # an isolated build and fell back to pure Python). The engine imports only the standard
+    # library and the package, so the two options change nothing for it.
+    options = ["--no-site-packages", "--ignore-missing-imports"]
     try:
-        return [
-            *mypycify(sources, opt_level="3", group_name="napari_recist_engine"),
-            *mypycify(["--no-site-packages", "--ignore-missing-imports", str(SR_PARSER)],
-                      opt_level="3", group_name="napari_recist_sr"),
-        ]
+        return mypycify(
+            [*options, *engine, str(SR_PARSER)], opt_level="3",
+            separate=[(engine, "napari_recist_engine"), ([str(SR_PARSER)], "napari_recist_sr")],
+        )
     except (Exception, SystemExit) as error:  # noqa: BLE001 - mypyc exits on a type error
         _fallback(f"mypyc could not compile the engine or the SR parser ({error!r})")
         return []

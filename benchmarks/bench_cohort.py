@@ -15,6 +15,10 @@ DICOM: per scan a one-slice CT and a TID 1500 SR from the project's SR writer. T
   whole, each SR read again by `read_sr`: `open_patient(..., full_headers=True)`, what the
   batch did before the partial headers), interleaved, its patients.jsonl byte for byte the
   batch's;
+- ``--interpreted-parser``: the 1-worker batch in a fresh process, twice per round: as
+  installed (the SR parser compiled by mypyc) and from a copy of the package without the
+  parser's compiled module (`sr_raw` interpreted, everything else as installed), both
+  patients.jsonl byte for byte the same;
 - the whole command once (tables, plots, statistics, HTML) with 2 workers.
 
 ``--memory`` also runs, each in a fresh process, the 2-worker batch on 1,000 and 10,000
@@ -28,12 +32,13 @@ and ten hard-linked copies of them under other names), where the client holds on
 names but the batch takes minutes.
 
     .venv/bin/python benchmarks/bench_cohort.py [--patients 1000] [--data out/bench_cohort]
-        [--runs 3] [--memory] [--reference]
+        [--runs 3] [--memory] [--reference] [--interpreted-parser]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -141,8 +146,39 @@ def _streamed(sources, criteria, workers, reference=False):  # type: ignore[no-u
         return seconds, list(iter_patients(result.results)), result.results.read_bytes()
 
 
+def batch_child(root: Path) -> dict[str, object]:
+    """In a fresh process: the 1-worker batch on `root`; seconds and patients.jsonl's digest."""
+    cohort = find_cohort(root)
+    with tempfile.TemporaryDirectory(prefix="bench_cohort_child_") as out:
+        start = time.perf_counter()
+        result = stream_sources(cohort.sources, Criteria(), out, workers=1, progress=False)
+        seconds = time.perf_counter() - start
+        assert not result.summary.failures, result.summary.failures[:3]
+        digest = hashlib.sha256(result.results.read_bytes()).hexdigest()
+    return {"seconds": seconds, "parser": sr_raw_io.__file__, "digest": digest}
+
+
+def interpreted_parser_copy(target: Path) -> Path:
+    """The installed package copied under `target` without the SR parser's compiled module."""
+    package = Path(sr_raw_io.__file__).resolve().parents[1]
+    shutil.copytree(package, target / "napari_recist", ignore=shutil.ignore_patterns(
+        "__pycache__", "sr_raw.*.so", "sr_raw.*.pyd"))
+    for group in package.parent.glob("napari_recist_engine__mypyc*"):  # the engine's runtime
+        shutil.copy2(group, target / group.name)
+    return target
+
+
+def _batch_in_child(root: Path, pythonpath: Path | None) -> dict[str, object]:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    output = subprocess.run([sys.executable, __file__, "--batch-child", str(root)], env=env,
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def run(patients: int, data: Path, generate_workers: int, runs: int,
-        reference_path: bool = False) -> dict[str, float]:
+        reference_path: bool = False, interpreted_parser: bool = False) -> dict[str, float]:
     """Generate if needed, then time discovery and the batch with 1 and 2 workers."""
     root = data / "patients"
     seconds_generate = generate(root, patients, generate_workers)
@@ -159,6 +195,10 @@ def run(patients: int, data: Path, generate_workers: int, runs: int,
     sr_share: list[float] = []
     parse_share: list[float] = []
     reference = None
+    parser_rounds: dict[str, list[float]] = {"compiled": [], "interpreted": []}
+    digests: set[str] = set()
+    copies = tempfile.TemporaryDirectory(prefix="bench_cohort_parser_")
+    copy = interpreted_parser_copy(Path(copies.name)) if interpreted_parser else None
     for _ in range(runs):
         for workers in (1, 2):
             timed = parse = None
@@ -181,6 +221,13 @@ def run(patients: int, data: Path, generate_workers: int, runs: int,
             if reference is None:
                 reference = result
             assert result == reference, "1 and 2 workers disagree"
+        if interpreted_parser:
+            for name, path in (("compiled", None), ("interpreted", copy)):
+                child = _batch_in_child(root, path)
+                assert child["parser"].endswith(".py") == (name == "interpreted"), child
+                parser_rounds[name].append(child["seconds"])  # type: ignore[arg-type]
+                digests.add(child["digest"])  # type: ignore[arg-type]
+            assert digests == {hashlib.sha256(lines).hexdigest()}, "the two parsers disagree"
         if reference_path:
             seconds, _, reference_lines = _streamed(cohort.sources, criteria, 1, reference=True)
             assert reference_lines == lines, "patients.jsonl differs from the reference path's"
@@ -198,6 +245,10 @@ def run(patients: int, data: Path, generate_workers: int, runs: int,
     timings["sr_parse_share_1_worker"] = statistics.median(parse_share)
     if reference_rounds:
         timings["reference_1_worker_s"] = statistics.median(reference_rounds)
+    copies.cleanup()
+    for name, seconds in parser_rounds.items():
+        if seconds:
+            timings[f"parser_{name}_1_worker_s"] = statistics.median(seconds)
     out = data / "report"
     start = time.perf_counter()
     code = cli_main(
@@ -335,10 +386,16 @@ def main() -> int:
     parser.add_argument("--memory-modes", default="streamed,in-memory")
     parser.add_argument("--memory-source", choices=("tables", "folders"), default="tables")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--interpreted-parser", action="store_true",
+                        help="also time the 1-worker batch with the SR parser interpreted")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="streamed", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batch_child is not None:
+        print(json.dumps(batch_child(args.batch_child)))
+        return 0
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.memory_child, args.mode, args.workers)))
         return 0
@@ -347,7 +404,7 @@ def main() -> int:
     timings: dict[str, object] = {}
     if not args.skip_timing:
         timings = run(n, args.data, args.generate_workers, args.runs,  # type: ignore[assignment]
-                      args.reference)
+                      args.reference, args.interpreted_parser)
         print(
             f"cohort of {n} patients from DICOM SR, {os.cpu_count()} CPUs, 1-minute load "
             f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes "
@@ -371,6 +428,12 @@ def main() -> int:
             print(f"  reference path (every header whole, SRs read again by read_sr), 1 worker: "
                   f"{ref:.1f} s: the batch is {ref / timings['classify_1_workers_s']:.2f}x "
                   "faster, patients.jsonl byte for byte the same")  # fmt: skip
+        if "parser_compiled_1_worker_s" in timings:
+            ours = timings["parser_compiled_1_worker_s"]
+            theirs = timings["parser_interpreted_1_worker_s"]
+            print(f"  1 worker in a fresh process, SR parser compiled: {ours:.1f} s; "
+                  f"interpreted: {theirs:.1f} s (compiled {ours / theirs:.2f}x), "
+                  "patients.jsonl byte for byte the same")  # fmt: skip
         print(
             f"  whole `napari-recist cohort` (tables, plots, statistics, HTML), 2 workers: "
             f"{timings['cli_cohort_2_workers_s']:.1f} s"
