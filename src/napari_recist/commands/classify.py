@@ -10,13 +10,15 @@ import functools
 import io
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
+from napari_recist.commands import _table_parts
 from napari_recist.commands._json_stream import (
     BATCH,
     SEPARATOR,
@@ -25,7 +27,7 @@ from napari_recist.commands._json_stream import (
 )
 from napari_recist.commands._output import is_stdout, log_read_problems, one_stdout, open_output
 from napari_recist.commands._parallel import WorkerDiedError, map_slices, worker_count
-from napari_recist.commands.pacs import resolve_source
+from napari_recist.commands.pacs import SOURCE_SCHEME, resolve_source
 from napari_recist.criteria.report import classify_patient
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import has_baseline
@@ -290,6 +292,8 @@ class _SliceOutput:
     seconds: dict[str, float]
     # With a spill folder: the slice's encoded patients written to this file, and how many.
     json_file: tuple[str, int] | None = None
+    # The patients' ids, when the slice is a part of the table read by the worker.
+    patient_ids: list[str] = dataclasses.field(default_factory=list)
 
 
 class _SliceWork:
@@ -308,16 +312,19 @@ class _SliceWork:
         file of its own, which the parent copies into the output: the JSON (about 20 KB a
         patient) then does not travel through the workers' pipes, which cost the parent
         more CPU than writing it. None returns the encoded batches instead.
+    tag
+        Begins the names of the slice's files in `spill` (distinct for each set of records).
     """
 
     def __init__(
         self, records: list[PatientRecord], criteria: Criteria, *, json: bool, csv: bool,
-        summary: bool, spill: str | None = None,
+        summary: bool, spill: str | None = None, tag: str = "",
     ) -> None:
         self.records = records
         self.criteria = criteria
         self.outputs = (json, csv, summary)
         self.spill = spill
+        self.tag = tag
 
     def __call__(self, start: int, stop: int) -> _SliceOutput:
         want_json, want_csv, want_summary = self.outputs
@@ -360,16 +367,16 @@ class _SliceWork:
             encoded.append((bytes(encode_patients(batch)), len(batch)))
         spilled = None
         if self.spill is not None and encoded:
-            spilled = _spill(self.spill, start, encoded)
+            spilled = _spill(self.spill, f"{self.tag}{start:012d}", encoded)
             encoded = []
         seconds["json"] += clock() - mark
         return _SliceOutput(encoded, rows.getvalue(), "".join(summaries), problems, seconds,
                             spilled)
 
 
-def _spill(folder: str, start: int, encoded: list[tuple[bytes, int]]) -> tuple[str, int]:
+def _spill(folder: str, name: str, encoded: list[tuple[bytes, int]]) -> tuple[str, int]:
     """Write a slice's encoded batches to a file of `folder`, as the writer joins them."""
-    path = os.path.join(folder, f"{start:012d}.json")
+    path = os.path.join(folder, f"{name}.json")
     with open(path, "wb") as handle:
         handle.write(SEPARATOR.join(body for body, _ in encoded))
     return path, sum(count for _, count in encoded)
@@ -385,7 +392,10 @@ def run_classify(args: argparse.Namespace) -> int:
 
     Patients are classified one after the other, or with enough of them on several cores
     (`napari_recist.commands._parallel`: forked workers classify contiguous slices, the
-    outputs are written in patient order, byte for byte those of one process). Each
+    outputs are written in patient order, byte for byte those of one process). A large
+    table is not read here at all: each worker reads and classifies runs of whole patients
+    of the file (`napari_recist.commands._table_parts`), and anything that run-wise reading
+    cannot vouch for sends the whole table through the reading below. Each
     patient's (or slice's) JSON objects, CSV rows and terminal summary are written as soon
     as they are ready and then dropped, so memory holds the records and a few slices'
     results, whatever the cohort size. Outputs are atomic: a run that fails on some patient
@@ -398,7 +408,22 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.confirm:
         criteria = dataclasses.replace(criteria, require_confirmation=True)
     one_stdout({"--json": args.json, "--csv": args.csv})
+    requested = getattr(args, "workers", None)
     phases = _Phases()
+    parts = None
+    path = Path(args.source)
+    if not args.source.startswith(SOURCE_SCHEME) and path.is_file():
+        try:
+            parts = _table_parts.plan(path, args.source, requested)
+        except ValueError as error:
+            raise InputError([str(error)]) from None
+    if parts is not None:
+        phases.lap("read")
+        try:
+            return _write_outputs(args, criteria, phases, parts.workers, parts=parts)
+        except _table_parts.WholeTableNeeded as reason:
+            log.debug("%s: the table is read whole: %s", args.source, reason)
+        del parts
     records = load_records(args.source, args.lenient)
     phases.lap("read")
     # A record the engine refuses (no baseline) is found before anything is written.
@@ -409,48 +434,76 @@ def run_classify(args: argparse.Namespace) -> int:
     ]
     if problems:
         raise InputError(problems)
-    # stdout carries either the terminal summary or one output given as `-`, never both.
-    summary = sys.stdout if not (is_stdout(args.json) or is_stdout(args.csv)) else None
     try:
-        workers = worker_count(len(records), getattr(args, "workers", None))
+        workers = worker_count(len(records), requested)
     except ValueError as error:
         raise InputError([str(error)]) from None
-    worker_seconds = dict.fromkeys(("engine", "json", "csv", "summary"), 0.0)
+    return _write_outputs(args, criteria, phases, workers, records=records)
+
+
+def _write_outputs(
+    args: argparse.Namespace, criteria: Criteria, phases: _Phases, workers: int, *,
+    records: list[PatientRecord] | None = None, parts: _table_parts.TableParts | None = None,
+) -> int:
+    """Classify `records` (or the table `parts`) and write the outputs the options ask for.
+
+    With `parts`, what goes to standard output is held in a file until every part was read
+    cleanly (`_table_parts.WholeTableNeeded` is raised before anything is written there, and
+    the output files made so far are discarded).
+    """
+    # stdout carries either the terminal summary or one output given as `-`, never both.
+    summary = sys.stdout if not (is_stdout(args.json) or is_stdout(args.csv)) else None
+    worker_seconds = dict.fromkeys(("read", "engine", "json", "csv", "summary"), 0.0)
     spill = None
+    patients = 0
+    held: list[tuple[IO[Any], IO[Any]]] = []  # (file, standard output) with `parts`
     try:
         with contextlib.ExitStack() as outputs, paused_garbage_collection():
-            writer = None
-            if args.json:
-                writer = ClassificationWriter(
-                    outputs.enter_context(open_output(args.json, binary=True)), criteria.to_dict()
-                )
-            table = None
-            if args.csv:
-                handle = outputs.enter_context(open_output(args.csv, newline=""))
-                csv.DictWriter(handle, fieldnames=CSV_COLUMNS).writeheader()
-                table = handle
-            if writer is not None and workers > 1:
+            if (args.json and workers > 1) or parts is not None:
+                if args.json and not is_stdout(args.json):
+                    Path(args.json).parent.mkdir(parents=True, exist_ok=True)  # as open_output
                 # Removed on any way out, once the workers stopped and before the output is
                 # put in place (the stack unwinds in reverse).
                 spill = outputs.enter_context(tempfile.TemporaryDirectory(
-                    prefix=".napari-recist-slices-", dir=_spill_parent(args.json)
+                    prefix=".napari-recist-slices-", dir=_spill_parent(args.json or "-")
                 ))
+
+            def output(target: str, binary: bool, newline: str | None = None) -> IO[Any]:
+                if parts is None or not is_stdout(target):
+                    return outputs.enter_context(open_output(target, newline, binary=binary))
+                return _held(outputs, held, spill, binary, newline)
+
+            writer = None
+            if args.json:
+                writer = ClassificationWriter(output(args.json, True), criteria.to_dict())
+            table = None
+            if args.csv:
+                table = output(args.csv, False, "")
+                csv.DictWriter(table, fieldnames=CSV_COLUMNS).writeheader()
+            if summary is not None and parts is not None:
+                summary = _held(outputs, held, spill, False, None)
             phases.lap("json")
-            work = _SliceWork(
-                records, criteria, json=writer is not None, csv=table is not None,
-                summary=summary is not None, spill=spill,
-            )
+            flags = {"json": writer is not None, "csv": table is not None,
+                     "summary": summary is not None,
+                     "spill": spill if writer is not None and workers > 1 else None}
+            if parts is not None:
+                work = _table_parts.PartWork(parts, criteria, args.lenient, **flags)
+                results = _table_parts.classified_parts(parts, work)
+            else:
+                assert records is not None
+                results = map_slices(len(records), _SliceWork(records, criteria, **flags),
+                                     workers, serial_size=BATCH)
             # Closed on any way out (a closed pipe, Ctrl+C, an error): the workers are stopped.
-            parts = outputs.enter_context(
-                contextlib.closing(map_slices(len(records), work, workers, serial_size=BATCH))
-            )
-            for part in parts:
+            parts_done = outputs.enter_context(contextlib.closing(results))
+            problems: list[Problem] = []
+            for part in parts_done:
                 phases.lap("engine")
                 if workers == 1:
                     phases.move("engine", part.seconds)  # this process encoded them
                 else:
                     for name, seconds in part.seconds.items():
                         worker_seconds[name] += seconds
+                patients += len(part.patient_ids)
                 problems.extend(Problem(args.source, text) for text in part.problems)
                 if writer is not None:
                     for encoded, count in part.json:
@@ -470,6 +523,9 @@ def run_classify(args: argparse.Namespace) -> int:
                 raise InputError(problems)  # inside the outputs: no file is written
             if writer is not None:
                 writer.close()
+            for handle, target in held:  # every part was clean: what stdout is to show
+                _release(handle, target)
+            phases.lap("summary")
     except BrokenPipeError:
         raise
     except WorkerDiedError as error:  # the outputs were discarded on the way out
@@ -479,14 +535,51 @@ def run_classify(args: argparse.Namespace) -> int:
     except OSError as error:
         name = str(error.filename or "")
         if spill is not None and name.startswith(spill):
-            name = args.json  # a worker's slice of the JSON, beside it: the JSON was not written
+            name = args.json or "-"  # a file of ours beside the JSON: it was not written
         raise InputError([Problem(name, f"cannot write: {error.strerror}")]) from None
     phases.lap("json")
     for target in (args.json, args.csv):
         if target and not is_stdout(target):
             log.info("wrote %s", target)
-    log.debug("%s: %d patients; %s", args.source, len(records), phases)
+    count = patients if parts is not None else len(records or ())
+    log.debug("%s: %d patients; %s", args.source, count, phases)
     if any(worker_seconds.values()):
         log.debug("%d worker processes, CPU seconds summed over them: %s", workers,
                   ", ".join(f"{name} {value:.2f} s" for name, value in worker_seconds.items()))
     return 0
+
+
+def _held(
+    outputs: contextlib.ExitStack, held: list[tuple[IO[Any], IO[Any]]], folder: str | None,
+    binary: bool, newline: str | None,
+) -> IO[Any]:
+    """A file in `folder` that stands for standard output until `_release` copies it there."""
+    assert folder is not None
+    stdout = sys.stdout
+    if binary:
+        handle: IO[Any] = outputs.enter_context(tempfile.TemporaryFile(dir=folder))
+        held.append((handle, stdout.buffer))
+        return handle
+    handle = outputs.enter_context(tempfile.TemporaryFile(
+        "w+", dir=folder, encoding=stdout.encoding, errors=stdout.errors, newline=newline
+    ))
+    held.append((handle, stdout))
+    return handle
+
+
+def _release(handle: IO[Any], target: IO[Any]) -> None:
+    """Copy a held output to standard output (its bytes, as they would have been written)."""
+    handle.flush()
+    sys.stdout.flush()
+    if isinstance(target, io.TextIOBase):
+        raw = getattr(target, "buffer", None)
+        if raw is None:  # a text stream with no bytes under it (a test's capture)
+            handle.seek(0)
+            shutil.copyfileobj(handle, target, 1 << 20)
+            target.flush()
+            return
+        target = raw
+    source = handle.buffer if isinstance(handle, io.TextIOBase) else handle
+    source.seek(0)
+    shutil.copyfileobj(source, target, 1 << 20)
+    target.flush()

@@ -82,6 +82,28 @@ def read_fast(data: bytes, text: str, source: str, lenient: bool) -> Any:
     """
     from napari_recist.io import table
 
+    plain = _plain_table(data, text)
+    if plain is None:
+        return None
+    data, delimiter, offset, header_row, header, crlf = plain
+    layout = table._layout(header, source, header_row)  # raises as the row-wise reader does
+    if layout.extra or layout.unnamed:
+        return None
+    split = _split_fields(data, offset, ord(delimiter), layout.width, header_row, crlf)
+    if split is None:
+        return None
+    columns, lines = split
+    return _Reader(layout, columns, lines, source, lenient).read()
+
+
+def _plain_table(data: bytes, text: str) -> Any:
+    """The layout of a file whose lines are its CSV records; None for any other file.
+
+    Returns the data without BOM, the delimiter, the offset of the first data line, the
+    header's row number and cells, and whether lines end with CRLF.
+    """
+    from napari_recist.io import table
+
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     if any(mark in data for mark in _NOT_PLAIN_BYTES) or any(
@@ -115,14 +137,81 @@ def read_fast(data: bytes, text: str, source: str, lenient: bool) -> Any:
             break
     if header is None:
         return None
-    layout = table._layout(header, source, header_row)  # raises as the row-wise reader does
-    if layout.extra or layout.unnamed:
+    return data, delimiter, offset, header_row, header, crlf
+
+
+def split_by_patient(data: bytes, text: str, parts: int) -> list[tuple[int, int]] | None:
+    """Cut a plain lesion table into about `parts` runs of whole patients' rows.
+
+    A cut falls only at the start of a line whose patient id differs from the line before,
+    so a patient whose rows are contiguous lies in one run. ``data[:start of the first run]``
+    (the lines up to the header) followed by ``data[start:stop]`` of a run is a table of
+    its own (`table_part`). Whether every patient's rows were contiguous is for the caller
+    to check on what the parts read (each patient id in one part only): a patient split over
+    two runs is read as two.
+
+    Parameters
+    ----------
+    data, text
+        The file's bytes and text, as for `read_fast` (checked by `table._decode`).
+    parts
+        How many runs to aim for (>= 2).
+
+    Returns
+    -------
+    list of (int, int) or None
+        ``(start, stop)`` byte offsets of the runs in file order (at least two), or None
+        when the file is not one this module reads (`read_fast` would return None), names
+        no single patient_id column, or has too few patients to cut.
+    """
+    from napari_recist.io import table
+
+    plain = _plain_table(data, text)
+    if plain is None:
         return None
-    split = _split_fields(data, offset, ord(delimiter), layout.width, header_row, crlf)
-    if split is None:
+    body, delimiter, offset, _, header, _ = plain
+    names = [table._normalise_column(cell) for cell in header]
+    if names.count("patient_id") != 1:
+        return None  # read_fast reports it (or declines) on the whole file
+    column = names.index("patient_id")
+    mark = delimiter.encode("utf-8")
+    size = len(body) - offset
+    cuts = [offset]
+    for k in range(1, parts):
+        # The start of the line after the k-th share of the bytes, then on to the first line
+        # whose patient differs from the line before it.
+        line = body.find(b"\n", max(offset + size * k // parts, cuts[-1]) - 1) + 1
+        if line <= cuts[-1]:
+            break
+        # A line with no patient id (a blank line) never starts a run: the patient before it
+        # may go on after it.
+        previous, back = b"", line
+        while not previous and back > offset:
+            back = body.rfind(b"\n", 0, back - 1) + 1
+            previous = _cell(body, back, mark, column)
+        while 0 < line < len(body) and _cell(body, line, mark, column) in (previous, b""):
+            line = body.find(b"\n", line) + 1
+        if line <= cuts[-1] or line >= len(body):
+            break
+        cuts.append(line)
+    if len(cuts) < 2:
         return None
-    columns, lines = split
-    return _Reader(layout, columns, lines, source, lenient).read()
+    cuts.append(len(body))
+    bom = len(data) - len(body)  # offsets in `data`, which may start with a BOM
+    return [(start + bom, stop + bom) for start, stop in zip(cuts, cuts[1:], strict=False)]
+
+
+def table_part(data: bytes, runs: list[tuple[int, int]], index: int) -> bytes:
+    """The table of the index-th run of `split_by_patient`: the header lines, then the run."""
+    return data[: runs[0][0]] + data[runs[index][0] : runs[index][1]]
+
+
+def _cell(data: bytes, line: int, delimiter: bytes, column: int) -> bytes:
+    """The column-th cell of the line starting at `line` (stripped; b"" past the last)."""
+    end = data.find(b"\n", line)
+    end = len(data) if end < 0 else end
+    cells = data[line:end].split(delimiter, column + 1)
+    return cells[column].strip() if column < len(cells) else b""
 
 
 # What this path leaves to the csv module: quotes, NUL, and the line breaks of
