@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from napari_recist.commands._parallel import available_cores, map_slices, worker_count
+from napari_recist.commands._parallel import map_slices, worker_count
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import has_baseline
 from napari_recist.errors import InputError
@@ -76,15 +76,13 @@ def plan(source: Path, display: str, requested: int | None) -> TableParts | None
     from napari_recist.io.table_fast import split_by_patient
 
     workers = worker_count(1 << 30, requested)  # the table's patients are not known yet
-    if requested is None:
-        workers = min(workers, available_cores())
     if workers <= 1:
         return None
-    try:
+    try:  # a small table is read once, by the whole-table reader
+        if source.stat().st_size < MIN_BYTES:
+            return None
         data = source.read_bytes()
     except OSError:
-        return None
-    if len(data) < MIN_BYTES:
         return None
     try:
         text = table._decode(data, display)
