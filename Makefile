@@ -30,8 +30,9 @@ DEB_PACKAGES := xvfb xauth libgl1-mesa-dri libgl1 libegl1 libxkbcommon-x11-0 lib
 # it interpreted. Earlier in-place builds are removed first (Python would import them before
 # the sources), and a build that did not compile stops here with mypyc's messages.
 ENGINE_SOURCES := $(wildcard src/napari_recist/criteria/*.py) \
-	$(addprefix src/napari_recist/,model.py vocabulary.py gcpause.py io/sr_raw.py)
+	$(addprefix src/napari_recist/,model.py vocabulary.py frozen.py gcpause.py io/sr_raw.py)
 ENGINE_BUILDS := src/napari_recist/criteria/*.so src/napari_recist_engine__mypyc*.so \
+	src/napari_recist/model.*.so src/napari_recist/vocabulary.*.so src/napari_recist/frozen.*.so \
 	src/napari_recist/io/sr_raw.*.so src/napari_recist_sr__mypyc*.so
 ifneq ($(filter-out 0,$(NAPARI_RECIST_PURE)),)
 STAMP := $(STAMP)-pure

@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_recist"
 
 LAYERS: dict[str, int] = {
-    "model": 0, "errors": 0, "vocabulary": 0, "checks": 0, "gcpause": 0, "palette": 0,
+    "model": 0, "frozen": 0, "errors": 0, "vocabulary": 0, "checks": 0, "gcpause": 0,
+    "palette": 0,
     "criteria": 1,
     "io": 2,
     "imaging": 3, "sample": 3,
@@ -25,7 +26,7 @@ LAYERS: dict[str, int] = {
     "commands": 6, "cli": 6,
 }
 NAPARI_NEVER = {"cohort", "commands", "cli"}
-PURE = {"model", "errors", "vocabulary", "checks", "criteria"}
+PURE = {"model", "frozen", "errors", "vocabulary", "checks", "criteria"}
 PURE_MAY_NOT_IMPORT = {"pydicom", "highdicom", "napari", "qtpy", "PyQt5", "PyQt6", "matplotlib",
                        "SimpleITK", "dask", "numpy_groupies"}
 

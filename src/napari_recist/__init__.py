@@ -6,7 +6,7 @@ from pathlib import Path as _Path
 __version__ = "0.1.0"
 
 # Modules outside the engine whose types the compiled engine was built against (setup.py).
-ENGINE_DEPENDENCIES = ("model.py", "vocabulary.py", "gcpause.py")
+ENGINE_DEPENDENCIES = ("model.py", "vocabulary.py", "frozen.py", "gcpause.py")
 
 
 def engine_is_compiled() -> bool:
@@ -35,7 +35,8 @@ def _extension_modules(folder: _Path, names: frozenset[str] | None = None) -> li
 def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
     """In a source checkout, refuse a compiled module older than the sources it was built from.
 
-    The editable install compiles ``criteria/*.py`` and ``io/sr_raw.py`` with mypyc (setup.py)
+    The editable install compiles ``criteria/*.py`` (with ``model.py`` and ``vocabulary.py``)
+    and ``io/sr_raw.py`` with mypyc (setup.py)
     into extension modules beside them, and Python imports an extension before the source of
     the same name: after an edit (or a ``git pull``, or a checkout that rewrote a file) the old
     compiled code would run while the sources say otherwise. The engine's sources are the
@@ -58,7 +59,8 @@ def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
         return
     engine, io = package / "criteria", package / "io"
     groups = (
-        (_extension_modules(engine),
+        (_extension_modules(engine)
+         + _extension_modules(package, frozenset({"model", "vocabulary", "frozen"})),
          [*engine.glob("*.py"), *(package / name for name in ENGINE_DEPENDENCIES)]),
         (_extension_modules(io, frozenset({"sr_raw"})) if io.is_dir() else [],
          [io / "sr_raw.py"]),

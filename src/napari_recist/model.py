@@ -2,6 +2,13 @@
 
 Plain dataclasses and enums in physical units (millimetres, patient LPS coordinates).
 No I/O, no napari, no DICOM: every other layer converts to and from these types.
+
+This module is compiled with the engine (setup.py): the fields are checked against their
+declared types when an object is made, so a record holds Python values throughout. A
+``numpy.float64`` is a ``float`` and is taken; an ``np.int64`` time point, an ``np.bool_``
+flag, an ``np.float32`` size, a tuple of assessments or a read-only mapping of measurements
+is refused with a ``TypeError`` (give ``int(...)``, ``bool(...)``, ``float(...)``, a list, a
+dict). Interpreted (``NAPARI_RECIST_PURE=1``) nothing is checked.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+
+from napari_recist.frozen import RebuiltByConstructor
 
 # The sites named by shared/spec/lesion-table.md; a free-text site is accepted and kept.
 KNOWN_SITES: tuple[str, ...] = (
@@ -66,7 +75,7 @@ Point3D = tuple[float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
-class Lesion:
+class Lesion(RebuiltByConstructor):
     """A lesion followed over time.
 
     Parameters
@@ -98,7 +107,7 @@ class Lesion:
 
 
 @dataclass(frozen=True, slots=True)
-class AxisGeometry:
+class AxisGeometry(RebuiltByConstructor):
     """Where an axis was drawn: its end points in patient coordinates (LPS, mm).
 
     Parameters
@@ -117,7 +126,7 @@ class AxisGeometry:
 
 
 @dataclass(frozen=True, slots=True)
-class Region:
+class Region(RebuiltByConstructor):
     """An image region an SR gives for a lesion (TID 1410/1411/1501): an outline, not an axis.
 
     Parameters
@@ -141,7 +150,7 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(RebuiltByConstructor):
     """One lesion at one assessment: its sizes or, when not measured, its state.
 
     Parameters
@@ -378,49 +387,3 @@ class MeasurementMethod(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def _plain_float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def plain_record(record: PatientRecord) -> PatientRecord:
-    """The record rebuilt with every value of the Python type the model declares.
-
-    The engine (`napari_recist.criteria`) is compiled with mypyc, which checks the declared
-    types at run time: a record built by a script from numpy or pandas values (an
-    ``np.float32`` size, an ``np.int64`` time point, an ``np.bool_`` nodal flag) or with
-    other containers (a tuple of assessments, a read-only mapping of measurements) holds the
-    same numbers but not the declared types. This rebuilds it with Python ``int``, ``float``,
-    ``bool``, ``str``, ``dict`` and ``list``: the same record to the interpreted engine.
-
-    Parameters
-    ----------
-    record
-        Any patient record.
-
-    Returns
-    -------
-    PatientRecord
-        A new record, equal to `record`, of plain Python values.
-    """
-    lesions = {
-        str(lid): Lesion(
-            str(lesion.lesion_id), lesion.role, str(lesion.site), bool(lesion.nodal),
-            None if lesion.thoracic is None else bool(lesion.thoracic), lesion.tracking_uid,
-            lesion.part_of,
-        )
-        for lid, lesion in record.lesions.items()
-    }
-    assessments = [
-        Assessment(int(assessment.timepoint), assessment.date, {
-            str(lid): Measurement(
-                str(m.lesion_id), m.state, _plain_float(m.long_axis_mm),
-                _plain_float(m.short_axis_mm), m.long_axis, m.short_axis, dict(m.extra),
-                m.coalesced_into, tuple(m.regions),
-            )
-            for lid, m in assessment.measurements.items()
-        })
-        for assessment in record.assessments
-    ]
-    return PatientRecord(str(record.patient_id), lesions, assessments, record.treatment_start)

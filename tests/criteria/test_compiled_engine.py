@@ -252,55 +252,46 @@ def test_another_pythons_build_and_an_installed_package_are_not_checked(tmp_path
 
 
 @needs_compiled
-def test_numpy_values_and_other_containers_classify_as_plain_python():
-    """A script's record of numpy scalars, tuples and read-only mappings: the same verdicts.
+@needs_compiled
+def test_the_compiled_model_refuses_values_of_another_type_when_they_are_made():
+    """The model is compiled with the engine: a field takes its declared type or refuses.
 
-    Compiled, the engine's type checks send such a record through `model.plain_record`.
-    Interpreted, the numpy values reach the JSON objects, which orjson refuses to write
-    (a limitation of the library API that no reader of the project meets: they all give
-    Python values).
+    A script's numpy ``float64`` sizes are floats and classify as the same record of Python
+    floats; an ``np.int64`` time point, an ``np.bool_`` flag, an ``np.float32`` size and a
+    read-only mapping of measurements are refused where the object is made (a TypeError
+    there, not a wrong or missing verdict later).
     """
     import types
 
     import numpy as np
 
     import napari_recist.criteria.report as report
-    from napari_recist.model import Assessment, Lesion, Measurement, PatientRecord, plain_record
+    from napari_recist.model import Assessment, Lesion, LesionState, Measurement, PatientRecord
 
     record = generate_patient(random.Random(11), 1)
-    assert plain_record(record) == record  # already plain: the same record
     expected = orjson.dumps(report.classify_patient(record).to_json())
-
-    def size(value, kind):
-        return None if value is None else kind(value)
-
-    def numpy_record(kind) -> PatientRecord:
-        lesions = {lid: Lesion(lid, lesion.role, lesion.site, np.bool_(lesion.nodal))
-                   for lid, lesion in record.lesions.items()}
-        assessments = tuple(
-            Assessment(np.int64(a.timepoint), a.date, types.MappingProxyType({
-                lid: Measurement(lid, m.state, size(m.long_axis_mm, kind),
-                                 size(m.short_axis_mm, kind))
-                for lid, m in a.measurements.items()
-            }))
-            for a in record.assessments
-        )
-        built = PatientRecord(record.patient_id, lesions, list(assessments))
-        built.assessments = assessments  # a tuple, as a script might leave it
-        return built
-
-    exact = numpy_record(np.float64)
-    converted = plain_record(exact)
-    assert converted == record and type(converted.assessments) is list
-    assert all(type(a.timepoint) is int and type(a.measurements) is dict
-               for a in converted.assessments)
-    assert all(type(lesion.nodal) is bool for lesion in converted.lesions.values())
-    assert orjson.dumps(report.classify_patient(exact).to_json()) == expected
-    # float32 sizes are classified as the Python floats they hold (float32 digits included).
-    single = numpy_record(np.float32)
-    assert orjson.dumps(report.classify_patient(single).to_json()) == orjson.dumps(
-        report.classify_patient(plain_record(single)).to_json()
-    )
+    as_float64 = PatientRecord(record.patient_id, dict(record.lesions), [
+        Assessment(a.timepoint, a.date, {
+            lid: Measurement(
+                lid, m.state,
+                None if m.long_axis_mm is None else np.float64(m.long_axis_mm),
+                None if m.short_axis_mm is None else np.float64(m.short_axis_mm),
+            )
+            for lid, m in a.measurements.items()
+        })
+        for a in record.assessments
+    ])
+    assert as_float64 == record
+    assert orjson.dumps(report.classify_patient(as_float64).to_json()) == expected
+    date = record.assessments[0].date
+    with pytest.raises(TypeError):
+        Lesion("T1", record.lesions["T1"].role, "lung", np.bool_(False))
+    with pytest.raises(TypeError):
+        Assessment(np.int64(0), date, {})
+    with pytest.raises(TypeError):
+        Measurement("T1", LesionState.MEASURED, np.float32(12.5))
+    with pytest.raises(TypeError):
+        Assessment(0, date, types.MappingProxyType({}))
 
 
 def test_settings_from_a_mapping_and_ints_for_floats_write_the_same_json():

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from napari_recist.criteria.frozen import RebuiltByConstructor
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, below, fmt_mm, fmt_pct, percent_change
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import Category, VuagnatType
 

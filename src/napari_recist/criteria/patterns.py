@@ -10,11 +10,11 @@ import math
 from dataclasses import dataclass, field
 
 from napari_recist.criteria.contract import ProgressionPatternJSON
-from napari_recist.criteria.frozen import RebuiltByConstructor
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, at_most, percent_change
 from napari_recist.criteria.recist import CR, NA, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Assessment, Lesion, LesionState, natural_key
 
 LIVER = "liver"

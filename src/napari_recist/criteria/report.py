@@ -23,7 +23,7 @@ from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
 from napari_recist.criteria.warnings import CriteriaWarning, codes, ordered
 from napari_recist.gcpause import paused_garbage_collection
-from napari_recist.model import PatientRecord, plain_record
+from napari_recist.model import PatientRecord
 from napari_recist.vocabulary import Category
 
 TRUE_RESPONSE = "true response"
@@ -365,14 +365,7 @@ def classify_patient(record: PatientRecord, criteria: Criteria | None = None) ->
     ValueError
         When the record has no baseline.
     """
-    criteria = criteria or Criteria()
-    try:
-        return _classify(record, criteria)
-    except TypeError:
-        # The compiled engine checks the model's declared types: a record of numpy scalars or
-        # other containers is classified as the same record of Python values (model.py). A
-        # TypeError that is a real error is raised again by the plain record.
-        return _classify(plain_record(record), criteria)
+    return _classify(record, criteria or Criteria())
 
 
 def _classify(record: PatientRecord, criteria: Criteria) -> PatientResult:

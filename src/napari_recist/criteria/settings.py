@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-from napari_recist.criteria.frozen import RebuiltByConstructor
+from napari_recist.frozen import RebuiltByConstructor
 
 # Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
 EPSILON = 1e-9

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from napari_recist.criteria.frozen import RebuiltByConstructor
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import natural_key
 
 # The codes of criteria.md section 9.

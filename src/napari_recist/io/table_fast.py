@@ -729,11 +729,11 @@ class _Builder:
         return Lesion(
             lesion_id=v.lesion_names[v.lesion_code[j]],
             role=v.roles[v.role[j]],
-            site=v.site_names[v.site[j]],
+            site=_kept(v.site_names[v.site[j]], ""),
             nodal=bool(v.nodal[j]),
-            thoracic=v.thoracic_values[v.thoracic_codes[j]],
-            tracking_uid=v.uid_values[v.uid_codes[j]],
-            part_of=v.part_values[v.part_codes[j]],
+            thoracic=_kept(v.thoracic_values[v.thoracic_codes[j]]),
+            tracking_uid=_kept(v.uid_values[v.uid_codes[j]]),
+            part_of=_kept(v.part_values[v.part_codes[j]]),
         )
 
     def _measurement(self, j: int) -> Measurement:
@@ -743,8 +743,8 @@ class _Builder:
         return Measurement(
             lesion_id=v.lesion_names[v.lesion_code[j]],
             state=_STATES[v.state[j]],
-            long_axis_mm=v.long_values[v.long_codes[j]],
-            short_axis_mm=v.short_values[v.short_codes[j]],
+            long_axis_mm=_kept(v.long_values[v.long_codes[j]]),
+            short_axis_mm=_kept(v.short_values[v.short_codes[j]]),
             extra=table._NO_EXTRA,
         )
 
@@ -791,6 +791,17 @@ class _Builder:
 
 # -- the parsers of one distinct text (the row-wise reader's functions) -----------------------
 _BADV: Any = object()
+
+
+def _kept(value: Any, placeholder: Any = None) -> Any:
+    """A parsed cell as a model field takes it: `placeholder` for `_BADV`.
+
+    The builder makes the lesions and measurements of every distinct row at once, those of a
+    suspect patient's rows too; such a patient is read by the row-wise reader, which names the
+    bad cell, and the object made here is never used. The model's fields are typed (compiled
+    with the engine, setup.py): a float field takes no marker object.
+    """
+    return placeholder if value is _BADV else value
 
 
 def _timepoint(text: str) -> Any:

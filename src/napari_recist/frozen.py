@@ -1,9 +1,10 @@
 """Frozen result types that pickle and copy by their constructor.
 
-The engine is compiled with mypyc (setup.py). A compiled frozen dataclass refuses the
-attribute-by-attribute rebuild that pickle and `copy.deepcopy` use by default, so the
-frozen types of the engine (thresholds, verdicts, patterns) rebuild through ``__init__``
-instead, which gives the same object in both builds.
+The engine and the model are compiled with mypyc (setup.py). A compiled frozen dataclass
+refuses the attribute-by-attribute rebuild that pickle and `copy.deepcopy` use by default, so
+the frozen types of the model (lesions, measurements, geometry) and of the engine
+(thresholds, verdicts, patterns) rebuild through ``__init__`` instead, which gives the same
+object in both builds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 class RebuiltByConstructor:
     """Base of a frozen dataclass whose every field is an ``__init__`` argument."""
+
+    __slots__ = ()  # a slotted dataclass below keeps its instances free of a __dict__
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Rebuild from the fields by name (pickle, copy, deepcopy)."""
