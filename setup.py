@@ -4,7 +4,8 @@ Everything else about the package is in pyproject.toml. Two groups of plain type
 compiled into C extensions that run the same code faster (issue 12, a trial archive):
 
 - the engine, ``napari_recist.criteria`` (about 0.65x the CPU time of the classify command's
-  engine: benchmarks/bench_classify.py);
+  engine: benchmarks/bench_classify.py), with the model, the vocabulary and the frozen-type
+  base it reads on every lesion (``ENGINE_TYPES``);
 - the SR parser, ``napari_recist.io.sr_raw`` (the walk over an SR file's bytes that the cohort
   batch spends most of its time in: benchmarks/bench_cohort.py). It is built against no
   installed package (``--no-site-packages``): pydicom's values are plain objects to it, so
@@ -41,8 +42,8 @@ from setuptools.command.build_ext import build_ext
 
 ENGINE = Path("src", "napari_recist", "criteria")
 # The model's records and the vocabulary's enums, which the engine reads on every lesion: as
-# native classes their fields are read without a dictionary lookup (0.82-0.85x the engine's
-# CPU time, benchmarks/bench_classify.py).
+# native classes their fields are read without a dictionary lookup (the classify command in
+# 0.91x the wall time of the engine-only build: benchmarks/bench_classify.py --compare).
 ENGINE_TYPES = [
     Path("src", "napari_recist", name) for name in ("model.py", "vocabulary.py", "frozen.py")
 ]
