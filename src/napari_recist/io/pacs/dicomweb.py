@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
@@ -35,6 +36,10 @@ _ACCEPT_ANY_DICOM = 'multipart/related; type="application/dicom"; transfer-synta
 
 # Threads writing retrieved instances to the cache.
 WRITERS = 4
+# Instances received but not yet written, at most: the receiving loop waits for a writer
+# beyond this, so memory stays bounded on a large study and a cancel stops the retrieve
+# within this many instances (received instances are still written: they are kept).
+PENDING_WRITES = 2 * WRITERS
 # Instances per STOW-RS request (one request per instance costs a round trip each).
 STOW_BATCH = 32
 _STUDY_FIELDS = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
@@ -186,12 +191,18 @@ class DicomWebTransport:
         # Writes (each ends with an fsync) overlap with receiving the next instances.
         with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="pacs-write") as pool:
             pending: list[Future[None]] = []
+            room = threading.BoundedSemaphore(PENDING_WRITES)
+
+            def written(_: Future[None]) -> None:
+                room.release()
+                on_instance()
 
             def write(part: bytes, request: str) -> None:
                 job = self._check(part, cache, request, problems)
                 if job is not None:
+                    room.acquire()  # a writer is free: receive no further ahead of the disk
                     future = pool.submit(cache.write, *job)
-                    future.add_done_callback(lambda _: on_instance())
+                    future.add_done_callback(written)
                     pending.append(future)
 
             try:
