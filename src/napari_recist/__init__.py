@@ -35,9 +35,9 @@ def _extension_modules(folder: _Path, names: frozenset[str] | None = None) -> li
 def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
     """In a source checkout, refuse a compiled module older than the sources it was built from.
 
-    The editable install compiles ``criteria/*.py`` (with ``model.py`` and ``vocabulary.py``)
-    and ``io/sr_raw.py`` with mypyc (setup.py)
-    into extension modules beside them, and Python imports an extension before the source of
+    The editable install compiles ``criteria/*.py`` (with ``model.py``, ``vocabulary.py`` and
+    ``frozen.py``) and ``io/sr_raw.py`` with mypyc (setup.py) into extension modules beside
+    them, and Python imports an extension before the source of
     the same name: after an edit (or a ``git pull``, or a checkout that rewrote a file) the old
     compiled code would run while the sources say otherwise. The engine's sources are the
     criteria modules and the modules whose types they were compiled against
@@ -60,7 +60,9 @@ def _refuse_a_stale_compiled_engine(package: _Path | None = None) -> None:
     engine, io = package / "criteria", package / "io"
     groups = (
         (_extension_modules(engine)
-         + _extension_modules(package, frozenset({"model", "vocabulary", "frozen"})),
+         + _extension_modules(package, frozenset(
+             name.removesuffix(".py") for name in ENGINE_DEPENDENCIES
+         )),
          [*engine.glob("*.py"), *(package / name for name in ENGINE_DEPENDENCIES)]),
         (_extension_modules(io, frozenset({"sr_raw"})) if io.is_dir() else [],
          [io / "sr_raw.py"]),

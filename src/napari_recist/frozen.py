@@ -1,4 +1,4 @@
-"""Frozen result types that pickle and copy by their constructor.
+"""Frozen types (model records, engine results) that pickle and copy by their constructor.
 
 The engine and the model are compiled with mypyc (setup.py). A compiled frozen dataclass
 refuses the attribute-by-attribute rebuild that pickle and `copy.deepcopy` use by default, so
