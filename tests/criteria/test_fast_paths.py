@@ -10,6 +10,7 @@ benchmark's kind.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import sys
 from pathlib import Path
@@ -141,7 +142,7 @@ def _fmt_mm_before(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-@given(st.floats(-1e6, 1e6, allow_nan=False))
+@given(st.floats(-1e7, 1e7, allow_nan=False) | st.floats(-1e-3, 1e-3))
 def test_fmt_pct_as_before(value):
     assert numbers.fmt_pct(value) == _fmt_pct_before(value)
 
@@ -149,6 +150,50 @@ def test_fmt_pct_as_before(value):
 @pytest.mark.parametrize("value", [-0.05, -0.04, 0.05, 0.15, 0.25, -0.25, 2.675, 1e-12, -0.0])
 def test_fmt_pct_at_halves_and_zero(value):
     assert numbers.fmt_pct(value) == _fmt_pct_before(value)
+
+
+def _round_tenths_before(value: float) -> float:
+    rounded = float(round(value, 1))
+    return 0.0 if rounded == 0 else rounded
+
+
+def _near_tenths_and_halves() -> list[float]:
+    """k/10 and (k + 0.5)/10 for |k| <= 30,000 (+-3,000 %), each with its two neighbours."""
+    values = []
+    for k in range(-30_000, 30_001):
+        for centre in (k / 10, (k + 0.5) / 10):
+            values += [centre, math.nextafter(centre, math.inf), math.nextafter(centre, -math.inf)]
+    return values
+
+
+def test_tenths_as_round_at_every_tenth_and_half_up_to_3000_pct():
+    # The direct path decides on a rounded `value * 10`: these are the values where that
+    # rounding could fall on the other side of a half or of a whole tenth.
+    for value in _near_tenths_and_halves():
+        assert numbers.fmt_pct(value) == _fmt_pct_before(value), repr(value)
+        assert repr(numbers.round_pct(value)) == repr(_round_tenths_before(value)), repr(value)
+        assert repr(numbers.round_one_decimal(value)) == repr(_round_tenths_before(value))
+
+
+@given(st.floats(-1e7, 1e7, allow_nan=False) | st.floats(-1e-3, 1e-3))
+def test_round_pct_and_one_decimal_as_before(value):
+    assert repr(numbers.round_pct(value)) == repr(_round_tenths_before(value))
+    assert repr(numbers.round_one_decimal(value)) == repr(_round_tenths_before(value))
+
+
+@pytest.mark.parametrize("value", [
+    0.25, -0.25, 0.75, 1.25, 2.675, 0.05, -0.05, 0.35, 999_999.95, -999_999.95, 999_999.99,
+    1e6, -1e6, 5e6, 1e300, -0.0, 0.0, 1e-300, -1e-300, 0.04999999999999999,
+])
+def test_tenths_at_ties_the_limit_and_zero(value):
+    # Exact binary ties (0.25, 0.75, 1.25) round half to even; the limit is 1e6.
+    assert numbers.fmt_pct(value) == _fmt_pct_before(value)
+    assert repr(numbers.round_pct(value)) == repr(_round_tenths_before(value))
+
+
+def test_fmt_pct_of_nan_and_infinity_as_before():
+    for value in (float("nan"), float("inf"), -float("inf")):
+        assert numbers.fmt_pct(value) == f"{value:+.1f} %"
 
 
 @given(st.floats(-1e4, 1e4, allow_nan=False))

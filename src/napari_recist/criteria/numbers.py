@@ -94,17 +94,60 @@ def fmt_signed_mm(value: float) -> str:
     return text if text.startswith("-") else f"+{text}"
 
 
+# Below this magnitude the tenths are found from ``value * 10`` directly (`_tenths`).
+_TENTHS_LIMIT = 1e6
+# ``abs(value) * 10`` is within 1.2e-9 of the exact product below the limit (half an ulp of
+# 1e7); a fraction this close to one half is left to the correctly rounding library.
+_HALF_MARGIN = 1e-6
+
+
+def _tenths(value: float) -> int:
+    """Return ``round(value, 1) * 10`` as an int (half to even on the exact binary value).
+
+    The product ``abs(value) * 10.0`` is rounded once, by less than 1.2e-9 below the limit,
+    so unless its fraction lies within ``_HALF_MARGIN`` of one half it falls on the same side
+    of the half as the exact product, and rounding it up or down gives what ``round(value, 1)``
+    gives: the correctly rounded decimal of the exact value. A fraction that close to the
+    half (the ties 0.25, 0.75... among them) goes to ``round`` itself. Neither ``round`` nor
+    the ``.1f`` format is used on the common path: both run David Gay's correctly rounding
+    conversion, which cost most of a reason's time. The caller keeps `value` strictly inside
+    ``±_TENTHS_LIMIT`` (which also keeps out NaN and the infinities).
+    """
+    magnitude = value if value >= 0.0 else -value
+    scaled = magnitude * 10.0
+    whole = int(scaled)
+    fraction = scaled - whole  # exact: `whole` and `scaled` share their leading bits
+    if -_HALF_MARGIN < fraction - 0.5 < _HALF_MARGIN:
+        return _library_tenths(value)
+    if fraction > 0.5:
+        whole += 1
+    return -whole if value < 0.0 else whole
+
+
+def _library_tenths(value: float) -> int:
+    """`_tenths` through ``round`` (correctly rounded).
+
+    ``round(value, 1)`` is the double nearest n/10; times ten it is within an ulp of n.
+    """
+    return int(round(round(value, 1) * 10.0))
+
+
 def fmt_pct(value: float | None) -> str:
     """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %.
 
-    ``round(value, 1)`` and the ``.1f`` format round the same (both correctly, half to even
-    on the exact binary value), so the text is formatted directly; a change that rounds to
-    zero is written ``+0.0 %``, never ``-0.0 %``.
+    The digits are those of ``round(value, 1)`` (`_tenths`); a change that rounds to zero is
+    written ``+0.0 %``, never ``-0.0 %``. A value too large for `_tenths`'s direct path is
+    formatted with ``.1f``, which rounds as ``round`` does.
     """
     if value is None:
         return "n/a %"
-    text = f"{value:+.1f} %"
-    return "+0.0 %" if text == "-0.0 %" else text
+    if not -_TENTHS_LIMIT < value < _TENTHS_LIMIT:
+        text = f"{value:+.1f} %"
+        return "+0.0 %" if text == "-0.0 %" else text
+    tenths = _tenths(value)
+    if tenths < 0:
+        return f"-{-tenths // 10}.{-tenths % 10} %"
+    return f"+{tenths // 10}.{tenths % 10} %"
 
 
 def finite(value: float) -> float:
@@ -143,8 +186,17 @@ def round_pct(value: float | None) -> float | None:
     """Round a percentage for output to one decimal, as the JSON contract shows."""
     if value is None:
         return None
-    rounded = finite(float(round(value, 1)))
-    return 0.0 if rounded == 0 else rounded
+    return _rounded_tenths(value)
+
+
+def _rounded_tenths(value: float) -> float:
+    """``round(value, 1)`` with -0.0 written 0.0; NaN and infinities refused (`finite`)."""
+    if not -_TENTHS_LIMIT < value < _TENTHS_LIMIT:
+        rounded = finite(float(round(value, 1)))
+        return 0.0 if rounded == 0 else rounded
+    tenths = _tenths(value)
+    # n / 10 is the double nearest the decimal n/10: what round(value, 1) returns.
+    return tenths / 10.0 if tenths else 0.0
 
 
 def round_rate(value: float | None) -> float | None:
@@ -156,5 +208,4 @@ def round_one_decimal(value: float | None) -> float | None:
     """Sums of imRECIST and irRC in the JSON: 1 decimal (lesion-table.md), -0.0 written 0.0."""
     if value is None:
         return None
-    rounded = finite(float(round(value, 1)))
-    return 0.0 if rounded == 0 else rounded
+    return _rounded_tenths(value)
