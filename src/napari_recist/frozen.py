@@ -1,10 +1,12 @@
-"""Frozen types (model records, engine results) that pickle and copy by their constructor.
+"""Model records and engine results that pickle and copy by their constructor.
 
 The engine and the model are compiled with mypyc (setup.py). A compiled frozen dataclass
-refuses the attribute-by-attribute rebuild that pickle and `copy.deepcopy` use by default, so
-the frozen types of the model (lesions, measurements, geometry) and of the engine
-(thresholds, verdicts, patterns) rebuild through ``__init__`` instead, which gives the same
-object in both builds.
+refuses the attribute-by-attribute rebuild that pickle and `copy.deepcopy` use by default, and
+a compiled class whose ``__init__`` is written out (tests/test_native_constructors.py) cannot
+be made without its arguments, which that rebuild needs. The frozen types of the model
+(lesions, measurements, geometry) and of the engine (thresholds, verdicts, patterns), and the
+classes with such an ``__init__`` (assessments, time point verdicts, lesion responses),
+rebuild through ``__init__`` instead, which gives the same object in both builds.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 
 class RebuiltByConstructor:
-    """Base of a frozen dataclass whose every field is an ``__init__`` argument."""
+    """Base of a dataclass whose every field is an ``__init__`` argument."""
 
     __slots__ = ()  # a slotted dataclass below keeps its instances free of a __dict__
 

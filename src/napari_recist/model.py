@@ -105,6 +105,25 @@ class Lesion(RebuiltByConstructor):
     tracking_uid: str | None = None
     part_of: str | None = None
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        lesion_id: str,
+        role: Role,
+        site: str,
+        nodal: bool = False,
+        thoracic: bool | None = None,
+        tracking_uid: str | None = None,
+        part_of: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "lesion_id", lesion_id)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "site", site)
+        object.__setattr__(self, "nodal", nodal)
+        object.__setattr__(self, "thoracic", thoracic)
+        object.__setattr__(self, "tracking_uid", tracking_uid)
+        object.__setattr__(self, "part_of", part_of)
+
 
 @dataclass(frozen=True, slots=True)
 class AxisGeometry(RebuiltByConstructor):
@@ -123,6 +142,17 @@ class AxisGeometry(RebuiltByConstructor):
     points: tuple[Point3D, ...]
     referenced_sop_uid: str | None = None
     frame_of_reference_uid: str | None = None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        points: tuple[Point3D, ...],
+        referenced_sop_uid: str | None = None,
+        frame_of_reference_uid: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "referenced_sop_uid", referenced_sop_uid)
+        object.__setattr__(self, "frame_of_reference_uid", frame_of_reference_uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +177,19 @@ class Region(RebuiltByConstructor):
     points: tuple[Point3D, ...]
     referenced_sop_uid: str | None = None
     frame_of_reference_uid: str | None = None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        graphic_type: str,
+        points: tuple[Point3D, ...],
+        referenced_sop_uid: str | None = None,
+        frame_of_reference_uid: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "graphic_type", graphic_type)
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "referenced_sop_uid", referenced_sop_uid)
+        object.__setattr__(self, "frame_of_reference_uid", frame_of_reference_uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +228,29 @@ class Measurement(RebuiltByConstructor):
     coalesced_into: str | None = None
     regions: tuple[Region, ...] = ()
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        lesion_id: str,
+        state: LesionState,
+        long_axis_mm: float | None = None,
+        short_axis_mm: float | None = None,
+        long_axis: AxisGeometry | None = None,
+        short_axis: AxisGeometry | None = None,
+        extra: Mapping[str, str] | None = None,
+        coalesced_into: str | None = None,
+        regions: tuple[Region, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "lesion_id", lesion_id)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "long_axis_mm", long_axis_mm)
+        object.__setattr__(self, "short_axis_mm", short_axis_mm)
+        object.__setattr__(self, "long_axis", long_axis)
+        object.__setattr__(self, "short_axis", short_axis)
+        object.__setattr__(self, "extra", dict() if extra is None else extra)
+        object.__setattr__(self, "coalesced_into", coalesced_into)
+        object.__setattr__(self, "regions", regions)
+
     @classmethod
     def coalesced(cls, lesion_id: str, carrier: str, **kwargs: object) -> Measurement:
         """A row of a lesion merged into `carrier`'s mass: no size, counts 0 mm."""
@@ -215,7 +281,7 @@ class Measurement(RebuiltByConstructor):
 
 
 @dataclass
-class Assessment:
+class Assessment(RebuiltByConstructor):
     """One scan date: the measurements of every lesion assessed on it.
 
     Parameters
@@ -231,6 +297,17 @@ class Assessment:
     timepoint: int
     date: dt.date
     measurements: dict[str, Measurement] = field(default_factory=dict)
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        timepoint: int,
+        date: dt.date,
+        measurements: dict[str, Measurement] | None = None,
+    ) -> None:
+        self.timepoint = timepoint
+        self.date = date
+        self.measurements = dict() if measurements is None else measurements
 
     @property
     def label(self) -> str:

@@ -42,6 +42,11 @@ class Verdict(RebuiltByConstructor):
     value: str
     reason: str
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(self, value: str, reason: str) -> None:
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "reason", reason)
+
 
 def _baseline_target_count(timeline: Timeline) -> int:
     return len(timeline.rows(timeline.targets, 0))

@@ -23,6 +23,7 @@ from napari_recist.criteria.numbers import (
 )
 from napari_recist.criteria.recist import RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import ImResponse
 
@@ -33,13 +34,22 @@ _RANK: dict[str, int] = {CR: 4, PR: 3, SD: 2, PD: 1}
 
 
 @dataclass
-class ImrecistTimepoint:
+class ImrecistTimepoint(RebuiltByConstructor):
     """imRECIST verdict at one assessment, with the sum behind it."""
 
     index: int
     response: str
     reason: str
     sum_mm: float | None = None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self, index: int, response: str, reason: str, sum_mm: float | None = None
+    ) -> None:
+        self.index = index
+        self.response = response
+        self.reason = reason
+        self.sum_mm = sum_mm
 
 
 @dataclass

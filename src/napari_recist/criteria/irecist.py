@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from napari_recist.criteria.numbers import at_least, below, fmt_mm, fmt_signed_mm, increase_meets
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
 from napari_recist.criteria.timeline import Timeline
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import IResponse
 
@@ -27,13 +28,22 @@ _IBOR_RANK: dict[str, int] = {ICR: 4, IPR: 3, ISD: 2, NON_ICR_NON_IUPD: 1}
 
 
 @dataclass
-class IrecistTimepoint:
+class IrecistTimepoint(RebuiltByConstructor):
     """iRECIST verdict at one assessment."""
 
     index: int
     response: str
     reason: str
     new_lesion_target_sum: float | None = None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self, index: int, response: str, reason: str, new_lesion_target_sum: float | None = None
+    ) -> None:
+        self.index = index
+        self.response = response
+        self.reason = reason
+        self.new_lesion_target_sum = new_lesion_target_sum
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from napari_recist.criteria.imrecist import pd_stands
 from napari_recist.criteria.numbers import above, at_least, at_most, fmt_mm, fmt_pct
 from napari_recist.criteria.timeline import Timeline
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Lesion, LesionState
 from napari_recist.vocabulary import IrResponse
 
@@ -22,13 +23,22 @@ NE, NA = IrResponse.NE, IrResponse.NA
 
 
 @dataclass
-class IrrcTimepoint:
+class IrrcTimepoint(RebuiltByConstructor):
     """irRC verdict at one assessment, with the tumour burden behind it."""
 
     index: int
     response: str
     reason: str
     burden_mm2: float | None = None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self, index: int, response: str, reason: str, burden_mm2: float | None = None
+    ) -> None:
+        self.index = index
+        self.response = response
+        self.reason = reason
+        self.burden_mm2 = burden_mm2
 
 
 @dataclass

@@ -8,7 +8,7 @@ coalesce"): every lesion of a unit reports the unit's response.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, replace
 
 from napari_recist.criteria.numbers import (
     at_most,
@@ -21,6 +21,7 @@ from napari_recist.criteria.numbers import (
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, Unit
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState, Role, natural_key
 from napari_recist.vocabulary import Response
 
@@ -64,7 +65,8 @@ _STATE_RESPONSE = {
 }
 
 
-class LesionResponse(NamedTuple):
+@dataclass(frozen=True)
+class LesionResponse(RebuiltByConstructor):
     """One lesion (unit) at one assessment; the reason is written only when asked for."""
 
     response: str
@@ -77,12 +79,38 @@ class LesionResponse(NamedTuple):
     note: str = ""
     own_mm: float | None = None  # the lesion's own row diameter (the unit's is diameter_mm)
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        response: str,
+        diameter_mm: float | None,
+        change_from_baseline_pct: float | None,
+        change_from_nadir_pct: float | None,
+        lesion_id: str = "",
+        baseline_mm: float | None = None,
+        nadir_mm: float | None = None,
+        note: str = "",
+        own_mm: float | None = None,
+    ) -> None:
+        object.__setattr__(self, "response", response)
+        object.__setattr__(self, "diameter_mm", diameter_mm)
+        object.__setattr__(self, "change_from_baseline_pct", change_from_baseline_pct)
+        object.__setattr__(self, "change_from_nadir_pct", change_from_nadir_pct)
+        object.__setattr__(self, "lesion_id", lesion_id)
+        object.__setattr__(self, "baseline_mm", baseline_mm)
+        object.__setattr__(self, "nadir_mm", nadir_mm)
+        object.__setattr__(self, "note", note)
+        object.__setattr__(self, "own_mm", own_mm)
+
     @property
     def reason(self) -> str:
         """One line with the numbers behind the response."""
-        response, diameter, from_baseline, from_nadir, lid, baseline_mm, nadir_mm, note, _ = self
+        note = self.note
         if note:
             return note
+        response, diameter, lid = self.response, self.diameter_mm, self.lesion_id
+        from_baseline, from_nadir = self.change_from_baseline_pct, self.change_from_nadir_pct
+        baseline_mm, nadir_mm = self.baseline_mm, self.nadir_mm
         size = f"{lid} {fmt_mm(diameter or 0.0)} mm"
         if response == CR:
             return f"CR: {size}" + (" (node < 10 mm)" if diameter else "")
@@ -285,7 +313,7 @@ def unit_lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionRes
         for unit in timeline.units(group, index):
             response = unit_response(timeline, unit, index)
             for lid in _listed(timeline, unit, index):
-                responses[lid] = response._replace(own_mm=timeline.diameters[lid][index])
+                responses[lid] = replace(response, own_mm=timeline.diameters[lid][index])
     _add_uncounted_new_nodes(timeline, index, responses)
     return responses
 

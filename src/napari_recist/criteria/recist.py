@@ -21,6 +21,7 @@ from napari_recist.criteria.numbers import (
 )
 from napari_recist.criteria.timeline import Timeline
 from napari_recist.criteria.warnings import CriteriaWarning
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Lesion, LesionState, natural_key
 from napari_recist.vocabulary import Response
 
@@ -37,7 +38,7 @@ _BOR_RANK: dict[str, int] = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0
 
 
 @dataclass
-class RecistTimepoint:
+class RecistTimepoint(RebuiltByConstructor):
     """RECIST 1.1 verdicts at one assessment, each with its reason."""
 
     index: int
@@ -58,6 +59,47 @@ class RecistTimepoint:
     reappeared_ids: list[str] = field(default_factory=list)
     present_new_rows: list[str] = field(default_factory=list)
     continued_pr: bool = False  # the target PR is the RWG FAQ's continued PR
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        index: int,
+        sod: float | None = None,
+        nadir: float | None = None,
+        nadir_index: int | None = None,
+        change_from_baseline_pct: float | None = None,
+        change_from_nadir_pct: float | None = None,
+        target: str = NA,
+        target_reason: str = "",
+        non_target: str = NA,
+        non_target_reason: str = "",
+        new_lesions: bool = False,
+        new_lesion_ids: list[str] | None = None,
+        new_reason: str = "",
+        overall: str = NA,
+        overall_reason: str = "",
+        reappeared_ids: list[str] | None = None,
+        present_new_rows: list[str] | None = None,
+        continued_pr: bool = False,
+    ) -> None:
+        self.index = index
+        self.sod = sod
+        self.nadir = nadir
+        self.nadir_index = nadir_index
+        self.change_from_baseline_pct = change_from_baseline_pct
+        self.change_from_nadir_pct = change_from_nadir_pct
+        self.target = target
+        self.target_reason = target_reason
+        self.non_target = non_target
+        self.non_target_reason = non_target_reason
+        self.new_lesions = new_lesions
+        self.new_lesion_ids = list() if new_lesion_ids is None else new_lesion_ids
+        self.new_reason = new_reason
+        self.overall = overall
+        self.overall_reason = overall_reason
+        self.reappeared_ids = list() if reappeared_ids is None else reappeared_ids
+        self.present_new_rows = list() if present_new_rows is None else present_new_rows
+        self.continued_pr = continued_pr
 
 
 @dataclass
