@@ -53,7 +53,7 @@ class ImrecistTimepoint(RebuiltByConstructor):
 
 
 @dataclass
-class ImrecistResult:
+class ImrecistResult(RebuiltByConstructor):
     """imRECIST over a patient's assessments (index 0 is the baseline)."""
 
     timepoints: list[ImrecistTimepoint]
@@ -62,6 +62,23 @@ class ImrecistResult:
     progression_date: dt.date | None
     progression_reason: str
     standing_pd_index: int | None
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        timepoints: list[ImrecistTimepoint],
+        best_overall_response: str,
+        best_overall_reason: str,
+        progression_date: dt.date | None,
+        progression_reason: str,
+        standing_pd_index: int | None,
+    ) -> None:
+        self.timepoints = timepoints
+        self.best_overall_response = best_overall_response
+        self.best_overall_reason = best_overall_reason
+        self.progression_date = progression_date
+        self.progression_reason = progression_reason
+        self.standing_pd_index = standing_pd_index
 
 
 def pd_stands(

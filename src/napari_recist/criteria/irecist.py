@@ -47,7 +47,7 @@ class IrecistTimepoint(RebuiltByConstructor):
 
 
 @dataclass
-class IrecistResult:
+class IrecistResult(RebuiltByConstructor):
     """iRECIST over a patient's assessments (index 0 is the baseline)."""
 
     timepoints: list[IrecistTimepoint]
@@ -57,9 +57,26 @@ class IrecistResult:
     pseudoprogression: bool
     pseudoprogression_reason: str
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        timepoints: list[IrecistTimepoint],
+        best_overall_response: str,
+        best_overall_reason: str,
+        progression_date: dt.date | None,
+        pseudoprogression: bool,
+        pseudoprogression_reason: str,
+    ) -> None:
+        self.timepoints = timepoints
+        self.best_overall_response = best_overall_response
+        self.best_overall_reason = best_overall_reason
+        self.progression_date = progression_date
+        self.pseudoprogression = pseudoprogression
+        self.pseudoprogression_reason = pseudoprogression_reason
+
 
 @dataclass
-class _Iupd:
+class _Iupd(RebuiltByConstructor):
     """What stood at the iUPD: the categories in iUPD and their values then."""
 
     index: int
@@ -71,6 +88,29 @@ class _Iupd:
     new_ids: frozenset[str]
     progressed_non_targets: frozenset[str]
     reasons: list[str] = field(default_factory=list)
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        index: int,
+        target: bool,
+        non_target: bool,
+        new: bool,
+        sod: float | None,
+        new_target_sum: float | None,
+        new_ids: frozenset[str],
+        progressed_non_targets: frozenset[str],
+        reasons: list[str] | None = None,
+    ) -> None:
+        self.index = index
+        self.target = target
+        self.non_target = non_target
+        self.new = new
+        self.sod = sod
+        self.new_target_sum = new_target_sum
+        self.new_ids = new_ids
+        self.progressed_non_targets = progressed_non_targets
+        self.reasons = list() if reasons is None else reasons
 
 
 def _family(timeline: Timeline, root: str) -> frozenset[str]:

@@ -42,7 +42,7 @@ class IrrcTimepoint(RebuiltByConstructor):
 
 
 @dataclass
-class IrrcResult:
+class IrrcResult(RebuiltByConstructor):
     """irRC over a patient's assessments (index 0 is the baseline)."""
 
     timepoints: list[IrrcTimepoint]
@@ -50,6 +50,21 @@ class IrrcResult:
     best_overall_reason: str
     progression_date: dt.date | None
     progression_reason: str
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        timepoints: list[IrrcTimepoint],
+        best_overall_response: str,
+        best_overall_reason: str,
+        progression_date: dt.date | None,
+        progression_reason: str,
+    ) -> None:
+        self.timepoints = timepoints
+        self.best_overall_response = best_overall_response
+        self.best_overall_reason = best_overall_reason
+        self.progression_date = progression_date
+        self.progression_reason = progression_reason
 
 
 def product_mm2(timeline: Timeline, lesion_id: str, index: int) -> float | None:

@@ -33,6 +33,23 @@ class Kinetics(RebuiltByConstructor):
     tgr_exp: float | None
     change_per_month_at_pd_pct: float | None
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        depth_of_response_pct: float | None,
+        time_to_nadir_days: int | None,
+        first_follow_up_sd: str,
+        tgr_ref: float | None,
+        tgr_exp: float | None,
+        change_per_month_at_pd_pct: float | None,
+    ) -> None:
+        object.__setattr__(self, "depth_of_response_pct", depth_of_response_pct)
+        object.__setattr__(self, "time_to_nadir_days", time_to_nadir_days)
+        object.__setattr__(self, "first_follow_up_sd", first_follow_up_sd)
+        object.__setattr__(self, "tgr_ref", tgr_ref)
+        object.__setattr__(self, "tgr_exp", tgr_exp)
+        object.__setattr__(self, "change_per_month_at_pd_pct", change_per_month_at_pd_pct)
+
 
 @dataclass(frozen=True)
 class Hyperprogression(RebuiltByConstructor):
@@ -41,6 +58,17 @@ class Hyperprogression(RebuiltByConstructor):
     champiat: bool
     ferrara: bool
     reason: str
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        champiat: bool,
+        ferrara: bool,
+        reason: str,
+    ) -> None:
+        object.__setattr__(self, "champiat", champiat)
+        object.__setattr__(self, "ferrara", ferrara)
+        object.__setattr__(self, "reason", reason)
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,27 @@ class ProgressionPattern(RebuiltByConstructor):
     site_group: str = NA
     lesion_ids: list[str] = field(default_factory=list)
     reason: str = "no progression"
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        type: str,
+        organs: list[str] | None = None,
+        organ_count: int | None = None,
+        oligo: bool | None = None,
+        lymph_node_only: bool | None = None,
+        site_group: str = NA,
+        lesion_ids: list[str] | None = None,
+        reason: str = 'no progression',
+    ) -> None:
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "organs", list() if organs is None else organs)
+        object.__setattr__(self, "organ_count", organ_count)
+        object.__setattr__(self, "oligo", oligo)
+        object.__setattr__(self, "lymph_node_only", lymph_node_only)
+        object.__setattr__(self, "site_group", site_group)
+        object.__setattr__(self, "lesion_ids", list() if lesion_ids is None else lesion_ids)
+        object.__setattr__(self, "reason", reason)
 
     def to_json(self) -> ProgressionPatternJSON:
         """Return the JSON object of the contract (lesion-table.md)."""

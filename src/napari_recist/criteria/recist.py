@@ -103,7 +103,7 @@ class RecistTimepoint(RebuiltByConstructor):
 
 
 @dataclass
-class RecistResult:
+class RecistResult(RebuiltByConstructor):
     """RECIST 1.1 over a patient's assessments (index 0 is the baseline)."""
 
     timepoints: list[RecistTimepoint]
@@ -118,6 +118,35 @@ class RecistResult:
     pfs_days: int | None = None
     pfs_event: bool = False
     pfs_reason: str = ""
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        timepoints: list[RecistTimepoint],
+        best_overall_response: str,
+        best_overall_reason: str,
+        confirmed_best_overall_response: str,
+        confirmed_reason: str,
+        first_pd_index: int | None,
+        progression_date: dt.date | None,
+        progression_reason: str,
+        raw_timepoints: list[RecistTimepoint] | None = None,
+        pfs_days: int | None = None,
+        pfs_event: bool = False,
+        pfs_reason: str = '',
+    ) -> None:
+        self.timepoints = timepoints
+        self.best_overall_response = best_overall_response
+        self.best_overall_reason = best_overall_reason
+        self.confirmed_best_overall_response = confirmed_best_overall_response
+        self.confirmed_reason = confirmed_reason
+        self.first_pd_index = first_pd_index
+        self.progression_date = progression_date
+        self.progression_reason = progression_reason
+        self.raw_timepoints = list() if raw_timepoints is None else raw_timepoints
+        self.pfs_days = pfs_days
+        self.pfs_event = pfs_event
+        self.pfs_reason = pfs_reason
 
 
 def _describe(lesion: Lesion) -> str:

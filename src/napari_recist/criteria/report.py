@@ -22,6 +22,7 @@ from napari_recist.criteria.recist import NA, RecistResult, baseline_warnings, c
 from napari_recist.criteria.settings import Criteria
 from napari_recist.criteria.timeline import Timeline, build_timeline
 from napari_recist.criteria.warnings import CriteriaWarning, codes, ordered
+from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import PatientRecord
 from napari_recist.vocabulary import Category
@@ -32,7 +33,7 @@ ATYPICAL_RESPONSE = "atypical response"
 
 
 @dataclass
-class PatientResult:
+class PatientResult(RebuiltByConstructor):
     """Every verdict for one patient, with the intermediate results behind them."""
 
     record: PatientRecord
@@ -54,6 +55,49 @@ class PatientResult:
     warning_items: list[CriteriaWarning]
     imrecist: ImrecistResult
     irrc: IrrcResult
+
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        record: PatientRecord,
+        criteria: Criteria,
+        timeline: Timeline,
+        recist: RecistResult,
+        irecist: IrecistResult,
+        lesions: list[dict[str, LesionResponse]],
+        vuagnat: list[dr.Verdict],
+        bernard_tessier: list[dr.Verdict],
+        categories: list[str],
+        vuagnat_patient: dr.Verdict,
+        vuagnat_rate: float | None,
+        tozuka: dr.Verdict,
+        kinetics: patterns.Kinetics,
+        hyperprogression: patterns.Hyperprogression,
+        pattern: patterns.ProgressionPattern,
+        resistance: tuple[str, str],
+        warning_items: list[CriteriaWarning],
+        imrecist: ImrecistResult,
+        irrc: IrrcResult,
+    ) -> None:
+        self.record = record
+        self.criteria = criteria
+        self.timeline = timeline
+        self.recist = recist
+        self.irecist = irecist
+        self.lesions = lesions
+        self.vuagnat = vuagnat
+        self.bernard_tessier = bernard_tessier
+        self.categories = categories
+        self.vuagnat_patient = vuagnat_patient
+        self.vuagnat_rate = vuagnat_rate
+        self.tozuka = tozuka
+        self.kinetics = kinetics
+        self.hyperprogression = hyperprogression
+        self.pattern = pattern
+        self.resistance = resistance
+        self.warning_items = warning_items
+        self.imrecist = imrecist
+        self.irrc = irrc
 
     @property
     def warnings(self) -> list[str]:

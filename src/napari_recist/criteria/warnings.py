@@ -34,6 +34,19 @@ class CriteriaWarning(RebuiltByConstructor):
     subject: str
     message: str
 
+    # Written out for mypyc to compile (tests/test_native_constructors.py says why).
+    def __init__(
+        self,
+        code: str,
+        index: int,
+        subject: str,
+        message: str,
+    ) -> None:
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "message", message)
+
 
 def ordered(warnings: Iterable[CriteriaWarning]) -> list[CriteriaWarning]:
     """Order warnings as criteria.md section 9 says: assessment, code, lesion id or organ.
