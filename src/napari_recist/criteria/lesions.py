@@ -8,7 +8,7 @@ coalesce"): every lesion of a unit reports the unit's response.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from napari_recist.criteria.numbers import (
     at_most,
@@ -101,6 +101,14 @@ class LesionResponse(RebuiltByConstructor):
         object.__setattr__(self, "nadir_mm", nadir_mm)
         object.__setattr__(self, "note", note)
         object.__setattr__(self, "own_mm", own_mm)
+
+    def with_own_mm(self, own_mm: float | None) -> LesionResponse:
+        """The same response given to one lesion of the unit, with that lesion's own row size."""
+        return LesionResponse(
+            self.response, self.diameter_mm, self.change_from_baseline_pct,
+            self.change_from_nadir_pct, self.lesion_id, self.baseline_mm, self.nadir_mm,
+            self.note, own_mm,
+        )
 
     @property
     def reason(self) -> str:
@@ -313,7 +321,7 @@ def unit_lesion_responses(timeline: Timeline, index: int) -> dict[str, LesionRes
         for unit in timeline.units(group, index):
             response = unit_response(timeline, unit, index)
             for lid in _listed(timeline, unit, index):
-                responses[lid] = replace(response, own_mm=timeline.diameters[lid][index])
+                responses[lid] = response.with_own_mm(timeline.diameters[lid][index])
     _add_uncounted_new_nodes(timeline, index, responses)
     return responses
 

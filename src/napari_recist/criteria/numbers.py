@@ -96,15 +96,16 @@ def fmt_signed_mm(value: float) -> str:
 
 # Below this magnitude the tenths are found from ``value * 10`` directly (`_tenths`).
 _TENTHS_LIMIT = 1e6
-# ``abs(value) * 10`` is within 1.2e-9 of the exact product below the limit (half an ulp of
-# 1e7); a fraction this close to one half is left to the correctly rounding library.
+# ``abs(value) * 10`` is within 9.3e-10 of the exact product below the limit (half an ulp of
+# a number below 2**24); a fraction this close to one half is left to the correctly rounding
+# library.
 _HALF_MARGIN = 1e-6
 
 
 def _tenths(value: float) -> int:
     """Return ``round(value, 1) * 10`` as an int (half to even on the exact binary value).
 
-    The product ``abs(value) * 10.0`` is rounded once, by less than 1.2e-9 below the limit,
+    The product ``abs(value) * 10.0`` is rounded once, by less than 9.3e-10 below the limit,
     so unless its fraction lies within ``_HALF_MARGIN`` of one half it falls on the same side
     of the half as the exact product, and rounding it up or down gives what ``round(value, 1)``
     gives: the correctly rounded decimal of the exact value. A fraction that close to the
@@ -113,6 +114,7 @@ def _tenths(value: float) -> int:
     conversion, which cost most of a reason's time. The caller keeps `value` strictly inside
     ``±_TENTHS_LIMIT`` (which also keeps out NaN and the infinities).
     """
+    value = float(value)  # interpreted, a numpy float32 would keep its own precision below
     magnitude = value if value >= 0.0 else -value
     scaled = magnitude * 10.0
     whole = int(scaled)
