@@ -268,3 +268,38 @@ def test_ctrl_c_stops_the_workers_without_a_traceback(big_table):
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers)
+
+
+def _slice_sum(start: int, stop: int) -> int:
+    return sum(range(start, stop))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs POSIX signal masks")
+def test_ctrl_c_while_the_pool_starts_is_an_interrupt(monkeypatch):
+    """Ctrl+C after the workers are forked but before the pool's thread runs (CI saw exit 70).
+
+    The pool's first submit forks the workers, then starts its management thread; a SIGINT
+    delivered between the two once left a thread made but never started, and stopping the
+    pool raised RuntimeError ("cannot join thread before it is started") in place of the
+    interrupt. Here the SIGINT is sent at exactly that point.
+    """
+    from concurrent.futures import process
+
+    start = process._ExecutorManagerThread.start
+    workers: list[int] = []
+    others = set(_children(os.getpid()))  # processes of the test session, not the pool's
+
+    def interrupted_start(thread):
+        workers.extend(set(_children(os.getpid())) - others)
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode, unless held back
+        start(thread)
+
+    monkeypatch.setattr(process._ExecutorManagerThread, "start", interrupted_start)
+    results = map_slices(100_000, _slice_sum, 2)
+    with pytest.raises(KeyboardInterrupt):
+        list(results)
+    assert len(workers) >= 2
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)

@@ -15,6 +15,7 @@ in the calling process. ``NAPARI_RECIST_WORKERS=1`` (or ``--workers 1``) does so
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -111,6 +112,28 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl+C (SIGINT) back while the pool forks its workers and starts its thread.
+
+    The first ``submit`` forks every worker and then starts the pool's management thread. A
+    Ctrl+C between the two left a thread that was made but never started, which the pool's
+    shutdown then tried to join: a RuntimeError (exit 70, "internal error") instead of
+    "interrupted". Held back, the interrupt arrives once the pool is whole and stops it as
+    any other does. The workers are forked with SIGINT blocked, so one cannot reach them
+    before their initializer ignores it either.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:  # not on POSIX: nothing to hold
+        yield
+        return
+    before = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, before)
+
+
 def _run_slice(bounds: tuple[int, int]) -> Any:
     assert _WORK is not None  # set by map_slices before the fork
     return _WORK(*bounds)
@@ -159,8 +182,9 @@ def map_slices(
         # At most IN_FLIGHT_PER_WORKER slices per worker are computed ahead of the one being
         # written: a slow reader of the output (a pipe, `less`) holds the workers back
         # instead of letting every slice's result pile up here.
-        for bound in itertools.islice(bounds, workers * IN_FLIGHT_PER_WORKER):
-            pending.append(pool.submit(_run_slice, bound))
+        with _interrupts_held():  # the pool starts whole, then a Ctrl+C stops it
+            for bound in itertools.islice(bounds, workers * IN_FLIGHT_PER_WORKER):
+                pending.append(pool.submit(_run_slice, bound))
         while pending:
             result = pending.popleft().result()
             for bound in itertools.islice(bounds, 1):
