@@ -591,10 +591,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     state = _Logging.start(args)
     try:
-        log.debug(
-            "napari-recist %s, Python %s on %s", __version__, platform.python_version(),
-            platform.platform(terse=True),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            # platform.platform() would run `uname -p` in a subprocess: these need no process.
+            log.debug(
+                "napari-recist %s, Python %s on %s %s %s", __version__,
+                platform.python_version(), platform.system(), platform.release(),
+                platform.machine(),
+            )
         return _run(args)
     finally:
         state.stop()
