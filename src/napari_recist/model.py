@@ -17,9 +17,9 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
 from napari_recist.frozen import RebuiltByConstructor
+from napari_recist.vocabulary import TextEnum
 
 # The sites named by shared/spec/lesion-table.md; a free-text site is accepted and kept.
 KNOWN_SITES: tuple[str, ...] = (
@@ -44,18 +44,15 @@ KNOWN_SITES: tuple[str, ...] = (
 MAX_DIAMETER_MM = 1000.0
 
 
-class Role(str, Enum):
+class Role(TextEnum):
     """How a lesion is followed: RECIST 1.1 target, non-target, or a new lesion."""
 
     TARGET = "target"
     NON_TARGET = "non-target"
     NEW = "new"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class LesionState(str, Enum):
+class LesionState(TextEnum):
     """What was seen of a lesion at one assessment (shared/spec/lesion-table.md)."""
 
     MEASURED = "measured"
@@ -66,9 +63,6 @@ class LesionState(str, Enum):
     INCREASE = "increase"
     EQUIVOCAL = "equivocal"
     NOT_EVALUATED = "not-evaluated"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 Point3D = tuple[float, float, float]
@@ -451,7 +445,7 @@ def build_record(
     )
 
 
-class MeasurementMethod(str, Enum):
+class MeasurementMethod(TextEnum):
     """How a measurement was made; kept in the lesion table's ``method`` column and the SR.
 
     A semi-automatic proposal (`SEMI_AUTOMATIC`) is a draft until a reader accepts or
@@ -461,6 +455,3 @@ class MeasurementMethod(str, Enum):
     MANUAL = "manual"
     SEMI_AUTOMATIC = "semi-automatic"
     SEMI_AUTOMATIC_ADJUSTED = "semi-automatic, adjusted by reader"
-
-    def __str__(self) -> str:
-        return self.value

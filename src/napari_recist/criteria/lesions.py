@@ -295,7 +295,7 @@ def _single_lesion_responses(timeline: Timeline, index: int) -> dict[str, Lesion
                 else:
                     response = NON_CR_NON_PD
                 responses[lid] = LesionResponse(
-                    response, None, None, None, lid, note=f"{response.value}: {lid} {state.value}",
+                    response, None, None, None, lid, note=f"{response}: {lid} {state}",
                     own_mm=diameter,
                 )
                 continue
