@@ -27,8 +27,8 @@ MEMBERS = [member for enum in ENUMS for member in enum]
 
 def test_every_word_and_state_is_a_text_enum():
     names = {enum.__name__ for enum in ENUMS}
-    assert {"Response", "Category", "VuagnatType", "Role", "LesionState",
-            "MeasurementMethod"} <= names
+    assert {"Response", "IResponse", "ImResponse", "IrResponse", "Category", "VuagnatType",
+            "Role", "LesionState", "MeasurementMethod"} <= names
 
 
 @pytest.mark.parametrize("member", MEMBERS, ids=repr)
