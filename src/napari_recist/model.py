@@ -17,12 +17,13 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.vocabulary import TextEnum
 
 # The sites named by shared/spec/lesion-table.md; a free-text site is accepted and kept.
-KNOWN_SITES: tuple[str, ...] = (
+KNOWN_SITES: Final[tuple[str, ...]] = (
     "lung",
     "liver",
     "lymph node",
@@ -41,7 +42,7 @@ KNOWN_SITES: tuple[str, ...] = (
 
 # No lesion diameter on a CT exceeds the body: a larger number is a unit or typing error (an
 # area, micrometres), refused where it enters (table, SR) rather than classified.
-MAX_DIAMETER_MM = 1000.0
+MAX_DIAMETER_MM: Final = 1000.0
 
 
 class Role(TextEnum):

@@ -9,6 +9,7 @@ key dictionaries interchangeably with it.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Final
 
 
 class TextEnum(str, Enum):
@@ -109,7 +110,7 @@ class VuagnatType(_Word):
 
 
 # Response words for RECIST verdicts in the order legends and tables list them.
-RESPONSE_ORDER: tuple[Response, ...] = (
+RESPONSE_ORDER: Final[tuple[Response, ...]] = (
     Response.CR, Response.PR, Response.SD, Response.PD, Response.NEW, Response.NON_CR_NON_PD,
     Response.NE, Response.NA,
 )

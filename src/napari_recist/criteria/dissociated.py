@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from napari_recist.criteria.lesions import LesionResponse
 from napari_recist.criteria.numbers import above, at_least, below, fmt_mm, fmt_pct, percent_change
@@ -17,14 +18,14 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import Category, VuagnatType
 
-DR = Category.DR
+DR: Final = Category.DR
 DR1, DR2, DR3 = VuagnatType.DR1, VuagnatType.DR2, VuagnatType.DR3
-NONE = VuagnatType.NONE
-TRUE_PD = Category.TRUE_PD
-_VUAGNAT_RANK: dict[str, int] = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
+NONE: Final = VuagnatType.NONE
+TRUE_PD: Final = Category.TRUE_PD
+_VUAGNAT_RANK: Final[dict[str, int]] = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}
 
 # Seed 002: RECIST overall response -> category when no DR.
-_CATEGORY: dict[str, str] = {
+_CATEGORY: Final[dict[str, str]] = {
     CR: Category.CR,
     PR: Category.TRUE_PR,
     SD: Category.TRUE_SD,
@@ -32,7 +33,7 @@ _CATEGORY: dict[str, str] = {
     NON_CR_NON_PD: Category.NON_CR_NON_PD,
     NE: Category.NE,
 }
-_NON_TARGET_GROWTH = (LesionState.PROGRESSION, LesionState.INCREASE)
+_NON_TARGET_GROWTH: Final = (LesionState.PROGRESSION, LesionState.INCREASE)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from napari_recist.criteria.irecist import new_lesion_targets
 from napari_recist.criteria.numbers import (
@@ -30,7 +31,7 @@ from napari_recist.vocabulary import ImResponse
 CR, PR, SD, PD, NE, NA = (
     ImResponse.CR, ImResponse.PR, ImResponse.SD, ImResponse.PD, ImResponse.NE, ImResponse.NA,
 )
-_RANK: dict[str, int] = {CR: 4, PR: 3, SD: 2, PD: 1}
+_RANK: Final[dict[str, int]] = {CR: 4, PR: 3, SD: 2, PD: 1}
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Final
 
 from napari_recist.criteria.numbers import at_least, below, fmt_mm, fmt_signed_mm, increase_meets
 from napari_recist.criteria.recist import CR, NA, NE, NON_CR_NON_PD, PD, PR, SD, RecistTimepoint
@@ -16,15 +17,15 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import IResponse
 
-ICR = IResponse.ICR
-IPR = IResponse.IPR
-ISD = IResponse.ISD
-IUPD = IResponse.IUPD
-ICPD = IResponse.ICPD
-NON_ICR_NON_IUPD = IResponse.NON_ICR_NON_IUPD
+ICR: Final = IResponse.ICR
+IPR: Final = IResponse.IPR
+ISD: Final = IResponse.ISD
+IUPD: Final = IResponse.IUPD
+ICPD: Final = IResponse.ICPD
+NON_ICR_NON_IUPD: Final = IResponse.NON_ICR_NON_IUPD
 
-_RESET_RESPONSES = (ICR, IPR, ISD, NON_ICR_NON_IUPD)
-_IBOR_RANK: dict[str, int] = {ICR: 4, IPR: 3, ISD: 2, NON_ICR_NON_IUPD: 1}
+_RESET_RESPONSES: Final = (ICR, IPR, ISD, NON_ICR_NON_IUPD)
+_IBOR_RANK: Final[dict[str, int]] = {ICR: 4, IPR: 3, ISD: 2, NON_ICR_NON_IUPD: 1}
 
 
 @dataclass

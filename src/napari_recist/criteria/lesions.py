@@ -9,6 +9,7 @@ coalesce"): every lesion of a unit reports the unit's response.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from napari_recist.criteria.numbers import (
     at_most,
@@ -25,8 +26,8 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState, Role, natural_key
 from napari_recist.vocabulary import Response
 
-NEW = Response.NEW
-_SIZE_STATES = frozenset({LesionState.MEASURED, LesionState.ABSENT, LesionState.TOO_SMALL})
+NEW: Final = Response.NEW
+_SIZE_STATES: Final = frozenset({LesionState.MEASURED, LesionState.ABSENT, LesionState.TOO_SMALL})
 
 
 def _uncounted_equivocal_node(timeline: Timeline, lesion_id: str, index: int) -> bool:
@@ -55,7 +56,7 @@ def _uncounted_node_response(lesion_id: str, name: str, diameter: float | None) 
     )
 
 # A lesion known only by its state (criteria.md section 3).
-_STATE_RESPONSE = {
+_STATE_RESPONSE: Final = {
     LesionState.ABSENT: CR,
     LesionState.PRESENT: NON_CR_NON_PD,
     LesionState.EQUIVOCAL: NON_CR_NON_PD,

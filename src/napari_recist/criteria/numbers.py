@@ -6,6 +6,8 @@ tolerance, so 25.2 mm against a 21 mm nadir is +20 % exactly, not 19.999...
 
 from __future__ import annotations
 
+from typing import Final
+
 from napari_recist.criteria.settings import EPSILON
 
 
@@ -66,8 +68,8 @@ def increase_meets(
 
 
 # Millimetres repeat (sizes are read to 0.1 mm): their text is kept once formatted.
-_MM_TEXT: dict[float, str] = {}
-_MM_TEXT_LIMIT = 200_000
+_MM_TEXT: Final[dict[float, str]] = {}
+_MM_TEXT_LIMIT: Final = 200_000
 
 
 def fmt_mm(value: float) -> str:
@@ -95,11 +97,11 @@ def fmt_signed_mm(value: float) -> str:
 
 
 # Below this magnitude the tenths are found from ``value * 10`` directly (`_tenths`).
-_TENTHS_LIMIT = 1e6
+_TENTHS_LIMIT: Final = 1e6
 # ``abs(value) * 10`` is within 9.3e-10 of the exact product below the limit (half an ulp of
 # a number below 2**24); a fraction this close to one half is left to the correctly rounding
 # library.
-_HALF_MARGIN = 1e-6
+_HALF_MARGIN: Final = 1e-6
 
 
 def _tenths(value: float) -> int:
@@ -168,7 +170,7 @@ def finite(value: float) -> float:
     return value
 
 
-_MM_ROUNDED: dict[float, float] = {}
+_MM_ROUNDED: Final[dict[float, float]] = {}
 
 
 def round_mm(value: float | None) -> float | None:

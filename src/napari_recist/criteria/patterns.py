@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 from napari_recist.criteria.contract import ProgressionPatternJSON
 from napari_recist.criteria.lesions import LesionResponse
@@ -17,9 +18,9 @@ from napari_recist.criteria.timeline import Timeline
 from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Assessment, Lesion, LesionState, natural_key
 
-LIVER = "liver"
-THORACIC = "thoracic"
-EXTRATHORACIC = "extrathoracic"
+LIVER: Final = "liver"
+THORACIC: Final = "thoracic"
+EXTRATHORACIC: Final = "extrathoracic"
 
 
 @dataclass(frozen=True)

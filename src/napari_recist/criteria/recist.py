@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Final
 
 from napari_recist.criteria.numbers import (
     at_least,
@@ -25,16 +26,16 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Lesion, LesionState, natural_key
 from napari_recist.vocabulary import Response
 
-CR = Response.CR
-PR = Response.PR
-SD = Response.SD
-PD = Response.PD
-NE = Response.NE
-NA = Response.NA
-NON_CR_NON_PD = Response.NON_CR_NON_PD
+CR: Final = Response.CR
+PR: Final = Response.PR
+SD: Final = Response.SD
+PD: Final = Response.PD
+NE: Final = Response.NE
+NA: Final = Response.NA
+NON_CR_NON_PD: Final = Response.NON_CR_NON_PD
 
 # Best overall response ranks (shared/spec/criteria.md: CR > PR > SD > NON-CR/NON-PD > PD > NE).
-_BOR_RANK: dict[str, int] = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0}
+_BOR_RANK: Final[dict[str, int]] = {CR: 5, PR: 4, SD: 3, NON_CR_NON_PD: 2, PD: 1, NE: 0}
 
 
 @dataclass

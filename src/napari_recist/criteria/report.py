@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from napari_recist.criteria import dissociated as dr
 from napari_recist.criteria import patterns
@@ -27,9 +27,9 @@ from napari_recist.gcpause import paused_garbage_collection
 from napari_recist.model import PatientRecord
 from napari_recist.vocabulary import Category
 
-TRUE_RESPONSE = "true response"
-NON_RESPONSE = "non-response"
-ATYPICAL_RESPONSE = "atypical response"
+TRUE_RESPONSE: Final = "true response"
+NON_RESPONSE: Final = "non-response"
+ATYPICAL_RESPONSE: Final = "atypical response"
 
 
 @dataclass

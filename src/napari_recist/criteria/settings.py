@@ -7,19 +7,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import tomllib
 from napari_recist.frozen import RebuiltByConstructor
 
 # Comparisons at a threshold tolerate float noise: 25.2 mm against 21 mm is +20 % exactly.
-EPSILON = 1e-9
+EPSILON: Final = 1e-9
 
 
 # The values a setting can take: (lowest, highest), both allowed. A threshold outside them would
 # make a verdict meaningless (a PR needing a 130 % decrease) or a computation impossible (a
 # month of 0 days); every number must also be finite.
-_RANGES: dict[str, tuple[float, float]] = {
+_RANGES: Final[dict[str, tuple[float, float]]] = {
     "measurable_min_mm": (0.0, 1000.0),
     "node_measurable_min_mm": (0.0, 1000.0),
     "node_normal_mm": (0.0, 1000.0),

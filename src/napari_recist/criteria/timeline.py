@@ -13,17 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
 from napari_recist.criteria.numbers import at_least, below
 from napari_recist.criteria.settings import Criteria
 from napari_recist.model import Assessment, Lesion, LesionState, PatientRecord, Role, natural_key
 
 # States that show a lesion is there (a measured lesion needs a size above 0).
-_SEEN_STATES = frozenset(
+_SEEN_STATES: Final = frozenset(
     {LesionState.TOO_SMALL, LesionState.PRESENT, LesionState.PROGRESSION, LesionState.INCREASE}
 )
 # criteria.md section 1, "New lymph nodes" (amended 2026-12): states that make a new node count.
-_NODE_COUNTING_STATES = frozenset(
+_NODE_COUNTING_STATES: Final = frozenset(
     {LesionState.PRESENT, LesionState.INCREASE, LesionState.PROGRESSION}
 )
 

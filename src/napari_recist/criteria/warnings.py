@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import natural_key
 
 # The codes of criteria.md section 9.
-WARNING_CODES: tuple[str, ...] = (
+WARNING_CODES: Final[tuple[str, ...]] = (
     "too-many-targets",
     "too-many-targets-in-organ",
     "target-not-measurable",

@@ -75,9 +75,9 @@ _ESC: Final = b"\x1b"
 # The LUT descriptors pydicom's value hook corrects after conversion (pydicom.tag).
 _LUT_DESCRIPTORS: Final = frozenset({0x00281101, 0x00281102, 0x00281103, 0x00283002})
 # Value conversions below replicate pydicom 3.0's `pydicom.values` converters.
-_VERIFIED_PYDICOM = pydicom.__version__.startswith("3.0.")
+_VERIFIED_PYDICOM: Final = pydicom.__version__.startswith("3.0.")
 _MISSING: Final = object()
-_VALID_UID = re.compile(VR_REGEXES["UI"])
+_VALID_UID: Final = re.compile(VR_REGEXES["UI"])
 # `RawDataset._convert` converts these inline (CS: any length; SH and LO: up to their
 # PS3.5 length, beyond which pydicom warns).
 _INLINE_TEXT: Final = {"CS": 0, "SH": MAX_VALUE_LEN["SH"], "LO": MAX_VALUE_LEN["LO"]}
@@ -94,7 +94,7 @@ class _NeedsPydicomError(Exception):
 
 
 # What a malformed file can make the parser raise (it then hands the file to pydicom).
-_PARSE_ERRORS = (_NeedsPydicomError, struct.error, UnicodeError, LookupError, ValueError,
+_PARSE_ERRORS: Final = (_NeedsPydicomError, struct.error, UnicodeError, LookupError, ValueError,
                  TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError)
 
 
@@ -320,7 +320,7 @@ def _bytes(vr: str, value: bytes, charset: Any) -> Any:
     return value  # convert_OBvalue / convert_OWvalue: the bytes as they are
 
 
-_CONVERTERS: dict[str, Callable[[str, bytes, Any], Any]] = {
+_CONVERTERS: Final[dict[str, Callable[[str, bytes, Any], Any]]] = {
     "AE": _ae, "AS": _string, "CS": _string, "UI": _ui, "DS": _ds, "IS": _is,
     "SH": _text, "LO": _text, "UC": _text, "ST": _single_text, "LT": _single_text,
     "UT": _single_text, "FL": _numbers("f"), "FD": _numbers("d"), "US": _numbers("H"),
