@@ -30,9 +30,11 @@ def _module_names(source: str) -> list[tuple[str, int, bool]]:
     tree = ast.parse(source)
     names = []
     for node in tree.body:
-        if isinstance(node, ast.Assign):
-            names += [(target.id, node.lineno, False) for target in node.targets
-                      if isinstance(target, ast.Name)]
+        if isinstance(node, ast.Assign):  # `A = ...`, `A = B = ...`, `A, B = ...`: not Final
+            for target in node.targets:
+                elements = target.elts if isinstance(target, ast.Tuple) else [target]
+                names += [(element.id, node.lineno, False) for element in elements
+                          if isinstance(element, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             final = ast.unparse(node.annotation).startswith("Final")
             names.append((node.target.id, node.lineno, final))
@@ -49,7 +51,8 @@ def test_module_constants_are_final(path: str) -> None:
 
 def test_the_check_tells_final_from_plain() -> None:
     source = "PD = Response.PD\nNA: Final = Response.NA\nRANK: dict[str, int] = {}\n"
-    source += "LIMIT: Final[int] = 3\n__all__ = []\n"
+    source += "LIMIT: Final[int] = 3\n__all__ = []\nCR, PR = Response.CR, Response.PR\n"
     assert _module_names(source) == [
-        ("PD", 1, False), ("NA", 2, True), ("RANK", 3, False), ("LIMIT", 4, True)
+        ("PD", 1, False), ("NA", 2, True), ("RANK", 3, False), ("LIMIT", 4, True),
+        ("CR", 6, False), ("PR", 6, False),
     ]

@@ -19,7 +19,9 @@ from napari_recist.model import LesionState
 from napari_recist.vocabulary import Category, VuagnatType
 
 DR: Final = Category.DR
-DR1, DR2, DR3 = VuagnatType.DR1, VuagnatType.DR2, VuagnatType.DR3
+DR1: Final = VuagnatType.DR1
+DR2: Final = VuagnatType.DR2
+DR3: Final = VuagnatType.DR3
 NONE: Final = VuagnatType.NONE
 TRUE_PD: Final = Category.TRUE_PD
 _VUAGNAT_RANK: Final[dict[str, int]] = {DR1: 3, DR2: 2, DR3: 1, NONE: 0}

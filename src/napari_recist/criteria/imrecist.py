@@ -28,9 +28,12 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import LesionState
 from napari_recist.vocabulary import ImResponse
 
-CR, PR, SD, PD, NE, NA = (
-    ImResponse.CR, ImResponse.PR, ImResponse.SD, ImResponse.PD, ImResponse.NE, ImResponse.NA,
-)
+CR: Final = ImResponse.CR
+PR: Final = ImResponse.PR
+SD: Final = ImResponse.SD
+PD: Final = ImResponse.PD
+NE: Final = ImResponse.NE
+NA: Final = ImResponse.NA
 _RANK: Final[dict[str, int]] = {CR: 4, PR: 3, SD: 2, PD: 1}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from napari_recist.criteria.imrecist import pd_stands
 from napari_recist.criteria.numbers import above, at_least, at_most, fmt_mm, fmt_pct
@@ -18,8 +19,12 @@ from napari_recist.frozen import RebuiltByConstructor
 from napari_recist.model import Lesion, LesionState
 from napari_recist.vocabulary import IrResponse
 
-IRCR, IRPR, IRSD, IRPD = IrResponse.IRCR, IrResponse.IRPR, IrResponse.IRSD, IrResponse.IRPD
-NE, NA = IrResponse.NE, IrResponse.NA
+IRCR: Final = IrResponse.IRCR
+IRPR: Final = IrResponse.IRPR
+IRSD: Final = IrResponse.IRSD
+IRPD: Final = IrResponse.IRPD
+NE: Final = IrResponse.NE
+NA: Final = IrResponse.NA
 
 
 @dataclass
