@@ -196,11 +196,44 @@ def test_fmt_pct_of_nan_and_infinity_as_before():
         assert numbers.fmt_pct(value) == f"{value:+.1f} %"
 
 
-@given(st.floats(-1e4, 1e4, allow_nan=False))
-def test_fmt_mm_and_round_mm_as_before_with_their_caches(value):
-    for _ in range(2):  # the second call is served from the cache
-        assert numbers.fmt_mm(value) == _fmt_mm_before(value)
-        assert numbers.round_mm(value) == float(round(value, 2))
+def _round_mm_before(value: float) -> float:
+    return float(round(value, 2))
+
+
+@given(st.floats(-1e7, 1e7, allow_nan=False) | st.floats(-1e-2, 1e-2))
+def test_fmt_mm_and_round_mm_as_before(value):
+    assert numbers.fmt_mm(value) == _fmt_mm_before(value)
+    assert repr(numbers.round_mm(value)) == repr(_round_mm_before(value))
+
+
+def test_hundredths_as_round_at_every_hundredth_and_half_up_to_1000_mm():
+    # As for the tenths: k/100 and (k + 0.5)/100, |k| <= 100,000, each with its neighbours,
+    # where the rounded `value * 100` could fall on the other side of a half or a hundredth.
+    for k in range(-100_000, 100_001):
+        for centre in (k / 100, (k + 0.5) / 100):
+            for value in (centre, math.nextafter(centre, math.inf),
+                          math.nextafter(centre, -math.inf)):
+                assert numbers.fmt_mm(value) == _fmt_mm_before(value), repr(value)
+                assert repr(numbers.round_mm(value)) == repr(_round_mm_before(value)), repr(value)
+
+
+@pytest.mark.parametrize("value", [
+    2.675, -2.675, 1.005, 0.125, -0.125, 0.375, 1.015, 0.005, -0.005, 0.001, -0.001, -0.0, 0.0,
+    999_999.995, -999_999.995, 999_999.999, 1e6, -1e6, 5e6, 1e300, 1e-300, -1e-300, 12.5,
+    155.39999999999998, -18.600000000000023, 30.0, 4.25, 42.5,
+])
+def test_hundredths_at_ties_the_limit_and_zero(value):
+    # 0.125 and 0.375 are exact binary ties (half to even); 2.675 lies just below its half.
+    assert numbers.fmt_mm(value) == _fmt_mm_before(value)
+    assert repr(numbers.round_mm(value)) == repr(_round_mm_before(value))
+
+
+def test_fmt_mm_of_nan_and_infinity_as_before():
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises((ValueError, OverflowError)):
+            _fmt_mm_before(value)
+        with pytest.raises((ValueError, OverflowError)):
+            numbers.fmt_mm(value)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])

@@ -67,23 +67,29 @@ def increase_meets(
     return above(pct, min_pct) if strict_pct else at_least(pct, min_pct)
 
 
-# Millimetres repeat (sizes are read to 0.1 mm): their text is kept once formatted.
-_MM_TEXT: Final[dict[float, str]] = {}
-_MM_TEXT_LIMIT: Final = 200_000
-
-
 def fmt_mm(value: float) -> str:
-    """Format millimetres without float noise: 43, 42.5, 4.25."""
-    text = _MM_TEXT.get(value)
-    if text is None:
-        text = _format_mm(value)
-        if len(_MM_TEXT) >= _MM_TEXT_LIMIT:
-            _MM_TEXT.clear()
-        _MM_TEXT[value] = text
-    return text
+    """Format millimetres without float noise: 43, 42.5, 4.25.
+
+    The digits are those of ``f"{value:.2f}"`` with trailing zeros (and a bare point)
+    dropped, ``-0`` written ``0``; below `_DIRECT_LIMIT` they come from `_units` (the
+    rounding ``.2f`` does, without it). A larger, infinite or NaN value goes to the library.
+    """
+    if not -_DIRECT_LIMIT < value < _DIRECT_LIMIT:
+        return _format_mm(value)
+    hundredths = _units(value, 100.0)
+    sign = ""
+    if hundredths < 0:
+        sign, hundredths = "-", -hundredths
+    whole, cents = hundredths // 100, hundredths % 100
+    if not cents:
+        return f"{sign}{whole}"
+    if cents % 10:
+        return f"{sign}{whole}.{cents // 10}{cents % 10}"
+    return f"{sign}{whole}.{cents // 10}"
 
 
 def _format_mm(value: float) -> str:
+    """`fmt_mm` through the library's ``.2f`` (raises on NaN and the infinities as before)."""
     if value == int(value):
         return str(int(value))
     text = f"{value:.2f}".rstrip("0").rstrip(".")
@@ -96,59 +102,62 @@ def fmt_signed_mm(value: float) -> str:
     return text if text.startswith("-") else f"+{text}"
 
 
-# Below this magnitude the tenths are found from ``value * 10`` directly (`_tenths`).
-_TENTHS_LIMIT: Final = 1e6
-# ``abs(value) * 10`` is within 9.3e-10 of the exact product below the limit (half an ulp of
-# a number below 2**24); a fraction this close to one half is left to the correctly rounding
-# library.
+# Below this magnitude tenths and hundredths are found from ``value * 10`` or ``value * 100``
+# directly (`_units`).
+_DIRECT_LIMIT: Final = 1e6
+# ``abs(value) * scale`` (10 or 100) is within 7.5e-9 of the exact product below the limit
+# (half an ulp of a number below 2**27); a fraction this close to one half is left to the
+# correctly rounding library.
 _HALF_MARGIN: Final = 1e-6
 
 
-def _tenths(value: float) -> int:
-    """Return ``round(value, 1) * 10`` as an int (half to even on the exact binary value).
+def _units(value: float, scale: float) -> int:
+    """Return ``round(value, d) * scale`` as an int, for ``scale = 10 ** d`` (10 or 100).
 
-    The product ``abs(value) * 10.0`` is rounded once, by less than 9.3e-10 below the limit,
-    so unless its fraction lies within ``_HALF_MARGIN`` of one half it falls on the same side
-    of the half as the exact product, and rounding it up or down gives what ``round(value, 1)``
-    gives: the correctly rounded decimal of the exact value. A fraction that close to the
-    half (the ties 0.25, 0.75... among them) goes to ``round`` itself. Neither ``round`` nor
-    the ``.1f`` format is used on the common path: both run David Gay's correctly rounding
+    That is the decimal rounding ``round`` and the ``.1f`` / ``.2f`` formats make: half to
+    even on the exact binary value. The product ``abs(value) * scale`` is rounded once, by
+    less than 7.5e-9 below the limit, so unless its fraction lies within ``_HALF_MARGIN`` of
+    one half it falls on the same side of the half as the exact product, and rounding it up
+    or down gives the correctly rounded decimal of the exact value. A fraction that close to
+    the half (the ties 0.25, 0.75... among them) goes to ``round`` itself. Neither ``round``
+    nor a format is used on the common path: both run David Gay's correctly rounding
     conversion, which cost most of a reason's time. The caller keeps `value` strictly inside
-    ``±_TENTHS_LIMIT`` (which also keeps out NaN and the infinities).
+    ``±_DIRECT_LIMIT`` (which also keeps out NaN and the infinities).
     """
     value = float(value)  # interpreted, a numpy float32 would keep its own precision below
     magnitude = value if value >= 0.0 else -value
-    scaled = magnitude * 10.0
+    scaled = magnitude * scale
     whole = int(scaled)
     fraction = scaled - whole  # exact: `whole` and `scaled` share their leading bits
     if -_HALF_MARGIN < fraction - 0.5 < _HALF_MARGIN:
-        return _library_tenths(value)
+        return _library_units(value, scale)
     if fraction > 0.5:
         whole += 1
     return -whole if value < 0.0 else whole
 
 
-def _library_tenths(value: float) -> int:
-    """`_tenths` through ``round`` (correctly rounded).
+def _library_units(value: float, scale: float) -> int:
+    """`_units` through ``round`` (correctly rounded).
 
-    ``round(value, 1)`` is the double nearest n/10; times ten it is within an ulp of n.
+    ``round(value, d)`` is the double nearest n / scale; times `scale` it is within an ulp
+    of n.
     """
-    return int(round(round(value, 1) * 10.0))
+    return int(round(round(value, 1 if scale == 10.0 else 2) * scale))
 
 
 def fmt_pct(value: float | None) -> str:
     """Format a percentage with its sign and one decimal: +22.9 %, -35.7 %.
 
-    The digits are those of ``round(value, 1)`` (`_tenths`); a change that rounds to zero is
-    written ``+0.0 %``, never ``-0.0 %``. A value too large for `_tenths`'s direct path is
+    The digits are those of ``round(value, 1)`` (`_units`); a change that rounds to zero is
+    written ``+0.0 %``, never ``-0.0 %``. A value too large for the direct path (`_units`) is
     formatted with ``.1f``, which rounds as ``round`` does.
     """
     if value is None:
         return "n/a %"
-    if not -_TENTHS_LIMIT < value < _TENTHS_LIMIT:
+    if not -_DIRECT_LIMIT < value < _DIRECT_LIMIT:
         text = f"{value:+.1f} %"
         return "+0.0 %" if text == "-0.0 %" else text
-    tenths = _tenths(value)
+    tenths = _units(value, 10.0)
     if tenths < 0:
         return f"-{-tenths // 10}.{-tenths % 10} %"
     return f"+{tenths // 10}.{tenths % 10} %"
@@ -170,20 +179,19 @@ def finite(value: float) -> float:
     return value
 
 
-_MM_ROUNDED: Final[dict[float, float]] = {}
-
-
 def round_mm(value: float | None) -> float | None:
-    """Round millimetres for output (removes float noise, keeps the measured precision)."""
+    """Round millimetres for output (removes float noise, keeps the measured precision).
+
+    ``round(value, 2)``: below `_DIRECT_LIMIT` from `_units` (n / 100 is the double nearest
+    the decimal n/100, which is what ``round`` returns; a value that rounds to zero keeps its
+    sign, as with ``round``); NaN and infinities refused (`finite`).
+    """
     if value is None:
         return None
-    rounded = _MM_ROUNDED.get(value)
-    if rounded is None:
-        rounded = finite(float(round(value, 2)))
-        if len(_MM_ROUNDED) >= _MM_TEXT_LIMIT:
-            _MM_ROUNDED.clear()
-        _MM_ROUNDED[value] = rounded
-    return rounded
+    if not -_DIRECT_LIMIT < value < _DIRECT_LIMIT:
+        return finite(float(round(value, 2)))
+    hundredths = _units(value, 100.0)
+    return hundredths / 100.0 if hundredths else value * 0.0
 
 
 def round_pct(value: float | None) -> float | None:
@@ -195,10 +203,10 @@ def round_pct(value: float | None) -> float | None:
 
 def _rounded_tenths(value: float) -> float:
     """``round(value, 1)`` with -0.0 written 0.0; NaN and infinities refused (`finite`)."""
-    if not -_TENTHS_LIMIT < value < _TENTHS_LIMIT:
+    if not -_DIRECT_LIMIT < value < _DIRECT_LIMIT:
         rounded = finite(float(round(value, 1)))
         return 0.0 if rounded == 0 else rounded
-    tenths = _tenths(value)
+    tenths = _units(value, 10.0)
     # n / 10 is the double nearest the decimal n/10: what round(value, 1) returns.
     return tenths / 10.0 if tenths else 0.0
 
