@@ -330,7 +330,8 @@ class _SliceWork:
         want_json, want_csv, want_summary = self.outputs
         criteria = self.criteria
         confirm = criteria.require_confirmation
-        encoded: list[tuple[bytes, int]] = []
+        # Each batch's text as orjson made it (a view: not copied until it must be pickled).
+        encoded: list[tuple[bytes | memoryview, int]] = []
         batch: list[dict[str, Any]] = []
         summaries: list[str] = []
         problems: list[str] = []
@@ -350,7 +351,7 @@ class _SliceWork:
             if want_json:
                 batch.append(patient)
                 if len(batch) >= BATCH:
-                    encoded.append((bytes(encode_patients(batch)), len(batch)))
+                    encoded.append((encode_patients(batch), len(batch)))
                     batch = []
                 mark, now = now, clock()
                 seconds["json"] += now - mark
@@ -364,21 +365,30 @@ class _SliceWork:
                 seconds["summary"] += now - mark
         mark = clock()
         if batch:
-            encoded.append((bytes(encode_patients(batch)), len(batch)))
+            encoded.append((encode_patients(batch), len(batch)))
         spilled = None
         if self.spill is not None and encoded:
             spilled = _spill(self.spill, f"{self.tag}{start:012d}", encoded)
             encoded = []
+        piped = [(bytes(body), count) for body, count in encoded]  # a view does not pickle
         seconds["json"] += clock() - mark
-        return _SliceOutput(encoded, rows.getvalue(), "".join(summaries), problems, seconds,
+        return _SliceOutput(piped, rows.getvalue(), "".join(summaries), problems, seconds,
                             spilled)
 
 
-def _spill(folder: str, name: str, encoded: list[tuple[bytes, int]]) -> tuple[str, int]:
-    """Write a slice's encoded batches to a file of `folder`, as the writer joins them."""
+def _spill(
+    folder: str, name: str, encoded: list[tuple[bytes | memoryview, int]]
+) -> tuple[str, int]:
+    """Write a slice's encoded batches to a file of `folder`, as the writer joins them.
+
+    Batch by batch, as orjson made them: not joined (nor copied) into one text first.
+    """
     path = os.path.join(folder, f"{name}.json")
     with open(path, "wb") as handle:
-        handle.write(SEPARATOR.join(body for body, _ in encoded))
+        for number, (body, _) in enumerate(encoded):
+            if number:
+                handle.write(SEPARATOR)
+            handle.write(body)
     return path, sum(count for _, count in encoded)
 
 
