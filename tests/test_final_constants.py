@@ -22,7 +22,10 @@ COMPILED = [
     *(f"criteria/{path.name}" for path in sorted((PACKAGE / "criteria").glob("*.py"))),
     "model.py", "vocabulary.py", "frozen.py", "gcpause.py", "io/sr_raw.py",
 ]
-TYPE_ALIASES = {("criteria/timeline.py", "Unit"), ("model.py", "Point3D")}
+TYPE_ALIASES = {
+    ("criteria/timeline.py", "Unit"), ("criteria/dissociated.py", "_MeasuredUnit"),
+    ("model.py", "Point3D"),
+}
 
 
 def _module_names(source: str) -> list[tuple[str, int, bool]]:

@@ -6,7 +6,6 @@ shared/spec/criteria.md section 4: `vuagnat` (seed 001), `bernard_tessier` (seed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -103,22 +102,24 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
     return Verdict(best.value, f"{best.value} at {where}{best.reason[len(best.value) :]}"), rate
 
 
-def _measured_lesions(
-    timeline: Timeline, index: int
-) -> Iterator[tuple[str, float, float | None, float | None, frozenset[str]]]:
+# Unit name, diameter now, % change from its baseline, its nadir before now.
+_MeasuredUnit = tuple[str, float, float | None, float | None]
+
+
+def _measured_lesions(timeline: Timeline, index: int) -> list[_MeasuredUnit]:
     """Target and measured non-target units with a size now and at baseline.
 
     criteria.md section 4 (amended 2026-12): "lesion" means a lesion unit, so a lesion can
     neither shrink against its own fragment nor count a shared mass twice.
 
-    Yields
-    ------
-    tuple
-        Unit name, diameter now, % change from its baseline, its nadir before now, members.
+    Returns
+    -------
+    list of tuple
+        Unit name, diameter now, % change from its baseline, its nadir before now.
     """
     if timeline.single_lesion_units:
-        yield from _measured_single_lesions(timeline, index)
-        return
+        return _measured_single_lesions(timeline, index)
+    measured: list[_MeasuredUnit] = []
     for group in (timeline.targets, timeline.non_targets):
         for unit in timeline.units(group, index):
             now = timeline.unit_diameter(unit, index)
@@ -127,20 +128,16 @@ def _measured_lesions(
                 continue
             rows = timeline.unit_rows(unit, index)
             name = rows[0] if len(unit) == 1 else "+".join(rows)
-            yield (
-                name,
-                now,
-                percent_change(now, baseline),
-                timeline.unit_nadir(unit, index),
-                unit,
+            measured.append(
+                (name, now, percent_change(now, baseline), timeline.unit_nadir(unit, index))
             )
+    return measured
 
 
-def _measured_single_lesions(
-    timeline: Timeline, index: int
-) -> Iterator[tuple[str, float, float | None, float | None, frozenset[str]]]:
+def _measured_single_lesions(timeline: Timeline, index: int) -> list[_MeasuredUnit]:
     """`_measured_lesions` when every lesion is its own unit (the same values, faster)."""
     states, diameters, nadirs = timeline.states, timeline.diameters, timeline.nadirs
+    measured: list[_MeasuredUnit] = []
     for group in (timeline.targets, timeline.non_targets):
         for lesion in group:
             lid = lesion.lesion_id
@@ -150,7 +147,8 @@ def _measured_single_lesions(
             now, baseline = diameters[lid][index], diameters[lid][0]
             if now is None or baseline is None:
                 continue
-            yield lid, now, percent_change(now, baseline), nadirs[lid][index], frozenset((lid,))
+            measured.append((lid, now, percent_change(now, baseline), nadirs[lid][index]))
+    return measured
 
 
 def _growing_non_targets(timeline: Timeline, index: int) -> list[str]:
@@ -167,7 +165,7 @@ def _measured_change(timeline: Timeline, index: int) -> tuple[list[str], list[tu
     c = timeline.criteria
     shrunk: list[str] = []
     grown: list[tuple[str, float]] = []
-    for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, index):
+    for lesion_id, now, change, nadir in _measured_lesions(timeline, index):
         if change is not None and below(change, -c.bt_decrease_pct):
             shrunk.append(lesion_id)
         if nadir is None:
@@ -245,7 +243,7 @@ def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
         i = tp.index
         shrunk: dict[str, float] = {}
         grown: list[str] = []
-        for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, i):
+        for lesion_id, now, change, nadir in _measured_lesions(timeline, i):
             if change is not None and below(change, -c.tozuka_min_shrink_pct):
                 shrunk[lesion_id] = change
             if nadir is not None and above(now, nadir):
