@@ -137,3 +137,31 @@ def test_a_file_of_encoded_batches_writes_what_the_batches_write(tmp_path, targe
     written = out.read_bytes() if target == "file" else written
     assert written == expected.getvalue()
     assert json.loads(written)["patients"][1:4] == patients[:3]
+
+
+def test_each_copied_slice_is_written_back_to_a_file_not_to_a_stream(tmp_path, monkeypatch):
+    """`add_file` sends a file output to the disk slice by slice (the atomic write's final
+    fsync then has little left); a stream without a descriptor is left alone, no error."""
+    import os
+
+    from napari_recist.commands._json_stream import encode_patients
+
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    slice_file = tmp_path / "slice.json"
+    slice_file.write_bytes(bytes(encode_patients([{"patient_id": "P1"}])))
+    with open(tmp_path / "out.json", "wb") as handle:
+        writer = ClassificationWriter(handle, Criteria().to_dict())
+        writer.add_file(slice_file, 1)
+        writer.add_file(slice_file, 1)
+        assert synced == [handle.fileno()] * 2
+        writer.close()
+    assert [p["patient_id"] for p in json.loads((tmp_path / "out.json").read_bytes())[
+        "patients"]] == ["P1", "P1"]
+    synced.clear()
+    buffer = io.BytesIO()  # no descriptor (fileno raises): nothing to write back
+    writer = ClassificationWriter(buffer, Criteria().to_dict())
+    writer.add_file(slice_file, 1)
+    writer.close()
+    assert synced == [] and json.loads(buffer.getvalue())["patients"] == [{"patient_id": "P1"}]

@@ -105,6 +105,7 @@ class ClassificationWriter:
         self._handle.flush()
         with open(path, "rb") as source:
             _copy_file(source, self._handle)
+        _write_back(self._handle)
         self._count += count
 
     def close(self) -> None:
@@ -114,6 +115,20 @@ class ClassificationWriter:
             self._handle.write(b"\n  ]\n}\n")
         else:
             self._handle.write(self._head + b"[]\n}\n")
+
+
+def _write_back(target: IO[bytes]) -> None:
+    """Send what was written so far to the disk now, while the workers classify the next part.
+
+    The atomic write ends with an fsync before its rename; for a 200 MB document that fsync
+    took about 0.1 s after the last patient, with nothing else to do. Written back part by
+    part here, it has only the last part left. Standard output (a pipe, a terminal, a test's
+    capture) has nothing to write back.
+    """
+    try:
+        os.fdatasync(target.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _copy_file(source: IO[bytes], target: IO[bytes]) -> None:
