@@ -140,8 +140,9 @@ def test_a_file_of_encoded_batches_writes_what_the_batches_write(tmp_path, targe
 
 
 def test_each_copied_slice_is_written_back_to_a_file_not_to_a_stream(tmp_path, monkeypatch):
-    """`add_file` sends a file output to the disk slice by slice (the atomic write's final
-    fsync then has little left); a stream without a descriptor is left alone, no error."""
+    """`add_file` sends the document's file to the disk slice by slice (the atomic write's
+    final fsync then has little left); not a file standing for standard output, and a
+    buffer without a descriptor is left alone, no error."""
     import os
 
     from napari_recist.commands._json_stream import encode_patients
@@ -152,16 +153,21 @@ def test_each_copied_slice_is_written_back_to_a_file_not_to_a_stream(tmp_path, m
     slice_file = tmp_path / "slice.json"
     slice_file.write_bytes(bytes(encode_patients([{"patient_id": "P1"}])))
     with open(tmp_path / "out.json", "wb") as handle:
-        writer = ClassificationWriter(handle, Criteria().to_dict())
+        writer = ClassificationWriter(handle, Criteria().to_dict(), write_back=True)
         writer.add_file(slice_file, 1)
         writer.add_file(slice_file, 1)
         assert synced == [handle.fileno()] * 2
         writer.close()
+    with open(tmp_path / "held.json", "wb") as handle:  # standard output held in a file
+        writer = ClassificationWriter(handle, Criteria().to_dict())
+        writer.add_file(slice_file, 1)
+        writer.close()
+    assert len(synced) == 2
     assert [p["patient_id"] for p in json.loads((tmp_path / "out.json").read_bytes())[
         "patients"]] == ["P1", "P1"]
     synced.clear()
     buffer = io.BytesIO()  # no descriptor (fileno raises): nothing to write back
-    writer = ClassificationWriter(buffer, Criteria().to_dict())
+    writer = ClassificationWriter(buffer, Criteria().to_dict(), write_back=True)
     writer.add_file(slice_file, 1)
     writer.close()
     assert synced == [] and json.loads(buffer.getvalue())["patients"] == [{"patient_id": "P1"}]

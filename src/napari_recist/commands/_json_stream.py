@@ -53,6 +53,10 @@ class ClassificationWriter:
         A file opened for writing bytes.
     criteria
         The settings object of the document (``Criteria.to_dict()``).
+    write_back
+        The file is the document itself, which its atomic write will fsync: each worker
+        slice copied in is sent to the disk then (`_write_back`). False for standard output
+        or a file that stands for it.
 
     Raises
     ------
@@ -60,9 +64,12 @@ class ClassificationWriter:
         When the criteria hold a NaN or an infinity.
     """
 
-    def __init__(self, handle: IO[bytes], criteria: Mapping[str, Any]) -> None:
+    def __init__(
+        self, handle: IO[bytes], criteria: Mapping[str, Any], *, write_back: bool = False
+    ) -> None:
         json.dumps(criteria, allow_nan=False)  # refuse NaN / Infinity (small: one object)
         self._handle = handle
+        self._write_back = write_back
         self._count = 0
         self._batch: list[Mapping[str, Any]] = []
         head = orjson.dumps({"criteria": criteria, "patients": None}, option=_OPTIONS)
@@ -105,7 +112,8 @@ class ClassificationWriter:
         self._handle.flush()
         with open(path, "rb") as source:
             _copy_file(source, self._handle)
-        _write_back(self._handle)
+        if self._write_back:
+            _write_back(self._handle)
         self._count += count
 
     def close(self) -> None:
@@ -122,8 +130,8 @@ def _write_back(target: IO[bytes]) -> None:
 
     The atomic write ends with an fsync before its rename; for a 200 MB document that fsync
     took about 0.1 s after the last patient, with nothing else to do. Written back part by
-    part here, it has only the last part left. Standard output (a pipe, a terminal, a test's
-    capture) has nothing to write back.
+    part, it has only the last part left. A file without a descriptor (a test's buffer) has
+    nothing to write back.
     """
     try:
         os.fdatasync(target.fileno())

@@ -485,7 +485,8 @@ def _write_outputs(
 
             writer = None
             if args.json:
-                writer = ClassificationWriter(output(args.json, True), criteria.to_dict())
+                writer = ClassificationWriter(output(args.json, True), criteria.to_dict(),
+                                              write_back=not is_stdout(args.json))
             table = None
             if args.csv:
                 table = output(args.csv, False, "")
