@@ -102,8 +102,8 @@ def vuagnat_patient(timeline: Timeline, verdicts: list[Verdict]) -> tuple[Verdic
     return Verdict(best.value, f"{best.value} at {where}{best.reason[len(best.value) :]}"), rate
 
 
-# Unit name, diameter now, % change from its baseline, its nadir before now.
-_MeasuredUnit = tuple[str, float, float | None, float | None]
+# Unit name, diameter now, % change from its baseline, its nadir before now, its members.
+_MeasuredUnit = tuple[str, float, float | None, float | None, frozenset[str]]
 
 
 def _measured_lesions(timeline: Timeline, index: int) -> list[_MeasuredUnit]:
@@ -115,7 +115,8 @@ def _measured_lesions(timeline: Timeline, index: int) -> list[_MeasuredUnit]:
     Returns
     -------
     list of tuple
-        Unit name, diameter now, % change from its baseline, its nadir before now.
+        Unit name, diameter now, % change from its baseline, its nadir before now, members
+        (the seed 000 site table reads them: cohort/dr_tables.py).
     """
     if timeline.single_lesion_units:
         return _measured_single_lesions(timeline, index)
@@ -129,7 +130,7 @@ def _measured_lesions(timeline: Timeline, index: int) -> list[_MeasuredUnit]:
             rows = timeline.unit_rows(unit, index)
             name = rows[0] if len(unit) == 1 else "+".join(rows)
             measured.append(
-                (name, now, percent_change(now, baseline), timeline.unit_nadir(unit, index))
+                (name, now, percent_change(now, baseline), timeline.unit_nadir(unit, index), unit)
             )
     return measured
 
@@ -147,7 +148,9 @@ def _measured_single_lesions(timeline: Timeline, index: int) -> list[_MeasuredUn
             now, baseline = diameters[lid][index], diameters[lid][0]
             if now is None or baseline is None:
                 continue
-            measured.append((lid, now, percent_change(now, baseline), nadirs[lid][index]))
+            measured.append(
+                (lid, now, percent_change(now, baseline), nadirs[lid][index], frozenset((lid,)))
+            )
     return measured
 
 
@@ -165,7 +168,7 @@ def _measured_change(timeline: Timeline, index: int) -> tuple[list[str], list[tu
     c = timeline.criteria
     shrunk: list[str] = []
     grown: list[tuple[str, float]] = []
-    for lesion_id, now, change, nadir in _measured_lesions(timeline, index):
+    for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, index):
         if change is not None and below(change, -c.bt_decrease_pct):
             shrunk.append(lesion_id)
         if nadir is None:
@@ -243,7 +246,7 @@ def tozuka(timeline: Timeline, recist: list[RecistTimepoint]) -> Verdict:
         i = tp.index
         shrunk: dict[str, float] = {}
         grown: list[str] = []
-        for lesion_id, now, change, nadir in _measured_lesions(timeline, i):
+        for lesion_id, now, change, nadir, _ in _measured_lesions(timeline, i):
             if change is not None and below(change, -c.tozuka_min_shrink_pct):
                 shrunk[lesion_id] = change
             if nadir is not None and above(now, nadir):
